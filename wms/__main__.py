@@ -1,0 +1,5 @@
+"""Allow ``python -m wms``."""
+
+from wms.cli import app
+
+app()

@@ -1,0 +1,89 @@
+"""An in-process broker for virtual-time runs: MQTT semantics, no sockets."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel
+
+from wms.bus.base import Handler, Will, encode, topic_matches
+from wms.clock import Clock
+
+
+class InProcBroker:
+    """Routes messages between `InProcBus` clients on one clock, with retained messages and last wills."""
+
+    def __init__(self, clock: Clock, latency: float = 0.0) -> None:
+        self.clock = clock
+        self.latency = latency
+        self._subs: list[tuple[str, Handler, InProcBus]] = []
+        self._exact: dict[str, list[tuple[Handler, InProcBus]]] = {}
+        self._retained: dict[str, bytes] = {}
+        self.delivered = 0
+
+    def client(self, client_id: str, will: Will | None = None) -> InProcBus:
+        """Connect a new client."""
+        return InProcBus(self, client_id, will)
+
+    def _route(self, topic: str, data: bytes, retain: bool) -> None:
+        if retain:
+            if data:
+                self._retained[topic] = data
+            else:
+                self._retained.pop(topic, None)
+        targets = list(self._exact.get(topic, ()))
+        targets += [(h, c) for pattern, h, c in self._subs if topic_matches(pattern, topic)]
+        for handler, client in targets:
+            self.clock.call_later(self.latency, _delivery(client, handler, topic, data))
+
+    def _subscribe(self, pattern: str, handler: Handler, client: InProcBus) -> None:
+        if "+" in pattern or "#" in pattern:
+            self._subs.append((pattern, handler, client))
+        else:
+            self._exact.setdefault(pattern, []).append((handler, client))
+        for topic, data in list(self._retained.items()):
+            if topic_matches(pattern, topic):
+                self.clock.call_later(self.latency, _delivery(client, handler, topic, data))
+
+    def _drop(self, client: InProcBus) -> None:
+        self._subs = [s for s in self._subs if s[2] is not client]
+        for topic in list(self._exact):
+            self._exact[topic] = [s for s in self._exact[topic] if s[1] is not client]
+
+
+def _delivery(client: InProcBus, handler: Handler, topic: str, data: bytes):
+    def deliver() -> None:
+        if client.connected:
+            client.broker.delivered += 1
+            handler(topic, data)
+
+    return deliver
+
+
+class InProcBus:
+    """One client of an `InProcBroker`."""
+
+    def __init__(self, broker: InProcBroker, client_id: str, will: Will | None) -> None:
+        self.broker = broker
+        self.client_id = client_id
+        self.will = will
+        self.connected = True
+
+    def publish(
+        self, topic: str, payload: bytes | str | dict[str, Any] | BaseModel, qos: int = 0, retain: bool = False
+    ) -> None:
+        if self.connected:
+            self.broker._route(topic, encode(payload), retain)
+
+    def subscribe(self, pattern: str, handler: Handler, qos: int = 0) -> None:
+        self.broker._subscribe(pattern, handler, self)
+
+    def close(self) -> None:
+        self.connected = False
+        self.broker._drop(self)
+
+    def crash(self) -> None:
+        """Vanish without a goodbye: the broker publishes the last will."""
+        self.close()
+        if self.will is not None:
+            self.broker._route(self.will.topic, self.will.payload, self.will.retain)

@@ -1,0 +1,117 @@
+"""The MQTT bus: one paho-mqtt client per component, messages handed to the component's clock loop."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any
+from urllib.parse import urlparse
+
+import paho.mqtt.client as paho
+from paho.mqtt.enums import CallbackAPIVersion
+from pydantic import BaseModel
+
+from wms.bus.base import Handler, Will, encode, topic_matches
+from wms.clock import Clock
+
+log = logging.getLogger(__name__)
+
+# paho-mqtt 2.2 was seen to lose QoS 1 publishes past 65,535 unacknowledged ones: keep the window small.
+MAX_INFLIGHT = 1000
+
+
+def parse_mqtt_url(url: str) -> tuple[str, int, str | None, str | None, bool]:
+    """``mqtt://user:pass@host:port`` (or ``mqtts://``) into host, port, username, password, tls."""
+    parsed = urlparse(url if "://" in url else f"mqtt://{url}")
+    if parsed.scheme not in ("mqtt", "mqtts", "tcp", "ssl"):
+        raise ValueError(f"MQTT URL {url!r}: scheme must be mqtt:// or mqtts://")
+    tls = parsed.scheme in ("mqtts", "ssl")
+    if not parsed.hostname:
+        raise ValueError(f"MQTT URL {url!r}: no host")
+    return parsed.hostname, parsed.port or (8883 if tls else 1883), parsed.username, parsed.password, tls
+
+
+class MqttBus:
+    """A `Bus` over a real broker (MQTT 3.1.1 so that amqtt and Mosquitto both serve it)."""
+
+    def __init__(
+        self,
+        url: str,
+        client_id: str,
+        clock: Clock,
+        will: Will | None = None,
+        connect_timeout: float = 10.0,
+    ) -> None:
+        host, port, user, password, tls = parse_mqtt_url(url)
+        self.client_id = client_id
+        self.clock = clock
+        self._subs: list[tuple[str, Handler, int]] = []
+        self._connected = threading.Event()
+        self._client = paho.Client(
+            CallbackAPIVersion.VERSION2, client_id=client_id, protocol=paho.MQTTv311, clean_session=True
+        )
+        self._client.max_inflight_messages_set(MAX_INFLIGHT)
+        self._client.reconnect_delay_set(min_delay=1, max_delay=5)
+        if user:
+            self._client.username_pw_set(user, password)
+        if tls:
+            self._client.tls_set()
+        if will is not None:
+            self._client.will_set(will.topic, will.payload, qos=will.qos, retain=will.retain)
+        self._client.on_connect = self._on_connect
+        self._client.on_disconnect = self._on_disconnect
+        self._client.on_message = self._on_message
+        self._client.connect_async(host, port, keepalive=30)
+        self._client.loop_start()
+        if not self._connected.wait(connect_timeout):
+            self._client.loop_stop()
+            raise ConnectionError(f"MQTT client {client_id}: no connection to {host}:{port} in {connect_timeout}s")
+
+    def _on_connect(self, client: paho.Client, userdata: Any, flags: Any, reason: Any, props: Any) -> None:
+        if reason.is_failure:
+            log.error("MQTT %s: connection refused: %s", self.client_id, reason)
+            return
+        for pattern, _, qos in self._subs:  # the broker forgot them if the session was clean
+            client.subscribe(pattern, qos)
+        self._connected.set()
+
+    def _on_disconnect(self, client: paho.Client, userdata: Any, flags: Any, reason: Any, props: Any) -> None:
+        self._connected.clear()
+        if reason.is_failure:
+            log.warning("MQTT %s: disconnected (%s), reconnecting", self.client_id, reason)
+
+    def _on_message(self, client: paho.Client, userdata: Any, msg: paho.MQTTMessage) -> None:
+        topic, data = msg.topic, bytes(msg.payload)
+        for pattern, handler, _ in self._subs:
+            if topic_matches(pattern, topic):
+                self.clock.call_soon_threadsafe(_call(handler, topic, data))
+
+    @property
+    def connected(self) -> bool:
+        """Whether the client currently holds a broker connection."""
+        return self._connected.is_set()
+
+    def publish(
+        self, topic: str, payload: bytes | str | dict[str, Any] | BaseModel, qos: int = 0, retain: bool = False
+    ) -> None:
+        self._client.publish(topic, encode(payload), qos=qos, retain=retain)
+
+    def subscribe(self, pattern: str, handler: Handler, qos: int = 0) -> None:
+        self._subs.append((pattern, handler, qos))
+        if self._connected.is_set():
+            self._client.subscribe(pattern, qos)
+
+    def close(self) -> None:
+        self._client.disconnect()
+        self._client.loop_stop()
+
+    def crash(self) -> None:
+        """Drop the socket without DISCONNECT so that the broker sends the last will (fault injection)."""
+        self._client.loop_stop()
+        sock = self._client.socket()
+        if sock is not None:
+            sock.close()
+
+
+def _call(handler: Handler, topic: str, data: bytes):
+    return lambda: handler(topic, data)

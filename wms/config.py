@@ -1,0 +1,259 @@
+"""Typed configuration loaded from TOML; a bad file fails with its path, the key and the problem."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+from typing import Any, Self
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+CONFIG_DIR = Path(__file__).resolve().parent.parent / "config"
+_HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
+
+
+class ConfigError(ValueError):
+    """A configuration file is missing, unreadable or invalid."""
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Site(_Model):
+    """The warehouse as a whole and the partition this controller owns."""
+
+    name: str = "bonded-warehouse"
+    partition: str = Field(default="site1", pattern=r"^[A-Za-z0-9_.:-]+$")
+    utc_offset_h: float = Field(default=8.0, ge=-12, le=14, description="local time of cut-offs")
+    manufacturer: str = Field(default="wmssim", pattern=r"^[A-Za-z0-9_.:-]+$")
+
+
+class Storage(_Model):
+    """A block of parallel aisles with bays on both sides and several levels."""
+
+    aisles: int = Field(ge=1)
+    bays_per_aisle: int = Field(ge=1)
+    levels: int = Field(ge=1)
+    bay_width_m: float = Field(gt=0)
+    aisle_pitch_m: float = Field(gt=0)
+    cross_aisles: int = Field(default=2, ge=2, le=3)
+    depot_aisle: int = Field(default=0, ge=0)
+    duty_paid_aisles: int = Field(default=0, ge=0, description="the last N aisles are the duty-paid area")
+    slot_volume_l: float = Field(gt=0)
+    slot_max_kg: float = Field(gt=0)
+    heavy_kg: float = Field(default=15.0, gt=0, description="SKUs heavier than this go on low levels only")
+    heavy_max_level: int = Field(default=1, ge=0)
+    hazard_aisle: int | None = Field(default=None, ge=0, description="aisle whose slots are hazard-rated")
+
+    @model_validator(mode="after")
+    def _fits(self) -> Self:
+        if self.depot_aisle >= self.aisles:
+            raise ValueError(f"depot_aisle {self.depot_aisle} is not one of the {self.aisles} aisles")
+        if self.duty_paid_aisles >= self.aisles:
+            raise ValueError("duty_paid_aisles must leave at least one bonded aisle")
+        if self.hazard_aisle is not None and self.hazard_aisle >= self.aisles:
+            raise ValueError(f"hazard_aisle {self.hazard_aisle} is not one of the {self.aisles} aisles")
+        return self
+
+    @property
+    def aisle_length_m(self) -> float:
+        """Length of one aisle."""
+        return self.bays_per_aisle * self.bay_width_m
+
+
+class Pack(_Model):
+    """Pack stations on the front cross aisle, and the conveyor from them to the sorter."""
+
+    stations: int = Field(ge=1)
+    pack_s: float = Field(gt=0)
+    conveyor_to_sort_s: float = Field(gt=0)
+
+
+class Sortation(_Model):
+    """The project's own sortation grid, generated from a few parameters."""
+
+    width: int = Field(ge=5)
+    height: int = Field(ge=5)
+    inducts: int = Field(ge=1)
+    chute_spacing: int = Field(default=3, ge=2)
+    cell_m: float = Field(default=1.0, gt=0)
+    bag_capacity: int = Field(default=40, ge=1)
+    conveyor_to_gate_s: float = Field(gt=0)
+
+
+class Gate(_Model):
+    """The central customs inspection gate."""
+
+    xray_lanes: int = Field(ge=1)
+    xray_s: float = Field(gt=0)
+    manual_check_s: float = Field(gt=0)
+
+
+class Carrier(_Model):
+    """A carrier with its routes and daily cut-offs (local time)."""
+
+    code: str = Field(pattern=r"^[A-Za-z0-9_-]+$")
+    name: str
+    routes: list[str] = Field(min_length=1)
+    cutoffs: list[str] = Field(default_factory=list)
+    every_min: int | None = Field(default=None, ge=5, le=720, description="also a departure every N minutes")
+    share: float = Field(default=1.0, gt=0, description="relative share of orders")
+
+    @field_validator("cutoffs")
+    @classmethod
+    def _hhmm(cls, v: list[str]) -> list[str]:
+        for t in v:
+            if not _HHMM.match(t):
+                raise ValueError(f"cut-off {t!r} is not HH:MM")
+        return v
+
+    @model_validator(mode="after")
+    def _some(self) -> Self:
+        if not self.cutoffs and self.every_min is None:
+            raise ValueError(f"carrier {self.code} has neither cutoffs nor every_min")
+        return self
+
+    def cutoff_minutes(self) -> list[int]:
+        """All departures as minutes after local midnight, sorted."""
+        mins = {int(t[:2]) * 60 + int(t[3:]) for t in self.cutoffs}
+        if self.every_min:
+            mins.update(range(self.every_min, 24 * 60, self.every_min))
+        return sorted(mins)
+
+
+class RobotClass(_Model):
+    """One kind of robot in the fleet."""
+
+    count: int = Field(ge=0)
+    speed_mps: float = Field(gt=0)
+    battery_drain_pct_per_h: float = Field(ge=0, description="while driving")
+    charge_pct_per_min: float = Field(gt=0)
+    low_battery_pct: float = Field(ge=0, le=100)
+    charged_pct: float = Field(gt=0, le=100)
+    charging_spots: int = Field(ge=1)
+    action_s: float = Field(gt=0, description="duration of one pick or drop action")
+    cart_orders: int = Field(default=1, ge=1, description="orders per trip (picking carts)")
+
+
+class Fleet(_Model):
+    """The robot fleet."""
+
+    picking: RobotClass
+    sorting: RobotClass
+    state_timeout_s: float = Field(default=90.0, gt=0)
+
+
+class Waves(_Model):
+    """How often allocated orders are released to picking."""
+
+    interval_s: float = Field(gt=0)
+
+
+class Feed(_Model):
+    """The simulated order feed."""
+
+    skus: int = Field(ge=1)
+    orders_per_hour: float = Field(gt=0)
+    buyers: int = Field(ge=1)
+    repeat_buyer_share: float = Field(ge=0, le=1)
+    pareto_alpha: float = Field(gt=0)
+    max_lines: int = Field(ge=1, le=99)
+    bad_document_rate: float = Field(default=0.0, ge=0, le=1)
+    lot_qty: int = Field(ge=1)
+    lots_per_sku: int = Field(default=2, ge=1)
+    seed: int = 7
+
+
+class WarehouseConfig(_Model):
+    """Everything about the physical warehouse and its fleet."""
+
+    site: Site = Site()
+    storage: Storage
+    pack: Pack
+    sortation: Sortation
+    gate: Gate
+    carriers: list[Carrier] = Field(min_length=1)
+    fleet: Fleet
+    waves: Waves
+    feed: Feed
+
+    @model_validator(mode="after")
+    def _unique_carriers(self) -> Self:
+        codes = [c.code for c in self.carriers]
+        if len(set(codes)) != len(codes):
+            raise ValueError(f"carrier codes repeat: {codes}")
+        return self
+
+
+class Category(_Model):
+    """Tax rates of one goods category."""
+
+    vat: float = Field(ge=0, lt=1)
+    ct: float = Field(default=0.0, ge=0, lt=1, description="consumption tax")
+    reference_hs: list[str] = Field(min_length=1)
+
+
+class RiskRules(_Model):
+    """Configurable risk rules of the inspection gate."""
+
+    high_risk_categories: list[str] = Field(default_factory=list)
+    max_orders_per_buyer_per_day: int = Field(default=10, ge=1)
+    min_price_ratio: float = Field(default=0.3, ge=0, le=1)
+    max_buyers_per_address: int = Field(default=5, ge=1)
+
+
+class CustomsConfig(_Model):
+    """Limits, tax, positive list, risk rules and sampling of cross-border retail imports."""
+
+    single_limit_fen: int = Field(gt=0)
+    annual_limit_fen: int = Field(gt=0)
+    single_item_exception: bool = True
+    tax_discount: float = Field(default=0.7, gt=0, le=1)
+    sampling_rate: float = Field(ge=0, le=1)
+    xray_suspect_rate: float = Field(default=0.0, ge=0, le=1, description="simulated X-ray only")
+    return_window_days: int = Field(default=30, ge=0)
+    categories: dict[str, Category] = Field(min_length=1)
+    positive_list: list[str] = Field(min_length=1)
+    risk: RiskRules = RiskRules()
+
+    @field_validator("positive_list")
+    @classmethod
+    def _hs(cls, v: list[str]) -> list[str]:
+        for code in v:
+            if not re.fullmatch(r"\d{8}|\d{10}", code):
+                raise ValueError(f"HS code {code!r} must have 8 or 10 digits")
+        return v
+
+
+def _load(path: Path, model: type[BaseModel]) -> Any:
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: file not found") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or '(top)'}: {err['msg']}" for err in exc.errors()
+        )
+        raise ConfigError(f"{path}: {problems}") from None
+
+
+def default_path(name: str) -> Path:
+    """``config/NAME`` in the working directory if present, else the one shipped with the code."""
+    local = Path("config") / name
+    return local if local.exists() else CONFIG_DIR / name
+
+
+def load_warehouse(path: str | Path | None = None) -> WarehouseConfig:
+    """Read and check ``warehouse.toml``."""
+    return _load(Path(path) if path else default_path("warehouse.toml"), WarehouseConfig)
+
+
+def load_customs(path: str | Path | None = None) -> CustomsConfig:
+    """Read and check ``customs.toml``."""
+    return _load(Path(path) if path else default_path("customs.toml"), CustomsConfig)

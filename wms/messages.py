@@ -1,0 +1,108 @@
+"""Pydantic models of the project's own messages under ``wms/{partition}/…`` (see `wms.topics`)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from wms.domain import Strict
+
+
+class ConveyorCmd(Strict):
+    """Controller → conveyors: pack a parcel at a station, or carry it from one place to another."""
+
+    cmd_id: str
+    parcel: str
+    kind: Literal["pack", "move"]
+    origin: str
+    destination: str
+    seconds: float = Field(gt=0, description="nominal duration of the operation")
+
+
+class ConveyorEvent(Strict):
+    """Conveyors → controller: the operation of ``cmd_id`` is done; the parcel is at ``location``."""
+
+    cmd_id: str
+    parcel: str
+    kind: Literal["packed", "arrived"]
+    location: str
+    weight_kg: float | None = None
+
+
+class XrayCmd(Strict):
+    """Controller → X-ray gate: scan this parcel on this lane."""
+
+    parcel: str
+    lane: int = Field(ge=0)
+
+
+class XrayResult(Strict):
+    """X-ray gate → controller: the verdict on one image."""
+
+    parcel: str
+    lane: int = Field(ge=0)
+    verdict: Literal["clear", "suspect"]
+    image_id: str
+
+
+class Alarm(Strict):
+    """Something an operator should see: bad input, a robot fault, an order at risk."""
+
+    ts: float
+    severity: Literal["info", "warning", "error"]
+    source: str
+    message: str
+
+
+class RobotStatus(Strict):
+    """One robot as the console shows it."""
+
+    serial: str
+    kind: Literal["picking", "sorting"]
+    state: Literal["idle", "busy", "charging", "offline", "error", "paused"]
+    battery_pct: float
+    task: str | None = None
+    x: float = 0.0
+    y: float = 0.0
+
+
+class AtRisk(Strict):
+    """An order getting close to its 24-hour dispatch deadline."""
+
+    order_no: str
+    state: str
+    age_s: float
+    carrier: str = ""
+
+
+class Status(Strict):
+    """The controller's live snapshot, published retained for any number of consoles."""
+
+    ts: float
+    partition: str
+    started: float
+    paused: bool = False
+    orders_in: int = 0
+    by_state: dict[str, int] = Field(default_factory=dict)
+    throughput_per_h: dict[str, float] = Field(default_factory=dict, description="last hour, by stage")
+    dispatched: int = 0
+    held: int = 0
+    rejected: int = 0
+    sla_met_pct: float = 100.0
+    robots: list[RobotStatus] = Field(default_factory=list)
+    gate_queue: int = 0
+    holds: list[str] = Field(default_factory=list, description="recent held orders with reason")
+    at_risk: list[AtRisk] = Field(default_factory=list)
+    alarms_total: int = 0
+    alarms_by_source: dict[str, int] = Field(default_factory=dict)
+    alarms: list[Alarm] = Field(default_factory=list, description="most recent first")
+    ledger_balanced: bool = True
+    next_cutoffs: dict[str, str] = Field(default_factory=dict, description="carrier → next departure, local")
+
+
+class ControlCmd(Strict):
+    """Console → controller: an operator command."""
+
+    command: Literal["estop", "resume"]
+    operator: str = "console"

@@ -1,0 +1,77 @@
+"""Every topic the system uses, in one place.
+
+Robots speak VDA 5050 under ``uagv/v2/{manufacturer}/{serialNumber}/…``. Everything else lives under
+``wms/{partition}/…`` where the partition names the warehouse part a controller owns, so that a process
+can subscribe to its own part only.
+"""
+
+from __future__ import annotations
+
+VDA_INTERFACE = "uagv"
+VDA_MAJOR = "v2"
+VDA_KINDS = ("order", "instantActions", "state", "connection", "factsheet", "visualization")
+
+
+def vda(manufacturer: str, serial: str, kind: str) -> str:
+    """Topic of one VDA 5050 message kind for one robot."""
+    if kind not in VDA_KINDS:
+        raise ValueError(f"unknown VDA 5050 topic kind {kind!r}")
+    return f"{VDA_INTERFACE}/{VDA_MAJOR}/{manufacturer}/{serial}/{kind}"
+
+
+def vda_all(kind: str) -> str:
+    """Subscription to one message kind from every robot of every manufacturer."""
+    return f"{VDA_INTERFACE}/{VDA_MAJOR}/+/+/{kind}"
+
+
+def vda_parse(topic: str) -> tuple[str, str, str] | None:
+    """``(manufacturer, serialNumber, kind)`` of a VDA 5050 topic, or None if it is not one."""
+    parts = topic.split("/")
+    if len(parts) != 5 or parts[0] != VDA_INTERFACE or parts[1] != VDA_MAJOR or parts[4] not in VDA_KINDS:
+        return None
+    return parts[2], parts[3], parts[4]
+
+
+def inbound(partition: str) -> str:
+    """Bonded stock receipts (lots arriving under customs supervision)."""
+    return f"wms/{partition}/inbound"
+
+
+def orders(partition: str) -> str:
+    """Consumer orders with their three customs documents, from the order feed."""
+    return f"wms/{partition}/orders"
+
+
+def conveyor_cmd(partition: str) -> str:
+    """Controller → conveyors and pack stations: move (or pack) a parcel or bag."""
+    return f"wms/{partition}/conveyor/cmd"
+
+
+def conveyor_event(partition: str) -> str:
+    """Conveyors and pack stations → controller: a parcel arrived or was packed."""
+    return f"wms/{partition}/conveyor/event"
+
+
+def xray_cmd(partition: str) -> str:
+    """Controller → X-ray gate: scan a parcel on a lane."""
+    return f"wms/{partition}/xray/cmd"
+
+
+def xray_result(partition: str) -> str:
+    """X-ray gate → controller: the image verdict of one parcel."""
+    return f"wms/{partition}/xray/result"
+
+
+def status(partition: str) -> str:
+    """Controller → consoles: the retained live status snapshot."""
+    return f"wms/{partition}/status"
+
+
+def alarms(partition: str) -> str:
+    """Controller → consoles: one message per alarm (bad input, robot fault, SLA risk)."""
+    return f"wms/{partition}/alarms"
+
+
+def control(partition: str) -> str:
+    """Consoles → controller: operator commands (emergency stop, resume)."""
+    return f"wms/{partition}/control"
