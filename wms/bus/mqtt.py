@@ -43,6 +43,7 @@ class MqttBus:
         connect_timeout: float = 10.0,
     ) -> None:
         host, port, user, password, tls = parse_mqtt_url(url)
+        self.url = url
         self.client_id = client_id
         self.clock = clock
         self._subs: list[tuple[str, Handler, int]] = []

@@ -1,0 +1,219 @@
+"""The ``wms`` command: demo, run, console, e-stop, config check."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import uuid
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from wms.config import ConfigError, load_customs, load_warehouse
+
+app = typer.Typer(help="Control system of an intelligent bonded warehouse for cross-border e-commerce imports.")
+err = Console(stderr=True)
+
+ConfigOpt = Annotated[Path | None, typer.Option("--config", help="warehouse TOML (default config/warehouse.toml)")]
+CustomsOpt = Annotated[Path | None, typer.Option("--customs", help="customs TOML (default config/customs.toml)")]
+MqttOpt = Annotated[str | None, typer.Option("--mqtt", help="broker URL, e.g. mqtt://user:pw@host:1883")]
+DbOpt = Annotated[str | None, typer.Option("--db", help="database URL (default WMS_DATABASE_URL or SQLite)")]
+
+
+def _configs(config: Path | None, customs: Path | None):  # type: ignore[no-untyped-def]
+    try:
+        return load_warehouse(config), load_customs(customs)
+    except ConfigError as exc:
+        err.print(f"[bold red]config error:[/] {exc}")
+        raise typer.Exit(2) from None
+
+
+def _logging(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.ERROR, format="%(asctime)s %(name)s %(levelname)s %(message)s"
+    )
+
+
+@app.command()
+def demo(
+    minutes: Annotated[float, typer.Option(help="simulated minutes of order arrivals")] = 10.0,
+    speed: Annotated[float, typer.Option(help="simulated seconds per real second (MQTT mode)")] = 30.0,
+    orders_per_hour: Annotated[float | None, typer.Option(help="arrival rate (default from config)")] = None,
+    virtual: Annotated[bool, typer.Option(help="in-process bus and virtual time instead of MQTT")] = False,
+    headless: Annotated[bool, typer.Option(help="no live console")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="print only the summary as JSON")] = False,
+    db: DbOpt = "sqlite:///wms-demo.db",
+    mqtt: MqttOpt = None,
+    seed: Annotated[int | None, typer.Option(help="random seed (default from config)")] = None,
+    config: ConfigOpt = None,
+    customs: CustomsOpt = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+) -> None:
+    """Run a shift with simulated robots, conveyors, X-ray gate and order feed, then print a summary.
+
+    The database starts clean on every run (its tables are dropped and recreated).
+    """
+    from wms.shift import ShiftOptions, run_mqtt, run_virtual
+
+    _logging(verbose)
+    cfg, cust = _configs(config, customs)
+    opts = ShiftOptions(duration_s=minutes * 60.0, orders_per_hour=orders_per_hour, speed=speed, db_url=db, mqtt_url=mqtt, seed=seed)
+    if virtual:
+        result = run_virtual(cfg, cust, opts)
+    elif headless or as_json:
+        result = run_mqtt(cfg, cust, opts)
+    else:
+        result = _run_with_console(cfg, cust, opts)
+    _report(result, as_json)
+    ok = result["lost"] == 0 and result["ledger_balanced"] and result["dispatched"] > 0
+    raise typer.Exit(0 if ok else 1)
+
+
+def _run_with_console(cfg, cust, opts) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+    """Run over MQTT with the live console attached through the broker like any other console."""
+    from rich.live import Live
+
+    from wms.bus.mqtt import MqttBus
+    from wms.console.dashboard import ConsoleClient, render
+    from wms.shift import Shift, run_mqtt
+
+    state: dict[str, Any] = {}
+
+    def tick(shift: Shift) -> None:
+        if "client" not in state:
+            bus = MqttBus(shift.buses[0].url, f"console-{uuid.uuid4().hex[:8]}", shift.clock)  # type: ignore[attr-defined]
+            state["client"] = ConsoleClient(bus, cfg.site.partition)
+            shift.buses.append(bus)
+        c = state["client"]
+        live.update(
+            render(c.status, now=shift.clock.now(), connected=True, malformed=c.malformed, live_alarms=list(c.alarms),
+                   utc_offset_h=cfg.site.utc_offset_h)
+        )
+
+    with Live(render(None), console=Console(), refresh_per_second=4, screen=False) as live:
+        return run_mqtt(cfg, cust, opts, on_tick=tick)
+
+
+def _report(result: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(result, indent=2, sort_keys=True))
+        return
+    from rich.table import Table
+
+    table = Table(title="Shift summary", show_header=False)
+    for key in (
+        "mode", "broker", "database", "orders_sent", "orders_in", "dispatched", "held", "rejected", "in_progress",
+        "lost", "sla_met_pct", "throughput_per_h", "ledger_balanced", "robots", "alarms", "sim_s", "wall_s",
+    ):
+        table.add_row(key, str(result[key]))
+    Console().print(table)
+
+
+@app.command()
+def run(
+    mqtt: MqttOpt = None,
+    db: DbOpt = None,
+    speed: Annotated[float, typer.Option(help="clock speed factor (1 = real time)")] = 1.0,
+    config: ConfigOpt = None,
+    customs: CustomsOpt = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+) -> None:
+    """Run the controller alone against real (or externally simulated) robots, conveyors and order feed."""
+    from wms.bus.broker import EmbeddedBroker
+    from wms.bus.mqtt import MqttBus
+    from wms.catalog import generate_catalog
+    from wms.clock import WallClock
+    from wms.control.controller import Controller
+    from wms.store.db import connect
+
+    _logging(verbose)
+    cfg, cust = _configs(config, customs)
+    broker = None if mqtt else EmbeddedBroker().start()
+    url = mqtt or broker.url  # type: ignore[union-attr]
+    clock = WallClock(speed)
+    clock.on_error = lambda exc: logging.getLogger("wms").exception("handler failed: %s", exc)
+    engine = connect(db)
+    bus = MqttBus(url, f"{cfg.site.partition}-controller", clock)
+    ctl = Controller(bus, clock, engine, cfg, cust, generate_catalog(cfg.feed, cust))
+    ctl.start()
+    err.print(f"controller of partition [bold]{cfg.site.partition}[/] on {url}, database {engine.url}; Ctrl-C stops")
+    try:
+        clock.run()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        bus.close()
+        if broker:
+            broker.stop()
+
+
+@app.command()
+def console(
+    mqtt: Annotated[str, typer.Option("--mqtt", help="broker URL the controller uses")] = "mqtt://127.0.0.1:1883",
+    partition: Annotated[str | None, typer.Option(help="partition to watch (default from config)")] = None,
+    duration: Annotated[float | None, typer.Option(help="seconds to run (default until Ctrl-C)")] = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Attach the live operator console to a running controller."""
+    from wms.console.dashboard import run_console
+
+    part = partition or _configs(config, None)[0].site.partition
+    try:
+        run_console(mqtt, part, duration_s=duration)
+    except KeyboardInterrupt:
+        pass
+
+
+def _control(command: str, mqtt: str, partition: str | None, config: Path | None) -> None:
+    from wms import topics
+    from wms.bus.mqtt import MqttBus
+    from wms.clock import WallClock
+    from wms.messages import ControlCmd
+
+    part = partition or _configs(config, None)[0].site.partition
+    bus = MqttBus(mqtt, f"wms-cli-{uuid.uuid4().hex[:8]}", WallClock())
+    bus.publish(topics.control(part), ControlCmd(command=command, operator="cli"), qos=1)  # type: ignore[arg-type]
+    bus.close()
+    err.print(f"{command} sent to partition {part}")
+
+
+@app.command()
+def estop(
+    mqtt: Annotated[str, typer.Option("--mqtt")] = "mqtt://127.0.0.1:1883",
+    partition: Annotated[str | None, typer.Option()] = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Emergency stop: pause every robot of the partition."""
+    _control("estop", mqtt, partition, config)
+
+
+@app.command()
+def resume(
+    mqtt: Annotated[str, typer.Option("--mqtt")] = "mqtt://127.0.0.1:1883",
+    partition: Annotated[str | None, typer.Option()] = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Lift the emergency stop."""
+    _control("resume", mqtt, partition, config)
+
+
+@app.command("check-config")
+def check_config(config: ConfigOpt = None, customs: CustomsOpt = None) -> None:
+    """Load and check the configuration files; exit 2 naming the file, key and problem if one is bad."""
+    cfg, cust = _configs(config, customs)
+    err.print(
+        f"ok: {cfg.storage.aisles} aisles, {len(cfg.carriers)} carriers, "
+        f"{cfg.fleet.picking.count}+{cfg.fleet.sorting.count} robots, {len(cust.positive_list)} positive-list codes"
+    )
+
+
+def main() -> None:
+    """Entry point for ``python -m wms``."""
+    app()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""The controller: turns events into decisions and commands, and sequences the flow."""

@@ -1,0 +1,661 @@
+"""The controller: receives events, calls the planners, persists, and emits commands.
+
+It sees only a `Bus`, a `Clock` and the database; robots, conveyors, the X-ray gate and the order feed
+are on the other side of the bus, real or simulated.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import random
+from collections import deque
+from dataclasses import dataclass, field
+
+from pydantic import ValidationError
+from sqlalchemy.engine import Engine
+
+from wms import topics
+from wms.bus.base import Bus
+from wms.clock import Clock
+from wms.config import CustomsConfig, WarehouseConfig
+from wms.control.fleet import ActiveTask, FleetManager, FleetMap, RobotView
+from wms.control.repo import Repo
+from wms.dispatch.cutoffs import next_cutoff
+from wms.domain import TERMINAL_STATES, LedgerKind, LotReceipt, OrderBundle, ParcelState, Sku
+from wms.inspection.rules import BuyerHistory, Finding, check_order
+from wms.layout import Layout
+from wms.messages import Alarm, ControlCmd, ConveyorCmd, ConveyorEvent, XrayCmd, XrayResult
+from wms.picking.allocation import LotView, allocate_fefo
+from wms.picking.batching import PickOrder, fcfs_batches
+from wms.picking.routing import nearest_neighbour
+from wms.robots.assignment import nearest_idle
+from wms.slotting.putaway import nearest_free_slots
+from wms.sorting.chute_plan import FirstFreeChutePlan
+from wms.sorting.grid import SortGrid, build_grid
+from wms.store.models import AlarmRow, InspectionRow, SlotRow, TaskRow
+
+log = logging.getLogger(__name__)
+
+INTAKE_CODES = frozenset(
+    {
+        "DOC_MISSING",
+        "UNKNOWN_SKU",
+        "AMOUNT_MISMATCH",
+        "PAYER_MISMATCH",
+        "CONSIGNEE_MISMATCH",
+        "DUPLICATE_ORDER",
+    }
+)
+DAY = 86400.0
+
+
+@dataclass
+class Parcel:
+    """In-memory view of one order's parcel (rebuildable from the database)."""
+
+    order_no: str
+    state: ParcelState
+    received_at: float
+    carrier: str
+    route: str
+    bundle: OrderBundle
+    picks: list[tuple[str, str, int, str]] = field(default_factory=list)  # (lot, sku, qty, node)
+    done_at: float | None = None
+    sampled: bool = False
+    reason: str = ""
+
+
+@dataclass
+class Chute:
+    """A chute's open bag."""
+
+    chute: str
+    parcels: list[str] = field(default_factory=list)
+    opened_at: float = 0.0
+
+
+class Controller:
+    """Sequences the flow of a bonded warehouse shift."""
+
+    def __init__(
+        self,
+        bus: Bus,
+        clock: Clock,
+        engine: Engine,
+        cfg: WarehouseConfig,
+        customs: CustomsConfig,
+        catalog: list[Sku],
+        *,
+        status_interval_s: float = 10.0,
+        seed: int = 0,
+    ) -> None:
+        self.bus = bus
+        self.clock = clock
+        self.cfg = cfg
+        self.customs = customs
+        self.part = cfg.site.partition
+        self.repo = Repo(engine)
+        self.rng = random.Random(seed)
+        self.catalog = {s.sku: s for s in catalog}
+        self.layout = Layout(cfg.storage, cfg.pack.stations, cfg.fleet.picking.charging_spots)
+        self.grid: SortGrid = build_grid(cfg.sortation, cfg.fleet.sorting.charging_spots)
+        self.carriers = {c.code: c for c in cfg.carriers}
+        self.history = BuyerHistory()
+        self.parcels: dict[str, Parcel] = {}
+        self.lots: dict[str, LotView] = {}
+        self.sku_slot: dict[str, tuple[str, str]] = {}
+        self.pick_queue: deque[tuple[str, list[str]]] = deque()
+        self.induct_queues: dict[str, deque[str]] = {i: deque() for i in self.grid.inducts}
+        self.chute_plan = FirstFreeChutePlan(self.grid.chutes)
+        self.chutes: dict[str, Chute] = {}
+        self.bags: dict[str, list[str]] = {}
+        self.conveyor_jobs: dict[str, tuple[str, str]] = {}
+        self.lane_queue = [0] * cfg.gate.xray_lanes
+        self.pack_load = dict.fromkeys(self.layout.pack_nodes, 0)
+        self.alarms: deque[Alarm] = deque(maxlen=50)
+        self.alarm_counts: dict[str, int] = {}
+        self.counters: dict[str, int] = {}
+        self.stage_log: deque[tuple[float, str]] = deque()
+        self.status_interval_s = status_interval_s
+        self._ids = itertools.count(1)
+        self.started = clock.now()
+        self.ledger_ok = True
+        self.fleet = FleetManager(
+            bus,
+            clock,
+            maps={"picking": self._pick_map(), "sorting": self._sort_map()},
+            classes={"picking": cfg.fleet.picking, "sorting": cfg.fleet.sorting},
+            events=self,
+            timeout_s=cfg.fleet.state_timeout_s,
+        )
+        self._chute_by_id = {c.chute: c for c in self.grid.chutes}
+
+    # set-up ----------------------------------------------------------------------------------------
+
+    def _pick_map(self) -> FleetMap:
+        pos = {n: (p.x, p.y) for n, p in self.layout.pos.items()}
+        return FleetMap(pos, self.layout.charger_nodes, self.layout.path, self.layout.distance)
+
+    def _sort_map(self) -> FleetMap:
+        return FleetMap(self.grid.pos, self.grid.chargers, self.grid.path, self.grid.distance)
+
+    def start(self) -> None:
+        """Slot the catalogue, subscribe to every input, and start the periodic work."""
+        self._slot_catalog()
+        b, p = self.bus, self.part
+        b.subscribe(topics.inbound(p), self._guard("inbound", self._on_inbound), qos=1)
+        b.subscribe(topics.orders(p), self._guard("orders", self._on_order), qos=1)
+        b.subscribe(topics.conveyor_event(p), self._guard("conveyor", self._on_conveyor), qos=1)
+        b.subscribe(topics.xray_result(p), self._guard("xray", self._on_xray), qos=1)
+        b.subscribe(topics.control(p), self._guard("control", self._on_control), qos=1)
+        self.fleet.start()
+        for k in range(self.cfg.fleet.picking.count):
+            self.fleet.expect(f"pick-{k + 1:02d}", "picking")
+        for k in range(self.cfg.fleet.sorting.count):
+            self.fleet.expect(f"sort-{k + 1:02d}", "sorting")
+        self._every(self.cfg.waves.interval_s, self._wave)
+        self._every(60.0, self._sweep_bags)
+        self._every(15.0, self.fleet.check_timeouts)
+        self._every(self.status_interval_s, self.publish_status)
+        for carrier in self.carriers.values():
+            self._schedule_departure(carrier.code)
+
+    def _every(self, period: float, fn) -> None:  # type: ignore[no-untyped-def]
+        def tick() -> None:
+            fn()
+            self.clock.call_later(period, tick)
+
+        self.clock.call_later(period, tick)
+
+    def _slot_catalog(self) -> None:
+        """Putaway: every SKU a pick face, nearest free fitting slot first, by catalogue rank as velocity."""
+        rank = {sku: float(len(self.catalog) - i) for i, sku in enumerate(self.catalog)}
+        assignment, unplaced = nearest_free_slots(
+            self.catalog.values(), self.layout.slots, set(), self.cfg.storage, rank
+        )
+        for sku in unplaced:
+            self.alarm(
+                "warning", "slotting", f"SKU {sku}: no free slot fits it (zone, hazard, size or weight)"
+            )
+        by_id = {s.slot: s for s in self.layout.slots}
+        rows = []
+        for sku, slot_id in assignment.items():
+            s = by_id[slot_id]
+            self.sku_slot[sku] = (slot_id, s.node)
+            rows.append(
+                SlotRow(
+                    slot=s.slot,
+                    zone=s.zone,
+                    aisle=s.aisle,
+                    bay=s.bay,
+                    level=s.level,
+                    node=s.node,
+                    volume_l=s.volume_l,
+                    max_kg=s.max_kg,
+                    hazard_ok=s.hazard_ok,
+                    travel_m=s.travel_m,
+                    sku=sku,
+                )
+            )
+        self.repo.save_catalog(self.catalog.values(), rows)
+
+    # alarms and guarded handlers --------------------------------------------------------------------
+
+    def alarm(self, severity: str, source: str, message: str) -> None:
+        """Log, count, store and publish an operator alarm."""
+        now = self.clock.now()
+        log.log(logging.ERROR if severity == "error" else logging.WARNING, "%s: %s", source, message)
+        a = Alarm(ts=now, severity=severity, source=source, message=message[:500])  # type: ignore[arg-type]
+        self.alarms.appendleft(a)
+        self.alarm_counts[source] = self.alarm_counts.get(source, 0) + 1
+        self.repo.alarm(AlarmRow(ts=now, severity=severity, source=source, message=a.message))
+        self.bus.publish(topics.alarms(self.part), a, qos=1)
+
+    def _guard(self, source: str, fn):  # type: ignore[no-untyped-def]
+        """Wrap a handler: invalid input becomes a counted alarm; the controller keeps running."""
+
+        def handler(topic: str, data: bytes) -> None:
+            try:
+                fn(data)
+            except ValidationError as exc:
+                err = exc.errors()[0]
+                where = ".".join(str(p) for p in err["loc"]) or "(message)"
+                self.alarm("warning", source, f"rejected message on {topic}: {where}: {err['msg']}")
+            except ValueError as exc:
+                self.alarm("warning", source, f"rejected message on {topic}: {exc}")
+
+        return handler
+
+    def _count(self, key: str) -> None:
+        self.counters[key] = self.counters.get(key, 0) + 1
+
+    # inbound stock and orders -----------------------------------------------------------------------
+
+    def _on_inbound(self, data: bytes) -> None:
+        lot = LotReceipt.model_validate_json(data)
+        if lot.sku not in self.catalog:
+            raise ValueError(f"lot {lot.lot}: unknown SKU {lot.sku}")
+        slot = self.sku_slot.get(lot.sku)
+        if self.repo.receive_lot(lot, slot[0] if slot else None, self.clock.now()):
+            self.lots[lot.lot] = LotView(lot.lot, lot.sku, lot.expiry, lot.qty)
+
+    def _on_order(self, data: bytes) -> None:
+        bundle = OrderBundle.model_validate_json(data)
+        order = bundle.order
+        now = self.clock.now()
+        if order.order_no in self.parcels:
+            self._count("duplicate_messages")
+            if self.parcels[order.order_no].bundle != bundle:
+                self.alarm("warning", "orders", f"order {order.order_no}: DUPLICATE_ORDER with other content")
+            return
+        findings = [
+            f
+            for f in check_order(
+                order, bundle.payment, bundle.waybill, self.catalog, self.customs, self.history, now
+            )
+            if f.code in INTAKE_CODES
+        ]
+        self.history.record_order(order, now)
+        carrier = bundle.waybill.carrier if bundle.waybill else ""
+        if not findings and carrier not in self.carriers:
+            findings = [Finding("UNKNOWN_CARRIER", f"waybill carrier {carrier!r} is not configured")]
+        parcel = Parcel(
+            order.order_no,
+            ParcelState.RECEIVED,
+            now,
+            carrier,
+            bundle.waybill.route if bundle.waybill else "",
+            bundle,
+        )
+        self.parcels[order.order_no] = parcel
+        if findings:
+            self._reject_intake(parcel, _reason(findings))
+            return
+        alloc = allocate_fefo([(ln.sku, ln.qty) for ln in order.lines], list(self.lots.values()))
+        if alloc is None:
+            self._reject_intake(parcel, "OUT_OF_STOCK: not enough bonded stock for every line")
+            return
+        rows = []
+        for lot_id, sku, qty in alloc:
+            lv = self.lots[lot_id]
+            self.lots[lot_id] = LotView(lv.lot, lv.sku, lv.expiry, lv.available - qty)
+            slot, node = self.sku_slot.get(sku, (None, self.layout.depot))
+            rows.append((lot_id, sku, qty, slot, node))
+            parcel.picks.append((lot_id, sku, qty, node))
+        parcel.state = ParcelState.ALLOCATED
+        self.repo.record_order(bundle, ParcelState.ALLOCATED, now, "", rows)
+        self._stage("allocated")
+
+    def _reject_intake(self, parcel: Parcel, reason: str) -> None:
+        parcel.state = ParcelState.REJECTED
+        parcel.done_at = self.clock.now()
+        parcel.reason = reason
+        self.repo.record_order(parcel.bundle, ParcelState.REJECTED, self.clock.now(), reason)
+        self._stage("rejected")
+
+    def _set(self, order_nos: list[str], state: ParcelState, detail: str = "", **fields: object) -> None:
+        self.repo.transition(order_nos, state, self.clock.now(), detail, **fields)
+        for o in order_nos:
+            self.parcels[o].state = state
+        self._stage(state.value, len(order_nos))
+
+    def _stage(self, stage: str, n: int = 1) -> None:
+        now = self.clock.now()
+        for _ in range(n):
+            self.stage_log.append((now, stage))
+        while self.stage_log and self.stage_log[0][0] < now - 3600.0:
+            self.stage_log.popleft()
+
+    # picking ----------------------------------------------------------------------------------------
+
+    def _due(self, parcel: Parcel) -> float:
+        carrier = self.carriers.get(parcel.carrier)
+        if carrier is None:
+            return parcel.received_at + DAY
+        return next_cutoff(carrier, self.clock.now(), self.cfg.site.utc_offset_h)
+
+    def _wave(self) -> None:
+        """Release allocated orders to picking in carts, earliest departure first."""
+        ready = [
+            PickOrder(p.order_no, self._due(p), p.received_at, tuple(n for *_, n in p.picks))
+            for p in self.parcels.values()
+            if p.state == ParcelState.ALLOCATED
+        ]
+        if not ready:
+            return
+        for batch in fcfs_batches(ready, self.cfg.fleet.picking.cart_orders):
+            task_id = f"PICK-{next(self._ids):06d}"
+            nos = [o.order_no for o in batch]
+            self.repo.upsert_task(
+                TaskRow(
+                    task_id=task_id,
+                    kind="pick",
+                    state="queued",
+                    orders=",".join(nos),
+                    created_at=self.clock.now(),
+                )
+            )
+            self._set(nos, ParcelState.WAVED, task_id, task_id=task_id)
+            self.pick_queue.append((task_id, nos))
+        self._assign_picks()
+
+    def _assign_picks(self) -> None:
+        robots = {r.serial: r for r in self.fleet.idle("picking")}
+        if not robots or not self.pick_queue:
+            return
+        tasks = {tid: nos for tid, nos in list(self.pick_queue)[: len(robots)]}
+
+        def cost(tid: str, serial: str) -> float:
+            first = self.parcels[tasks[tid][0]].picks[0][3]
+            return self.layout.distance(robots[serial].node, first)
+
+        for tid, serial in nearest_idle(list(tasks), list(robots), cost):
+            self.pick_queue.remove((tid, tasks[tid]))
+            self._start_pick(robots[serial], tid, tasks[tid])
+
+    def _start_pick(self, robot: RobotView, task_id: str, nos: list[str]) -> None:
+        lines = [(o, lot, sku, qty, node) for o in nos for lot, sku, qty, node in self.parcels[o].picks]
+        pack = min(self.pack_load, key=lambda n: (self.pack_load[n], n))
+        self.pack_load[pack] += len(nos)
+        order = nearest_neighbour(robot.node, [ln[4] for ln in lines], pack, self.layout.distance)
+        index = {node: i for i, node in enumerate(order)}
+        actions: dict[int, list[tuple[str, dict[str, str | int | float]]]] = {}
+        for o, lot, sku, qty, node in lines:
+            actions.setdefault(index[node], []).append(
+                ("pick", {"sku": sku, "lot": lot, "qty": qty, "orderNo": o})
+            )
+        actions[len(order) - 1] = [("drop", {"station": pack, "orders": len(nos)})]
+        metres = self.fleet.send(robot, task_id, "pick", order, actions, payload=(nos, pack))
+        now = self.clock.now()
+        self.repo.upsert_task(
+            TaskRow(
+                task_id=task_id,
+                kind="pick",
+                state="assigned",
+                robot=robot.serial,
+                orders=",".join(nos),
+                created_at=now,
+                assigned_at=now,
+                travel_m=metres,
+            )
+        )
+        self._set(nos, ParcelState.PICKING, robot.serial)
+
+    # fleet events -----------------------------------------------------------------------------------
+
+    def task_done(self, robot: RobotView, task: ActiveTask) -> None:
+        """A robot finished a task: move its parcels on."""
+        now = self.clock.now()
+        self.repo.upsert_task(
+            TaskRow(
+                task_id=task.task_id,
+                kind=task.kind,
+                state="done",
+                robot=robot.serial,
+                created_at=now,
+                done_at=now,
+            )
+        )
+        if task.kind == "pick":
+            nos, pack = task.payload  # type: ignore[misc]
+            self.pack_load[pack] -= len(nos)
+            self._set(nos, ParcelState.PICKED, pack)
+            for o in nos:
+                self._conveyor(o, "pack", pack, pack, self.cfg.pack.pack_s)
+        elif task.kind == "sort":
+            order_no, chute = task.payload  # type: ignore[misc]
+            self._set([order_no], ParcelState.SORTED, chute, chute=chute)
+            bag = self.chutes.setdefault(chute, Chute(chute, opened_at=now))
+            if not bag.parcels:
+                bag.opened_at = now
+            bag.parcels.append(order_no)
+            if len(bag.parcels) >= self.cfg.sortation.bag_capacity:
+                self._close_bag(chute)
+
+    def task_failed(self, robot: RobotView, task: ActiveTask, reason: str) -> None:
+        """Re-queue the work of a task its robot could not finish."""
+        now = self.clock.now()
+        self.alarm("warning", "robots", f"{robot.serial}: task {task.task_id} re-queued: {reason}")
+        self.repo.upsert_task(
+            TaskRow(
+                task_id=task.task_id,
+                kind=task.kind,
+                state="failed",
+                robot=robot.serial,
+                created_at=now,
+                done_at=now,
+            )
+        )
+        if task.kind == "pick":
+            nos, pack = task.payload  # type: ignore[misc]
+            self.pack_load[pack] -= len(nos)
+            self._set(nos, ParcelState.WAVED, f"re-queued: {reason}")
+            self.pick_queue.appendleft((task.task_id, nos))
+            self._assign_picks()
+        elif task.kind == "sort":
+            order_no, _ = task.payload  # type: ignore[misc]
+            induct = min(self.induct_queues, key=lambda i: len(self.induct_queues[i]))
+            self._set([order_no], ParcelState.AT_INDUCT, f"re-queued: {reason}", induct=induct)
+            self.induct_queues[induct].appendleft(order_no)
+            self._assign_sorts()
+
+    def robot_free(self, robot: RobotView) -> None:
+        """A robot became available: give it work, or send it to charge."""
+        if robot.battery < self.fleet.classes[robot.kind].low_battery_pct and self.fleet.send_to_charger(
+            robot
+        ):
+            return
+        if robot.kind == "picking":
+            self._assign_picks()
+        else:
+            self._assign_sorts()
+
+    # pack and conveyors -----------------------------------------------------------------------------
+
+    def _conveyor(self, parcel: str, kind: str, origin: str, dest: str, seconds: float) -> None:
+        cmd_id = f"CV-{next(self._ids):07d}"
+        self.conveyor_jobs[cmd_id] = (parcel, kind)
+        cmd = ConveyorCmd(
+            cmd_id=cmd_id, parcel=parcel, kind=kind, origin=origin, destination=dest, seconds=seconds
+        )  # type: ignore[arg-type]
+        self.bus.publish(topics.conveyor_cmd(self.part), cmd, qos=1)
+
+    def _on_conveyor(self, data: bytes) -> None:
+        ev = ConveyorEvent.model_validate_json(data)
+        job = self.conveyor_jobs.pop(ev.cmd_id, None)
+        if job is None:
+            self._count("duplicate_messages")  # a redelivered or unknown event changes nothing
+            return
+        if ev.kind == "packed":
+            self._set([ev.parcel], ParcelState.PACKED, ev.location)
+            induct = min(self.induct_queues, key=lambda i: (len(self.induct_queues[i]), i))
+            self._conveyor(ev.parcel, "move", ev.location, induct, self.cfg.pack.conveyor_to_sort_s)
+        elif ev.parcel in self.bags:
+            self._on_bag_at_gate(ev.parcel)
+        else:
+            self._set([ev.parcel], ParcelState.AT_INDUCT, ev.location, induct=ev.location)
+            self.induct_queues[ev.location].append(ev.parcel)
+            self._assign_sorts()
+
+    # sorting ----------------------------------------------------------------------------------------
+
+    def _assign_sorts(self) -> None:
+        robots = {r.serial: r for r in self.fleet.idle("sorting")}
+        while robots and any(self.induct_queues.values()):
+            induct = max(self.induct_queues, key=lambda i: (len(self.induct_queues[i]), i))
+            order_no = self.induct_queues[induct][0]
+            p = self.parcels[order_no]
+            chute_id = self.chute_plan.chute_for(p.carrier, p.route)
+            if chute_id is None:
+                self.alarm("error", "sorting", f"no free chute for {p.carrier}/{p.route}")
+                return
+            serial = min(robots, key=lambda s: (self.grid.distance(robots[s].node, induct), s))
+            robot = robots.pop(serial)
+            self.induct_queues[induct].popleft()
+            chute = self._chute_by_id[chute_id]
+            eject = min(chute.eject, key=lambda c: self.grid.distance(induct, c))
+            task_id = f"SORT-{next(self._ids):06d}"
+            stops = [robot.node, induct, eject]
+            actions = {1: [("pick", {"parcel": order_no})], 2: [("drop", {"chute": chute_id})]}
+            self.fleet.send(robot, task_id, "sort", stops, actions, payload=(order_no, chute_id))  # type: ignore[arg-type]
+            self._set([order_no], ParcelState.SORTING, robot.serial, task_id=task_id)
+
+    def _close_bag(self, chute_id: str) -> None:
+        bag = self.chutes[chute_id]
+        if not bag.parcels:
+            return
+        bag_id = f"BAG-{next(self._ids):06d}"
+        self.bags[bag_id] = bag.parcels
+        self.repo.transition(
+            bag.parcels, ParcelState.SORTED, self.clock.now(), f"bagged {bag_id}", bag=bag_id
+        )
+        bag.parcels = []
+        self._conveyor(bag_id, "move", chute_id, "GATE", self.cfg.sortation.conveyor_to_gate_s)
+
+    def _sweep_bags(self) -> None:
+        """Close bags that are old or whose carrier leaves soon, so nothing misses its truck."""
+        now = self.clock.now()
+        for chute_id, bag in self.chutes.items():
+            if not bag.parcels:
+                continue
+            carrier = self.parcels[bag.parcels[0]].carrier
+            leaves = next_cutoff(self.carriers[carrier], now, self.cfg.site.utc_offset_h)
+            margin = self.cfg.sortation.conveyor_to_gate_s + self.cfg.gate.manual_check_s + 300.0
+            if leaves - now <= margin or now - bag.opened_at >= 900.0:
+                self._close_bag(chute_id)
+
+    # inspection gate --------------------------------------------------------------------------------
+
+    def _on_bag_at_gate(self, bag_id: str) -> None:
+        for order_no in self.bags.pop(bag_id):
+            self._set([order_no], ParcelState.AT_GATE, bag_id)
+            self._inspect(order_no)
+
+    def _inspect(self, order_no: str) -> None:
+        p = self.parcels[order_no]
+        b = p.bundle
+        now = self.clock.now()
+        findings = [  # duplicates were refused at intake; this order is in the history already
+            f
+            for f in check_order(b.order, b.payment, b.waybill, self.catalog, self.customs, self.history, now)
+            if f.code != "DUPLICATE_ORDER"
+        ]
+        risk = [f for f in findings if f.code.startswith("RISK:")]
+        hard = [f for f in findings if not f.code.startswith("RISK:")]
+        if hard:
+            self._decide(p, "reject", _reason(hard))
+            return
+        if risk:
+            self._decide(p, "hold", _reason(risk))
+            return
+        p.sampled = self.rng.random() < self.customs.sampling_rate
+        lane = min(range(len(self.lane_queue)), key=lambda i: (self.lane_queue[i], i))
+        self.lane_queue[lane] += 1
+        self._set([order_no], ParcelState.INSPECTING, f"x-ray lane {lane}", lane=lane)
+        self.bus.publish(topics.xray_cmd(self.part), XrayCmd(parcel=order_no, lane=lane), qos=1)
+
+    def _on_xray(self, data: bytes) -> None:
+        res = XrayResult.model_validate_json(data)
+        p = self.parcels.get(res.parcel)
+        if p is None or p.state != ParcelState.INSPECTING:
+            self._count("duplicate_messages")
+            return
+        self.lane_queue[res.lane] = max(0, self.lane_queue[res.lane] - 1)
+        if res.verdict == "suspect":
+            self._decide(p, "hold", f"XRAY_SUSPECT: image {res.image_id}", xray="suspect", lane=res.lane)
+        elif p.sampled:
+            p.state = ParcelState.INSPECTING
+            self.clock.call_later(
+                self.cfg.gate.manual_check_s,
+                lambda: self._decide(p, "release", "", xray="clear", lane=res.lane, sampled=True),
+            )
+        else:
+            self._decide(p, "release", "", xray="clear", lane=res.lane)
+
+    def _decide(
+        self,
+        p: Parcel,
+        decision: str,
+        reason: str,
+        xray: str = "",
+        lane: int | None = None,
+        sampled: bool = False,
+    ) -> None:
+        now = self.clock.now()
+        self.repo.inspection(
+            InspectionRow(
+                order_no=p.order_no,
+                ts=now,
+                decision=decision,
+                reasons=reason,
+                xray=xray,
+                lane=lane,
+                sampled=sampled,
+            )
+        )
+        p.reason = reason
+        if decision == "release":
+            self.history.record_release(p.bundle.order, now)
+            self._set([p.order_no], ParcelState.RELEASED, "released by the gate")
+            return
+        state, kind = (
+            (ParcelState.HELD, LedgerKind.HELD) if decision == "hold" else (ParcelState.REJECTED, None)
+        )
+        self.repo.close_out(p.order_no, state, now, kind, reason)
+        if kind is None:  # rejected goods go back to stock
+            for lot, _sku, qty, _node in p.picks:
+                lv = self.lots[lot]
+                self.lots[lot] = LotView(lv.lot, lv.sku, lv.expiry, lv.available + qty)
+        p.state = state
+        p.done_at = now
+        self._stage(state.value)
+
+    # dispatch ---------------------------------------------------------------------------------------
+
+    def _schedule_departure(self, code: str) -> None:
+        at = next_cutoff(self.carriers[code], self.clock.now(), self.cfg.site.utc_offset_h)
+        self.clock.call_at(at, lambda: self._depart(code))
+
+    def _depart(self, code: str) -> None:
+        """A carrier's truck leaves: every released parcel of that carrier goes on its manifest."""
+        nos = [
+            p.order_no for p in self.parcels.values() if p.carrier == code and p.state == ParcelState.RELEASED
+        ]
+        if nos:
+            now = self.clock.now()
+            manifest = f"M-{code}-{next(self._ids):06d}"
+            self.repo.dispatch(manifest, code, nos, now)
+            for o in nos:
+                self.parcels[o].state = ParcelState.DISPATCHED
+                self.parcels[o].done_at = now
+            self._stage("dispatched", len(nos))
+        self._schedule_departure(code)
+
+    # operator ---------------------------------------------------------------------------------------
+
+    def _on_control(self, data: bytes) -> None:
+        cmd = ControlCmd.model_validate_json(data)
+        if cmd.command == "estop":
+            self.fleet.estop()
+            self.alarm("error", "operator", f"EMERGENCY STOP by {cmd.operator}")
+        else:
+            self.fleet.resume()
+            self.alarm("info", "operator", f"resumed by {cmd.operator}")
+
+    # status -----------------------------------------------------------------------------------------
+
+    def all_done(self) -> bool:
+        """Whether every order known so far has reached a terminal state."""
+        return all(p.state in TERMINAL_STATES for p in self.parcels.values())
+
+    def publish_status(self) -> None:
+        """Publish the retained live status for consoles."""
+        from wms.control.status import build_status
+
+        self.ledger_ok = bool(self.repo.ledger_check()["balanced"])
+        self.bus.publish(topics.status(self.part), build_status(self), qos=0, retain=True)
+
+
+def _reason(findings: list[Finding]) -> str:
+    return "; ".join(f"{f.code}: {f.detail}" for f in findings)

@@ -1,0 +1,349 @@
+"""Fleet manager: the VDA 5050 master side of the controller (robot registry, orders, charging, e-stop)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from wms.bus.base import Bus
+from wms.clock import Clock
+from wms.config import RobotClass
+from wms.robots.orders import build_order, instant_action, instant_actions, make_action
+from wms.robots.vda5050 import HeaderCounter, VdaError, parse_connection, parse_state
+from wms.topics import vda, vda_all, vda_parse
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class FleetMap:
+    """The floor one kind of robot drives on: node positions, chargers and a path finder."""
+
+    pos: dict[str, tuple[float, float]]
+    chargers: list[str]
+    path: Callable[[str, str], list[str]]
+    distance: Callable[[str, str], float]
+
+
+@dataclass
+class ActiveTask:
+    """The task a robot is executing as one VDA 5050 order."""
+
+    task_id: str
+    kind: str
+    order_id: str
+    final_node: str
+    action_ids: set[str]
+    payload: object = None
+
+
+@dataclass
+class RobotView:
+    """What the master knows about one robot."""
+
+    serial: str
+    manufacturer: str
+    kind: str
+    online: bool = False
+    battery: float = 100.0
+    node: str = ""
+    x: float = 0.0
+    y: float = 0.0
+    last_seen: float = 0.0
+    last_header: int = -1
+    task: ActiveTask | None = None
+    charging: bool = False
+    charger: str | None = None
+    error: str = ""
+    paused: bool = False
+    tasks_done: int = 0
+    headers: HeaderCounter = field(default_factory=HeaderCounter)
+
+    @property
+    def status(self) -> str:
+        """Console state: offline, error, paused, charging, busy or idle."""
+        if not self.online:
+            return "offline"
+        if self.error:
+            return "error"
+        if self.paused:
+            return "paused"
+        if self.charging or (self.task is not None and self.task.kind == "charge"):
+            return "charging"
+        return "busy" if self.task is not None else "idle"
+
+
+class FleetEvents(Protocol):
+    """What the fleet manager tells the controller."""
+
+    def task_done(self, robot: RobotView, task: ActiveTask) -> None:
+        """A robot finished every node and action of a task."""
+        ...
+
+    def task_failed(self, robot: RobotView, task: ActiveTask, reason: str) -> None:
+        """A task cannot be completed by this robot (fault, disconnection, failed action)."""
+        ...
+
+    def robot_free(self, robot: RobotView) -> None:
+        """A robot became available for work."""
+        ...
+
+    def alarm(self, severity: str, source: str, message: str) -> None:
+        """Raise an operator alarm."""
+        ...
+
+
+class FleetManager:
+    """Registry of robots discovered over MQTT and the orders and instant actions sent to them."""
+
+    def __init__(
+        self,
+        bus: Bus,
+        clock: Clock,
+        maps: dict[str, FleetMap],
+        classes: dict[str, RobotClass],
+        events: FleetEvents,
+        timeout_s: float,
+    ) -> None:
+        self.bus = bus
+        self.clock = clock
+        self.maps = maps
+        self.classes = classes
+        self.events = events
+        self.timeout_s = timeout_s
+        self.robots: dict[str, RobotView] = {}
+        self.expected: dict[str, str] = {}
+        self.paused = False
+        self.rejected = 0
+        self._seq = 0
+
+    def expect(self, serial: str, kind: str) -> None:
+        """Declare a robot from config so that its kind is known when it appears."""
+        self.expected[serial] = kind
+
+    def start(self) -> None:
+        """Listen to every robot's state and connection."""
+        self.bus.subscribe(vda_all("state"), self._on_state)
+        self.bus.subscribe(vda_all("connection"), self._on_connection, qos=1)
+
+    def _kind_of(self, serial: str) -> str | None:
+        if serial in self.expected:
+            return self.expected[serial]
+        for kind in self.maps:
+            if serial.startswith(kind[:4]):
+                return kind
+        return None
+
+    def _robot(self, topic: str, serial_in_payload: str) -> RobotView | None:
+        parsed = vda_parse(topic)
+        if parsed is None:
+            return None
+        manufacturer, serial, _ = parsed
+        if serial_in_payload != serial:
+            self._reject(topic, f"serialNumber {serial_in_payload!r} disagrees with the topic")
+            return None
+        robot = self.robots.get(serial)
+        if robot is None:
+            kind = self._kind_of(serial)
+            if kind is None:
+                self._reject(topic, f"robot {serial} is of no known kind; add it to the fleet config")
+                return None
+            robot = self.robots[serial] = RobotView(serial, manufacturer, kind)
+        return robot
+
+    def _reject(self, topic: str, reason: str) -> None:
+        self.rejected += 1
+        self.events.alarm("warning", "robots", f"{topic}: {reason}")
+
+    def _on_connection(self, topic: str, data: bytes) -> None:
+        try:
+            msg = parse_connection(data)
+        except VdaError as exc:
+            self._reject(topic, str(exc))
+            return
+        robot = self._robot(topic, msg.serialNumber)
+        if robot is None:
+            return
+        if msg.connectionState == "ONLINE":
+            robot.online = True
+            robot.last_header = -1
+            robot.last_seen = self.clock.now()
+        else:
+            self._out_of_service(robot, f"connection {msg.connectionState}")
+
+    def _on_state(self, topic: str, data: bytes) -> None:
+        try:
+            st = parse_state(data)
+        except VdaError as exc:
+            self._reject(topic, str(exc))
+            return
+        robot = self._robot(topic, st.serialNumber)
+        if robot is None:
+            return
+        if st.headerId <= robot.last_header:
+            return  # a replayed or out-of-order state changes nothing
+        robot.last_header = st.headerId
+        robot.last_seen = self.clock.now()
+        was_online = robot.online
+        robot.online = True
+        robot.battery = float(st.batteryState.batteryCharge)
+        robot.paused = bool(st.paused)
+        if st.lastNodeId:
+            robot.node = st.lastNodeId
+        if st.agvPosition is not None:
+            robot.x, robot.y = st.agvPosition.x, st.agvPosition.y
+        elif robot.node in self.maps[robot.kind].pos:
+            robot.x, robot.y = self.maps[robot.kind].pos[robot.node]
+        fatal = [e for e in st.errors if e.errorLevel == "FATAL"]
+        if fatal and not robot.error:
+            robot.error = fatal[0].errorType
+            self.events.alarm("error", "robots", f"{robot.serial}: FATAL {fatal[0].errorType}")
+            self._fail_task(robot, f"FATAL error {fatal[0].errorType}")
+            return
+        robot.error = fatal[0].errorType if fatal else ""
+        self._track_charging(robot, st)
+        self._track_task(robot, st)
+        if not was_online and robot.task is None:
+            self.events.robot_free(robot)
+
+    def _track_task(self, robot: RobotView, st: object) -> None:
+        task = robot.task
+        if task is None or st.orderId != task.order_id:  # type: ignore[attr-defined]
+            return
+        mine = [a for a in st.actionStates if a.actionId in task.action_ids]  # type: ignore[attr-defined]
+        failed = [a for a in mine if a.actionStatus == "FAILED"]
+        if failed:
+            self._fail_task(robot, f"action {failed[0].actionType} failed")
+            return
+        finished = len([a for a in mine if a.actionStatus == "FINISHED"]) == len(task.action_ids)
+        if finished and not st.nodeStates and robot.node == task.final_node:  # type: ignore[attr-defined]
+            robot.task = None
+            robot.tasks_done += 1
+            if task.kind == "charge":
+                self._instant(robot, "startCharging")
+                robot.charging = True
+                robot.charger = task.final_node
+            self.events.task_done(robot, task)
+            if robot.task is None and not robot.charging:
+                self.events.robot_free(robot)
+
+    def _track_charging(self, robot: RobotView, st: object) -> None:
+        cls = self.classes[robot.kind]
+        if robot.charging and st.batteryState.batteryCharge >= cls.charged_pct:  # type: ignore[attr-defined]
+            self._instant(robot, "stopCharging")
+            robot.charging = False
+            robot.charger = None
+            self.events.robot_free(robot)
+
+    def _fail_task(self, robot: RobotView, reason: str) -> None:
+        task = robot.task
+        robot.task = None
+        if task is not None:
+            self.events.task_failed(robot, task, reason)
+
+    def _out_of_service(self, robot: RobotView, reason: str) -> None:
+        if robot.online:
+            self.events.alarm("warning", "robots", f"{robot.serial} out of service: {reason}")
+        robot.online = False
+        robot.charging = False
+        robot.charger = None
+        self._fail_task(robot, reason)
+
+    def check_timeouts(self) -> None:
+        """Take robots that fell silent out of service and send idle robots with low batteries to charge."""
+        now = self.clock.now()
+        for robot in self.robots.values():
+            if robot.online and now - robot.last_seen > self.timeout_s:
+                self._out_of_service(robot, f"no state for {now - robot.last_seen:.0f} s")
+            elif robot.status == "idle" and robot.battery < self.classes[robot.kind].low_battery_pct:
+                self.send_to_charger(robot)
+
+    def idle(self, kind: str) -> list[RobotView]:
+        """Robots of ``kind`` ready for a task."""
+        if self.paused:
+            return []
+        low = self.classes[kind].low_battery_pct
+        return [
+            r
+            for r in self.robots.values()
+            if r.kind == kind and r.status == "idle" and r.battery >= low and r.node
+        ]
+
+    def send_to_charger(self, robot: RobotView) -> bool:
+        """Send a robot to a free charging spot of its map; False if all are taken."""
+        fmap = self.maps[robot.kind]
+        taken = {r.charger for r in self.robots.values() if r.charger} | {
+            r.task.final_node for r in self.robots.values() if r.task is not None and r.task.kind == "charge"
+        }
+        free = [c for c in fmap.chargers if c not in taken]
+        if not free:
+            return False
+        spot = min(free, key=lambda c: fmap.distance(robot.node, c))
+        self._seq += 1
+        self.send(robot, f"CHG-{robot.serial}-{self._seq}", "charge", [robot.node, spot], {})
+        return True
+
+    def send(
+        self,
+        robot: RobotView,
+        task_id: str,
+        kind: str,
+        stops: list[str],
+        actions: dict[int, list[tuple[str, dict[str, str | int | float]]]],
+        payload: object = None,
+    ) -> float:
+        """Send a task as one VDA 5050 order through ``stops`` (actions by stop index); return metres."""
+        fmap = self.maps[robot.kind]
+        path: list[str] = [stops[0]]
+        stop_at: dict[int, int] = {0: 0}
+        for i, (a, b) in enumerate(zip(stops, stops[1:], strict=False), start=1):
+            path += fmap.path(a, b)[1:]
+            stop_at[i] = len(path) - 1
+        order = build_order(
+            manufacturer=robot.manufacturer,
+            serial=robot.serial,
+            order_id=task_id,
+            order_update_id=0,
+            path=[(n, *fmap.pos[n]) for n in path],
+            header_id=robot.headers.next("order"),
+            now=self.clock.now(),
+        )
+        action_ids: set[str] = set()
+        for stop, acts in actions.items():  # by position: a node may occur twice on one path
+            for n, (atype, params) in enumerate(acts):
+                aid = f"{task_id}-{stop}-{n}"
+                action_ids.add(aid)
+                order.nodes[stop_at[stop]].actions.append(make_action(atype, aid, params))
+        robot.task = ActiveTask(task_id, kind, task_id, path[-1], action_ids, payload)
+        self.bus.publish(vda(robot.manufacturer, robot.serial, "order"), order)
+        return sum(fmap.distance(a, b) for a, b in zip(stops, stops[1:], strict=False))
+
+    def _instant(self, robot: RobotView, action_type: str) -> None:
+        self._seq += 1
+        topic = vda(robot.manufacturer, robot.serial, "instantActions")
+        msg = instant_actions(
+            manufacturer=robot.manufacturer,
+            serial=robot.serial,
+            actions=[instant_action(action_type, f"{action_type}-{self._seq}")],
+            header_id=robot.headers.next("instantActions"),
+            now=self.clock.now(),
+        )
+        self.bus.publish(topic, msg)
+
+    def estop(self) -> None:
+        """Emergency stop: pause every robot."""
+        self.paused = True
+        for robot in self.robots.values():
+            if robot.online:
+                self._instant(robot, "startPause")
+
+    def resume(self) -> None:
+        """Lift the emergency stop."""
+        self.paused = False
+        for robot in self.robots.values():
+            if robot.online:
+                self._instant(robot, "stopPause")
+                if robot.task is None:
+                    self.events.robot_free(robot)

@@ -1,0 +1,308 @@
+"""Database side of the controller: every state change and its event or ledger entry in one transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from sqlalchemy import func
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, select
+
+from wms.domain import LedgerKind, LotReceipt, OrderBundle, ParcelState, Sku
+from wms.store.models import (
+    AlarmRow,
+    AllocationRow,
+    InspectionRow,
+    LedgerEntry,
+    LotRow,
+    ManifestRow,
+    OrderLineRow,
+    OrderRow,
+    ParcelEvent,
+    ParcelRow,
+    PaymentRow,
+    RobotRow,
+    SkuRow,
+    SlotRow,
+    TaskRow,
+    WaybillRow,
+)
+
+
+class Repo:
+    """Transactions the controller needs; nothing here decides anything."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def session(self) -> Session:
+        """A new session (use as a context manager)."""
+        return Session(self.engine, expire_on_commit=False)
+
+    # master data -----------------------------------------------------------------------------------
+
+    def save_catalog(self, skus: Iterable[Sku], slots: Iterable[SlotRow]) -> None:
+        """Register SKUs and the slots they were given (idempotent)."""
+        with self.session() as s:
+            for sku in skus:
+                s.merge(SkuRow(**sku.model_dump(mode="json")))
+            for slot in slots:
+                s.merge(slot)
+            s.commit()
+
+    def receive_lot(self, lot: LotReceipt, slot: str | None, now: float) -> bool:
+        """Book a lot into stock with its RECEIVED ledger entry; False if the lot was already booked."""
+        with self.session() as s:
+            if s.get(LotRow, lot.lot) is not None:
+                return False
+            s.add(
+                LotRow(
+                    lot=lot.lot,
+                    sku=lot.sku,
+                    slot=slot,
+                    entry_no=lot.entry_no,
+                    account_book=lot.account_book,
+                    expiry=lot.expiry,
+                    qty_received=lot.qty,
+                    qty_on_hand=lot.qty,
+                    received_at=now,
+                )
+            )
+            s.add(
+                LedgerEntry(
+                    ts=now, lot=lot.lot, sku=lot.sku, kind=LedgerKind.RECEIVED, qty=lot.qty, ref=lot.entry_no
+                )
+            )
+            s.commit()
+        return True
+
+    # orders and parcels ----------------------------------------------------------------------------
+
+    def record_order(
+        self,
+        bundle: OrderBundle,
+        state: ParcelState,
+        now: float,
+        reason: str = "",
+        allocations: list[tuple[str, str, int, str | None, str]] | None = None,
+    ) -> None:
+        """Store an order with its documents, its parcel, the first event and any stock reservation."""
+        o, p, w = bundle.order, bundle.payment, bundle.waybill
+        with self.session() as s:
+            s.add(
+                OrderRow(
+                    order_no=o.order_no,
+                    order_type=o.order_type,
+                    buyer_id=o.buyer_id_number,
+                    buyer_name=o.buyer_name,
+                    consignee_address=o.consignee_address,
+                    goods_value_fen=o.goods_value_fen,
+                    tax_total_fen=o.tax_total_fen,
+                    actural_paid_fen=o.actural_paid_fen,
+                    carrier=w.carrier if w else "",
+                    route=w.route if w else "",
+                    received_at=now,
+                    document=bundle.model_dump_json(),
+                )
+            )
+            for line in o.lines:
+                s.add(
+                    OrderLineRow(
+                        order_no=o.order_no,
+                        gnum=line.gnum,
+                        sku=line.sku,
+                        qty=line.qty,
+                        price_fen=line.price_fen,
+                        total_fen=line.total_fen,
+                    )
+                )
+            if p is not None and s.get(PaymentRow, p.pay_transaction_id) is None:
+                s.add(
+                    PaymentRow(
+                        pay_transaction_id=p.pay_transaction_id,
+                        order_no=p.order_no,
+                        pay_code=p.pay_code,
+                        payer_id_number=p.payer_id_number,
+                        payer_name=p.payer_name,
+                        amount_paid_fen=p.amount_paid_fen,
+                    )
+                )
+            if w is not None and s.get(WaybillRow, w.logistics_no) is None:
+                s.add(
+                    WaybillRow(
+                        logistics_no=w.logistics_no,
+                        order_no=w.order_no,
+                        carrier=w.carrier,
+                        route=w.route,
+                        freight_fen=w.freight_fen,
+                        weight_kg=w.weight_kg,
+                    )
+                )
+            done = now if state == ParcelState.REJECTED else None
+            s.add(
+                ParcelRow(
+                    order_no=o.order_no,
+                    state=state,
+                    updated_at=now,
+                    carrier=w.carrier if w else "",
+                    route=w.route if w else "",
+                    reason=reason,
+                    done_at=done,
+                )
+            )
+            s.add(ParcelEvent(order_no=o.order_no, ts=now, from_state="", to_state=state, detail=reason))
+            for lot, sku, qty, slot, node in allocations or []:
+                s.add(AllocationRow(order_no=o.order_no, lot=lot, sku=sku, qty=qty, slot=slot, node=node))
+                row = s.get(LotRow, lot)
+                assert row is not None, f"allocation from unknown lot {lot}"
+                row.qty_allocated += qty
+                s.add(row)
+            s.commit()
+
+    def transition(
+        self, order_nos: Iterable[str], to: ParcelState, now: float, detail: str = "", **fields: object
+    ) -> None:
+        """Move parcels to a new state, appending one event each, in one transaction."""
+        with self.session() as s:
+            self._transition(s, order_nos, to, now, detail, fields)
+            s.commit()
+
+    @staticmethod
+    def _transition(
+        s: Session,
+        order_nos: Iterable[str],
+        to: ParcelState,
+        now: float,
+        detail: str,
+        fields: dict[str, object],
+    ) -> None:
+        for order_no in order_nos:
+            row = s.get(ParcelRow, order_no)
+            if row is None:
+                raise KeyError(f"no parcel for order {order_no}")
+            s.add(ParcelEvent(order_no=order_no, ts=now, from_state=row.state, to_state=to, detail=detail))
+            row.state = to
+            row.updated_at = now
+            for k, v in fields.items():
+                setattr(row, k, v)
+            s.add(row)
+
+    def close_out(
+        self, order_no: str, to: ParcelState, now: float, kind: LedgerKind | None, reason: str
+    ) -> None:
+        """End a parcel: HELD takes its goods off the shelf with ledger entries, REJECTED restocks them."""
+        with self.session() as s:
+            for alloc in s.exec(select(AllocationRow).where(AllocationRow.order_no == order_no)).all():
+                lot = s.get(LotRow, alloc.lot)
+                assert lot is not None
+                lot.qty_allocated -= alloc.qty
+                if kind is not None:
+                    lot.qty_on_hand -= alloc.qty
+                    s.add(
+                        LedgerEntry(
+                            ts=now, lot=alloc.lot, sku=alloc.sku, kind=kind, qty=alloc.qty, ref=order_no
+                        )
+                    )
+                s.add(lot)
+            self._transition(s, [order_no], to, now, reason, {"reason": reason, "done_at": now})
+            s.commit()
+
+    def dispatch(self, manifest_id: str, carrier: str, order_nos: list[str], now: float) -> None:
+        """Close a carrier manifest: every parcel dispatched and its goods released from the ledger."""
+        with self.session() as s:
+            s.add(
+                ManifestRow(manifest_id=manifest_id, carrier=carrier, departed_at=now, parcels=len(order_nos))
+            )
+            allocs = s.exec(select(AllocationRow).where(AllocationRow.order_no.in_(order_nos))).all()  # type: ignore[attr-defined]
+            for alloc in allocs:
+                lot = s.get(LotRow, alloc.lot)
+                assert lot is not None
+                lot.qty_allocated -= alloc.qty
+                lot.qty_on_hand -= alloc.qty
+                s.add(lot)
+                s.add(
+                    LedgerEntry(
+                        ts=now,
+                        lot=alloc.lot,
+                        sku=alloc.sku,
+                        kind=LedgerKind.RELEASED,
+                        qty=alloc.qty,
+                        ref=alloc.order_no,
+                    )
+                )
+            self._transition(
+                s,
+                order_nos,
+                ParcelState.DISPATCHED,
+                now,
+                manifest_id,
+                {"manifest": manifest_id, "done_at": now},
+            )
+            s.commit()
+
+    def inspection(self, row: InspectionRow) -> None:
+        """Record a gate decision."""
+        with self.session() as s:
+            s.add(row)
+            s.commit()
+
+    # robots, tasks, alarms -------------------------------------------------------------------------
+
+    def upsert_robot(self, row: RobotRow) -> None:
+        """Keep the fleet table current."""
+        with self.session() as s:
+            s.merge(row)
+            s.commit()
+
+    def upsert_task(self, row: TaskRow) -> None:
+        """Create or update a task."""
+        with self.session() as s:
+            s.merge(row)
+            s.commit()
+
+    def alarm(self, row: AlarmRow) -> None:
+        """Append an alarm."""
+        with self.session() as s:
+            s.add(row)
+            s.commit()
+
+    # checks ----------------------------------------------------------------------------------------
+
+    def ledger_check(self) -> dict[str, int | bool]:
+        """Received = in stock + released + returned + held, from the ledger against the lots' state."""
+        with self.session() as s:
+            sums = dict(
+                s.exec(select(LedgerEntry.kind, func.sum(LedgerEntry.qty)).group_by(LedgerEntry.kind)).all()
+            )
+            on_hand = s.exec(select(func.sum(LotRow.qty_on_hand))).one() or 0
+            allocated_rows = s.exec(select(func.sum(AllocationRow.qty))).one() or 0
+            allocated_lots = s.exec(select(func.sum(LotRow.qty_allocated))).one() or 0
+            closed = (
+                s.exec(
+                    select(func.sum(AllocationRow.qty))
+                    .join(ParcelRow, ParcelRow.order_no == AllocationRow.order_no)  # type: ignore[arg-type]
+                    .where(
+                        ParcelRow.state.in_([ParcelState.DISPATCHED, ParcelState.HELD, ParcelState.REJECTED])
+                    )  # type: ignore[attr-defined]
+                ).one()
+                or 0
+            )
+        received = int(sums.get(LedgerKind.RECEIVED, 0) or 0)
+        released = int(sums.get(LedgerKind.RELEASED, 0) or 0)
+        returned = int(sums.get(LedgerKind.RETURNED, 0) or 0)
+        held = int(sums.get(LedgerKind.HELD, 0) or 0)
+        balanced = received == int(on_hand) + released + returned + held
+        reservations_ok = int(allocated_lots) == int(allocated_rows) - int(closed)
+        return {
+            "received": received,
+            "in_stock": int(on_hand),
+            "released": released,
+            "returned": returned,
+            "held": held,
+            "balanced": balanced and reservations_ok,
+        }
+
+    def parcel_states(self) -> dict[str, int]:
+        """Number of parcels in each state."""
+        with self.session() as s:
+            return dict(s.exec(select(ParcelRow.state, func.count()).group_by(ParcelRow.state)).all())

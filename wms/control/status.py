@@ -1,0 +1,77 @@
+"""The live status snapshot the controller publishes for consoles."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import TYPE_CHECKING
+
+from wms.dispatch.cutoffs import local_hhmm, next_cutoff
+from wms.domain import TERMINAL_STATES, ParcelState
+from wms.messages import AtRisk, RobotStatus, Status
+
+if TYPE_CHECKING:
+    from wms.control.controller import Controller
+
+SLA_S = 24 * 3600.0
+AT_RISK_AFTER_S = 20 * 3600.0
+
+
+def sla_met_pct(ctl: Controller) -> float:
+    """Share of dispatched parcels that left within 24 hours of their order."""
+    done = [p for p in ctl.parcels.values() if p.state == ParcelState.DISPATCHED and p.done_at is not None]
+    if not done:
+        return 100.0
+    ok = sum(1 for p in done if p.done_at - p.received_at <= SLA_S)  # type: ignore[operator]
+    return round(100.0 * ok / len(done), 3)
+
+
+def build_status(ctl: Controller) -> Status:
+    """Counts by stage, last-hour throughput, robots, gate, holds, risks, alarms, ledger."""
+    now = ctl.clock.now()
+    by_state = Counter(p.state.value for p in ctl.parcels.values())
+    throughput = Counter(stage for ts, stage in ctl.stage_log if ts >= now - 3600.0)
+    robots = [
+        RobotStatus(
+            serial=r.serial,
+            kind=r.kind,  # type: ignore[arg-type]
+            state=r.status,  # type: ignore[arg-type]
+            battery_pct=round(r.battery, 1),
+            task=r.task.task_id if r.task else None,
+            x=r.x,
+            y=r.y,
+        )
+        for r in sorted(ctl.fleet.robots.values(), key=lambda r: r.serial)
+    ]
+    open_parcels = [p for p in ctl.parcels.values() if p.state not in TERMINAL_STATES]
+    risky = sorted(
+        (p for p in open_parcels if now - p.received_at >= AT_RISK_AFTER_S), key=lambda p: p.received_at
+    )
+    holds = [
+        f"{p.order_no}: {p.reason}" for p in ctl.parcels.values() if p.state == ParcelState.HELD
+    ][-10:]
+    utc = ctl.cfg.site.utc_offset_h
+    return Status(
+        ts=now,
+        partition=ctl.part,
+        started=ctl.started,
+        paused=ctl.fleet.paused,
+        orders_in=len(ctl.parcels),
+        by_state=dict(by_state),
+        throughput_per_h={k: float(v) for k, v in throughput.items()},
+        dispatched=by_state.get(ParcelState.DISPATCHED.value, 0),
+        held=by_state.get(ParcelState.HELD.value, 0),
+        rejected=by_state.get(ParcelState.REJECTED.value, 0),
+        sla_met_pct=sla_met_pct(ctl),
+        robots=robots,
+        gate_queue=sum(ctl.lane_queue),
+        holds=holds,
+        at_risk=[
+            AtRisk(order_no=p.order_no, state=p.state.value, age_s=now - p.received_at, carrier=p.carrier)
+            for p in risky[:20]
+        ],
+        alarms_total=sum(ctl.alarm_counts.values()),
+        alarms_by_source=dict(ctl.alarm_counts),
+        alarms=list(ctl.alarms)[:10],
+        ledger_balanced=ctl.ledger_ok,
+        next_cutoffs={c.code: local_hhmm(next_cutoff(c, now, utc), utc) for c in ctl.carriers.values()},
+    )

@@ -1,0 +1,1 @@
+"""Dispatch: carrier departures by cut-off, manifests, the 24-hour promise."""

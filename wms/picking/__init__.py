@@ -1,0 +1,1 @@
+"""Picking: stock allocation, batching orders onto carts, and pick routes."""

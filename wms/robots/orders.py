@@ -1,0 +1,151 @@
+"""Pure builders of VDA 5050 orders and instant actions: no I/O, no clock, easy to test."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+from wms.robots.vda5050 import (
+    Action,
+    ActionParameter,
+    BlockingType,
+    Edge,
+    InstantAction,
+    InstantActions,
+    Node,
+    NodePosition,
+    Order,
+    header_fields,
+)
+
+ParamScalar = str | float | int | bool
+
+# Blocking types of the predefined actions (VDA 5050 2.0, 6.8): HARD ones stop driving and other actions.
+INSTANT_BLOCKING: dict[str, BlockingType] = {
+    "cancelOrder": "NONE",
+    "startPause": "HARD",
+    "stopPause": "HARD",
+    "stateRequest": "NONE",
+    "factsheetRequest": "NONE",
+    "startCharging": "HARD",
+    "stopCharging": "HARD",
+}
+_HARD_ON_NODE = frozenset({"pick", "drop"})
+
+
+def make_action(
+    action_type: str,
+    action_id: str,
+    params: dict[str, ParamScalar] | None = None,
+    blocking: BlockingType = "HARD",
+) -> Action:
+    """A node or edge action such as ``pick`` / ``drop`` with its parameters (e.g. ``loadId``)."""
+    parameters = [ActionParameter(key=k, value=v) for k, v in params.items()] if params else None
+    return Action(
+        actionType=action_type, actionId=action_id, blockingType=blocking, actionParameters=parameters
+    )
+
+
+def build_order(
+    *,
+    manufacturer: str,
+    serial: str,
+    order_id: str,
+    order_update_id: int,
+    path: list[tuple[str, float, float]],
+    actions: dict[str, list[Action]] | None = None,
+    released: int | None = None,
+    map_id: str = "site",
+    start_sequence_id: int = 0,
+    header_id: int,
+    now: float,
+) -> Order:
+    """An order (or order update) driving along ``path``; the first ``released`` nodes are the base.
+
+    Nodes get even sequenceIds from ``start_sequence_id``, edges the odd ones between. An update repeats
+    the last base node of the previous one as its first node, with that node's sequenceId as
+    ``start_sequence_id``.
+    pick and drop are always HARD-blocking.
+    """
+    if not path:
+        raise ValueError("an order needs at least one node")
+    if start_sequence_id < 0 or start_sequence_id % 2:
+        raise ValueError(f"start_sequence_id must be even and >= 0, got {start_sequence_id}")
+    if order_update_id < 0:
+        raise ValueError(f"order_update_id must be >= 0, got {order_update_id}")
+    n_base = len(path) if released is None else released
+    if not 1 <= n_base <= len(path):
+        raise ValueError(f"released must be between 1 and {len(path)} (the path length), got {released}")
+    by_node = actions or {}
+    unknown = set(by_node) - {node_id for node_id, _, _ in path}
+    if unknown:
+        raise ValueError(f"actions for nodes not on the path: {sorted(unknown)}")
+    nodes: list[Node] = []
+    edges: list[Edge] = []
+    for i, (node_id, x, y) in enumerate(path):
+        node_actions = [
+            a.model_copy(update={"blockingType": "HARD"}) if a.actionType in _HARD_ON_NODE else a
+            for a in by_node.get(node_id, [])
+        ]
+        nodes.append(
+            Node(
+                nodeId=node_id,
+                sequenceId=start_sequence_id + 2 * i,
+                released=i < n_base,
+                nodePosition=NodePosition(x=x, y=y, mapId=map_id),
+                actions=node_actions,
+            )
+        )
+        if i > 0:
+            prev_id, px, py = path[i - 1]
+            edges.append(
+                Edge(
+                    edgeId=f"{prev_id}-{node_id}",
+                    sequenceId=start_sequence_id + 2 * i - 1,
+                    released=i < n_base,
+                    startNodeId=prev_id,
+                    endNodeId=node_id,
+                    length=math.hypot(x - px, y - py),
+                    actions=[],
+                )
+            )
+    return Order(
+        **header_fields(header_id, manufacturer, serial, now),
+        orderId=order_id,
+        orderUpdateId=order_update_id,
+        nodes=nodes,
+        edges=edges,
+    )
+
+
+def instant_action(
+    action_type: str, action_id: str, params: dict[str, ParamScalar] | None = None
+) -> InstantAction:
+    """One predefined instant action (cancelOrder, startPause, …) with the blocking type the spec gives it."""
+    if action_type not in INSTANT_BLOCKING:
+        raise ValueError(f"unknown instant action {action_type!r}; known: {', '.join(INSTANT_BLOCKING)}")
+    parameters = [ActionParameter(key=k, value=v) for k, v in params.items()] if params else None
+    return InstantAction(
+        actionType=action_type,
+        actionId=action_id,
+        blockingType=INSTANT_BLOCKING[action_type],
+        actionParameters=parameters,
+    )
+
+
+def instant_actions(
+    *,
+    manufacturer: str,
+    serial: str,
+    actions: Sequence[InstantAction | str],
+    header_id: int,
+    now: float,
+) -> InstantActions:
+    """An instantActions message; a bare action type gets the actionId ``{type}-{header_id}-{index}``."""
+    if not actions:
+        raise ValueError("an instantActions message needs at least one action")
+    built = [
+        a if isinstance(a, InstantAction) else instant_action(a, f"{a}-{header_id}-{i}")
+        for i, a in enumerate(actions)
+    ]
+    return InstantActions(**header_fields(header_id, manufacturer, serial, now), actions=built)

@@ -1,0 +1,223 @@
+"""A shift of the warehouse: the controller with its simulators, in virtual time or over MQTT.
+
+This is the site assembly used by ``wms demo``, ``wms run`` and the end-to-end tests; the controller
+itself knows nothing of simulators.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from sqlalchemy import func
+from sqlmodel import select
+
+from wms.bus.base import Bus, Will
+from wms.bus.broker import EmbeddedBroker
+from wms.bus.inproc import InProcBroker
+from wms.bus.mqtt import MqttBus
+from wms.catalog import generate_catalog, generate_lots
+from wms.clock import VirtualClock, WallClock
+from wms.config import CustomsConfig, WarehouseConfig
+from wms.control.controller import Controller
+from wms.control.status import sla_met_pct
+from wms.domain import ParcelState
+from wms.store.db import connect
+from wms.store.models import ParcelRow
+from simulators.conveyor import ConveyorSim
+from simulators.order_feed import OrderFeed, OrderFeedModel
+from simulators.robot import RobotSim
+from simulators.xray import XrayGateSim
+
+BusFactory = Callable[[str, Will | None], Bus]
+
+
+@dataclass
+class ShiftOptions:
+    """What to run: how long orders arrive, how fast, where to store, which broker."""
+
+    duration_s: float = 600.0
+    orders_per_hour: float | None = None
+    drain_limit_s: float = 4 * 3600.0
+    speed: float = 30.0
+    db_url: str | None = None
+    fresh_db: bool = True
+    mqtt_url: str | None = None
+    start_local: str = "2026-11-11T09:00:00"
+    seed: int | None = None
+    status_interval_s: float = 10.0
+
+
+@dataclass
+class Shift:
+    """Everything of one running shift, for tests and the console."""
+
+    controller: Controller
+    robots: list[RobotSim]
+    feed: OrderFeed
+    conveyor: ConveyorSim
+    xray: XrayGateSim
+    clock: Any
+    start: float
+    feed_until: float
+    buses: list[Bus] = field(default_factory=list)
+
+
+def start_time(cfg: WarehouseConfig, local: str) -> float:
+    """Epoch seconds of a local wall time at the site."""
+    tz = timezone(timedelta(hours=cfg.site.utc_offset_h))
+    return datetime.fromisoformat(local).replace(tzinfo=tz).timestamp()
+
+
+def build_shift(
+    cfg: WarehouseConfig, customs: CustomsConfig, opts: ShiftOptions, clock: Any, make_bus: BusFactory
+) -> Shift:
+    """Create the controller and every simulator on the given clock and buses, and start them."""
+    seed = cfg.feed.seed if opts.seed is None else opts.seed
+    feed_cfg = cfg.feed.model_copy(update={"seed": seed})
+    catalog = generate_catalog(feed_cfg, customs)
+    engine = connect(opts.db_url, fresh=opts.fresh_db)
+    buses: list[Bus] = []
+
+    def bus(name: str, will: Will | None = None) -> Bus:
+        b = make_bus(name, will)
+        buses.append(b)
+        return b
+
+    ctl = Controller(
+        bus("controller"), clock, engine, cfg, customs, catalog, status_interval_s=opts.status_interval_s, seed=seed
+    )
+    ctl.start()
+    robots: list[RobotSim] = []
+    starts = {
+        "picking": [(n, ctl.layout.pos[n].x, ctl.layout.pos[n].y) for n in ctl.layout.pack_nodes],
+        "sorting": [(n, *ctl.grid.pos[n]) for n in ctl.grid.parking],
+    }
+    for kind, prefix, rc in (("picking", "pick", cfg.fleet.picking), ("sorting", "sort", cfg.fleet.sorting)):
+        for k in range(rc.count):
+            serial = f"{prefix}-{k + 1:02d}"
+            sim = RobotSim(
+                lambda will, s=serial: bus(s, will),
+                clock,
+                cfg.site.manufacturer,
+                serial,
+                speed_mps=rc.speed_mps,
+                start=starts[kind][k % len(starts[kind])],
+                battery_pct=100.0 - 3.0 * (k % 5),
+                drain_pct_per_h=rc.battery_drain_pct_per_h,
+                charge_pct_per_min=rc.charge_pct_per_min,
+                action_s=rc.action_s,
+                kind=kind,
+            )
+            sim.start()
+            robots.append(sim)
+    part = cfg.site.partition
+    conveyor = ConveyorSim(bus("conveyor"), clock, part, seed=seed)
+    conveyor.start()
+    xray = XrayGateSim(
+        bus("xray"), clock, part, lanes=cfg.gate.xray_lanes, scan_s=cfg.gate.xray_s,
+        suspect_rate=customs.xray_suspect_rate, seed=seed,
+    )
+    xray.start()
+    now = clock.now()
+    model = OrderFeedModel(catalog, cfg.carriers, feed_cfg, customs, seed)
+    feed = OrderFeed(
+        bus("order-feed"), clock, part, model, opts.orders_per_hour or cfg.feed.orders_per_hour,
+        until=now + opts.duration_s, utc_offset_h=cfg.site.utc_offset_h,
+    )
+    feed.publish_lots(generate_lots(catalog, feed_cfg, now))
+    clock.call_later(1.0, feed.start)  # stock first, then orders
+    return Shift(ctl, robots, feed, conveyor, xray, clock, now, now + opts.duration_s, buses)
+
+
+def summary(shift: Shift, wall_s: float, mode: str, broker: str) -> dict[str, Any]:
+    """The end-of-shift report: counts, SLA, throughput, lost parcels, ledger."""
+    ctl = shift.controller
+    with ctl.repo.session() as s:
+        in_db = s.exec(select(func.count()).select_from(ParcelRow)).one()
+    states = ctl.repo.parcel_states()
+    ledger = ctl.repo.ledger_check()
+    sim_s = ctl.clock.now() - shift.start
+    dispatched = states.get(ParcelState.DISPATCHED.value, 0)
+    terminal = sum(states.get(s.value, 0) for s in (ParcelState.DISPATCHED, ParcelState.HELD, ParcelState.REJECTED))
+    return {
+        "mode": mode,
+        "broker": broker,
+        "database": ctl.repo.engine.url.render_as_string(hide_password=True),
+        "orders_sent": shift.feed.sent,
+        "orders_in": int(in_db),
+        "dispatched": dispatched,
+        "held": states.get(ParcelState.HELD.value, 0),
+        "rejected": states.get(ParcelState.REJECTED.value, 0),
+        "in_progress": int(in_db) - terminal,
+        "lost": shift.feed.sent - int(in_db),
+        "sla_met_pct": sla_met_pct(ctl),
+        "throughput_per_h": round(dispatched / (sim_s / 3600.0), 1) if sim_s > 0 else 0.0,
+        "ledger_balanced": bool(ledger["balanced"]),
+        "ledger": ledger,
+        "robots": len(shift.robots),
+        "alarms": sum(ctl.alarm_counts.values()),
+        "alarms_by_source": dict(ctl.alarm_counts),
+        "sim_s": round(sim_s, 1),
+        "wall_s": round(wall_s, 2),
+    }
+
+
+def _drained(shift: Shift) -> bool:
+    return shift.clock.now() >= shift.feed_until and shift.feed.done and shift.controller.all_done()
+
+
+def run_virtual(cfg: WarehouseConfig, customs: CustomsConfig, opts: ShiftOptions) -> dict[str, Any]:
+    """A whole shift in virtual time on the in-process bus: as fast as the CPU allows."""
+    t0 = time.perf_counter()
+    clock = VirtualClock(start_time(cfg, opts.start_local))
+    broker = InProcBroker(clock)
+    shift = build_shift(cfg, customs, opts, clock, lambda name, will: broker.client(name, will=will))
+    limit = shift.feed_until + opts.drain_limit_s
+    while clock.now() < limit and not _drained(shift):
+        clock.run(until=clock.now() + 60.0)
+    shift.controller.publish_status()
+    return summary(shift, time.perf_counter() - t0, "virtual", "in-process")
+
+
+def run_mqtt(
+    cfg: WarehouseConfig,
+    customs: CustomsConfig,
+    opts: ShiftOptions,
+    on_tick: Callable[[Shift], None] | None = None,
+    tick_s: float = 0.25,
+) -> dict[str, Any]:
+    """A shift over a real MQTT broker on a sped-up wall clock; every robot is its own MQTT client.
+
+    Without ``opts.mqtt_url`` an embedded broker is started and stopped here.
+    """
+    t0 = time.perf_counter()
+    broker = None if opts.mqtt_url else EmbeddedBroker().start()
+    url = opts.mqtt_url or broker.url  # type: ignore[union-attr]
+    kind = broker.kind if broker else "external"
+    clock = WallClock(opts.speed, start_time(cfg, opts.start_local))
+    part = cfg.site.partition
+    shift: Shift | None = None
+    try:
+        shift = build_shift(
+            cfg, customs, opts, clock, lambda name, will: MqttBus(url, f"{part}-{name}", clock, will=will)
+        )
+        limit = shift.feed_until + opts.drain_limit_s
+        while clock.now() < limit and not _drained(shift):
+            clock.run(until=min(clock.now() + tick_s * opts.speed, limit))
+            if on_tick is not None:
+                on_tick(shift)
+        shift.controller.publish_status()
+        clock.run(until=clock.now() + 0.2 * opts.speed)  # let the last status reach the broker
+        return summary(shift, time.perf_counter() - t0, "mqtt", f"{kind} {url}")
+    finally:
+        if shift is not None:
+            for robot in shift.robots:
+                robot.stop()
+            for b in shift.buses:
+                b.close()
+        if broker is not None:
+            broker.stop()

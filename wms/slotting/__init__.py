@@ -1,0 +1,1 @@
+"""Slotting: which storage slot each SKU gets."""

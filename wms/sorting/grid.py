@@ -1,0 +1,79 @@
+"""The project's own sortation grid, generated from a few parameters.
+
+Chutes are blocked cells in a regular pattern; a robot drops a parcel from one of the four cells
+beside a chute (its eject cells). Induct stations sit along the bottom row, chargers and parking
+along the top row. Cell (x, y) is node ``"G{x}_{y}"``; one cell is ``cell_m`` metres.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import networkx as nx
+
+from wms.config import Sortation
+
+
+def cell(x: int, y: int) -> str:
+    """Node name of grid cell (x, y)."""
+    return f"G{x}_{y}"
+
+
+@dataclass
+class Chute:
+    """A chute: where parcels for one destination fall into a bag."""
+
+    chute: str
+    x: int
+    y: int
+    eject: list[str]
+    induct_distance: float = 0.0
+
+
+@dataclass
+class SortGrid:
+    """Cells robots may use, chutes, induct cells, chargers and parking."""
+
+    width: int
+    height: int
+    cell_m: float
+    graph: nx.Graph
+    chutes: list[Chute]
+    inducts: list[str]
+    chargers: list[str]
+    parking: list[str]
+    pos: dict[str, tuple[float, float]] = field(default_factory=dict)
+
+    def path(self, a: str, b: str) -> list[str]:
+        """Shortest cell sequence from ``a`` to ``b``."""
+        return nx.shortest_path(self.graph, a, b)
+
+    def distance(self, a: str, b: str) -> float:
+        """Shortest travel distance in metres."""
+        return (len(self.path(a, b)) - 1) * self.cell_m
+
+
+def build_grid(cfg: Sortation, chargers: int) -> SortGrid:
+    """Generate the grid: chutes every ``chute_spacing`` cells inside a travel border."""
+    w, h, sp = cfg.width, cfg.height, cfg.chute_spacing
+    blocked: set[tuple[int, int]] = set()
+    chutes: list[Chute] = []
+    for cy in range(2, h - 2, sp):
+        for cx in range(2, w - 2, sp):
+            blocked.add((cx, cy))
+            ej = [cell(cx + dx, cy + dy) for dx, dy in ((0, -1), (-1, 0), (1, 0), (0, 1))]
+            chutes.append(Chute(chute=f"C{len(chutes) + 1:03d}", x=cx, y=cy, eject=ej))
+    g = nx.grid_2d_graph(w, h)
+    g.remove_nodes_from(blocked)
+    graph = nx.relabel_nodes(g, {n: cell(*n) for n in g.nodes})
+    pos = {cell(x, y): (x * cfg.cell_m, y * cfg.cell_m) for x in range(w) for y in range(h) if (x, y) not in blocked}
+    inducts = [cell(round((k + 0.5) * w / cfg.inducts), 0) for k in range(cfg.inducts)]
+    top = [cell(x, h - 1) for x in range(w)]
+    charger_cells = [top[round((k + 0.5) * w / max(chargers, 1))] for k in range(chargers)]
+    parking = [c for c in top if c not in charger_cells]
+    grid = SortGrid(w, h, cfg.cell_m, graph, chutes, inducts, charger_cells, parking, pos)
+    lengths = [nx.single_source_shortest_path_length(graph, i) for i in inducts]
+    for ch in chutes:
+        ch.induct_distance = min(min(ls[e] for e in ch.eject) for ls in lengths) * cfg.cell_m
+    chutes.sort(key=lambda c: (c.induct_distance, c.chute))
+    return grid

@@ -1,0 +1,42 @@
+"""Database engine: SQLite file in WAL mode by default, PostgreSQL when the URL says so."""
+
+from __future__ import annotations
+
+import os
+
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+from sqlmodel import SQLModel, create_engine
+
+from wms.store import models  # noqa: F401  (registers the tables)
+
+DEFAULT_URL = "sqlite:///wms.db"
+
+
+def database_url(url: str | None = None) -> str:
+    """The URL to use: the argument, else ``WMS_DATABASE_URL``, else ``sqlite:///wms.db``."""
+    url = url or os.environ.get("WMS_DATABASE_URL") or DEFAULT_URL
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+    return url
+
+
+def connect(url: str | None = None, *, fresh: bool = False) -> Engine:
+    """Open the database and create missing tables; ``fresh`` drops the project's tables first."""
+    url = database_url(url)
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"check_same_thread": False})
+
+        @event.listens_for(engine, "connect")
+        def _pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.close()
+    else:
+        engine = create_engine(url, pool_pre_ping=True)
+    if fresh:
+        SQLModel.metadata.drop_all(engine)
+    SQLModel.metadata.create_all(engine)
+    return engine
