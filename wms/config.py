@@ -45,7 +45,7 @@ class Storage(_Model):
     slot_max_kg: float = Field(gt=0)
     heavy_kg: float = Field(default=15.0, gt=0, description="SKUs heavier than this go on low levels only")
     heavy_max_level: int = Field(default=1, ge=0)
-    hazard_aisle: int | None = Field(default=None, ge=0, description="aisle whose slots are hazard-rated")
+    hazard_aisles: list[int] = Field(default_factory=list, description="aisles whose slots are hazard-rated")
 
     @model_validator(mode="after")
     def _fits(self) -> Self:
@@ -53,8 +53,9 @@ class Storage(_Model):
             raise ValueError(f"depot_aisle {self.depot_aisle} is not one of the {self.aisles} aisles")
         if self.duty_paid_aisles >= self.aisles:
             raise ValueError("duty_paid_aisles must leave at least one bonded aisle")
-        if self.hazard_aisle is not None and self.hazard_aisle >= self.aisles:
-            raise ValueError(f"hazard_aisle {self.hazard_aisle} is not one of the {self.aisles} aisles")
+        for a in self.hazard_aisles:
+            if not 0 <= a < self.aisles:
+                raise ValueError(f"hazard aisle {a} is not one of the {self.aisles} aisles")
         return self
 
     @property

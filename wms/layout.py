@@ -133,7 +133,7 @@ class Layout:
                                 node=node,
                                 volume_l=s.slot_volume_l,
                                 max_kg=s.slot_max_kg,
-                                hazard_ok=a == s.hazard_aisle,
+                                hazard_ok=a in s.hazard_aisles,
                                 travel_m=travel,
                             )
                         )

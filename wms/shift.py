@@ -167,18 +167,28 @@ def summary(shift: Shift, wall_s: float, mode: str, broker: str) -> dict[str, An
 
 
 def _drained(shift: Shift) -> bool:
-    return shift.clock.now() >= shift.feed_until and shift.feed.done and shift.controller.all_done()
+    return shift.clock.now() >= shift.feed_until and shift.controller.all_done()
+
+
+def virtual_shift(cfg: WarehouseConfig, customs: CustomsConfig, opts: ShiftOptions) -> tuple[Shift, InProcBroker]:
+    """A shift on a discrete-event clock and the in-process broker (not yet run)."""
+    clock = VirtualClock(start_time(cfg, opts.start_local))
+    broker = InProcBroker(clock)
+    return build_shift(cfg, customs, opts, clock, lambda name, will: broker.client(name, will=will)), broker
+
+
+def run_until_drained(shift: Shift, drain_limit_s: float, step_s: float = 60.0) -> None:
+    """Advance a virtual shift until the feed stopped and every order is closed, or the limit passes."""
+    limit = shift.feed_until + drain_limit_s
+    while shift.clock.now() < limit and not _drained(shift):
+        shift.clock.run(until=shift.clock.now() + step_s)
 
 
 def run_virtual(cfg: WarehouseConfig, customs: CustomsConfig, opts: ShiftOptions) -> dict[str, Any]:
     """A whole shift in virtual time on the in-process bus: as fast as the CPU allows."""
     t0 = time.perf_counter()
-    clock = VirtualClock(start_time(cfg, opts.start_local))
-    broker = InProcBroker(clock)
-    shift = build_shift(cfg, customs, opts, clock, lambda name, will: broker.client(name, will=will))
-    limit = shift.feed_until + opts.drain_limit_s
-    while clock.now() < limit and not _drained(shift):
-        clock.run(until=clock.now() + 60.0)
+    shift, _ = virtual_shift(cfg, customs, opts)
+    run_until_drained(shift, opts.drain_limit_s)
     shift.controller.publish_status()
     return summary(shift, time.perf_counter() - t0, "virtual", "in-process")
 

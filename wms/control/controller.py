@@ -101,7 +101,7 @@ class Controller:
         self.layout = Layout(cfg.storage, cfg.pack.stations, cfg.fleet.picking.charging_spots)
         self.grid: SortGrid = build_grid(cfg.sortation, cfg.fleet.sorting.charging_spots)
         self.carriers = {c.code: c for c in cfg.carriers}
-        self.history = BuyerHistory()
+        self.history = BuyerHistory.for_customs(customs, cfg.site.utc_offset_h)
         self.parcels: dict[str, Parcel] = {}
         self.lots: dict[str, LotView] = {}
         self.sku_slot: dict[str, tuple[str, str]] = {}
@@ -256,7 +256,6 @@ class Controller:
             )
             if f.code in INTAKE_CODES
         ]
-        self.history.record_order(order, now)
         carrier = bundle.waybill.carrier if bundle.waybill else ""
         if not findings and carrier not in self.carriers:
             findings = [Finding("UNKNOWN_CARRIER", f"waybill carrier {carrier!r} is not configured")]
@@ -536,11 +535,8 @@ class Controller:
         p = self.parcels[order_no]
         b = p.bundle
         now = self.clock.now()
-        findings = [  # duplicates were refused at intake; this order is in the history already
-            f
-            for f in check_order(b.order, b.payment, b.waybill, self.catalog, self.customs, self.history, now)
-            if f.code != "DUPLICATE_ORDER"
-        ]
+        findings = check_order(b.order, b.payment, b.waybill, self.catalog, self.customs, self.history, now)
+        self.history.record_order(b.order, now)  # declared at the gate, whatever the decision
         risk = [f for f in findings if f.code.startswith("RISK:")]
         hard = [f for f in findings if not f.code.startswith("RISK:")]
         if hard:

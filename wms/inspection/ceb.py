@@ -340,7 +340,9 @@ def ceb621(
     ``item_records`` maps SKU to the account-book item number (default: the SKU).
     """
     if waybill.order_no != order.order_no:
-        raise CebError(f"CEB621: waybill {waybill.logistics_no} is for order {waybill.order_no}, not {order.order_no}")
+        raise CebError(
+            f"CEB621: waybill {waybill.logistics_no} is for order {waybill.order_no}, not {order.order_no}"
+        )
     missing = [line.sku for line in order.lines if line.sku not in catalog]
     if missing:
         raise CebError(f"CEB621: order {order.order_no} has SKUs not in the catalog: {missing}")

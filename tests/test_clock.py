@@ -1,0 +1,45 @@
+"""Both clocks run callbacks in time order, one at a time."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from wms.clock import VirtualClock, WallClock, iso
+
+
+def test_virtual_clock_runs_in_time_order_and_jumps() -> None:
+    clock = VirtualClock(start=100.0)
+    seen: list[tuple[float, str]] = []
+    clock.call_later(5, lambda: seen.append((clock.now(), "b")))
+    clock.call_later(1, lambda: seen.append((clock.now(), "a")))
+    t = clock.call_later(3, lambda: seen.append((clock.now(), "cancelled")))
+    t.cancel()
+    clock.call_at(50, lambda: seen.append((clock.now(), "past")))  # in the past: runs now
+    clock.run()
+    assert seen == [(100.0, "past"), (101.0, "a"), (105.0, "b")]
+
+
+def test_virtual_clock_run_until_stops_and_advances() -> None:
+    clock = VirtualClock(start=0.0)
+    seen: list[float] = []
+    clock.call_later(10, lambda: seen.append(clock.now()))
+    clock.run(until=5)
+    assert seen == [] and clock.now() == 5
+    clock.run(until=20)
+    assert seen == [10] and clock.now() == 20
+
+
+def test_wall_clock_speed_and_threadsafe_post() -> None:
+    clock = WallClock(speed=100.0, start=0.0)
+    seen: list[str] = []
+    clock.call_later(20.0, lambda: seen.append("timer"))  # 0.2 s real
+    threading.Thread(target=lambda: clock.call_soon_threadsafe(lambda: seen.append("post"))).start()
+    t0 = time.monotonic()
+    clock.run(until=30.0)
+    assert seen == ["post", "timer"]
+    assert 0.25 <= time.monotonic() - t0 < 2.0
+
+
+def test_iso_timestamp_is_utc_with_z() -> None:
+    assert iso(0.0) == "1970-01-01T00:00:00.000Z"

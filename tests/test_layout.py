@@ -1,0 +1,47 @@
+"""The storage graph and the sortation grid: distances, paths, slots, chutes."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from wms.config import CONFIG_DIR, Sortation, load_warehouse
+from wms.layout import Layout, bay_node
+from wms.sorting.grid import build_grid
+
+CFG = load_warehouse(CONFIG_DIR / "warehouse.toml")
+
+
+def test_distances_are_shortest_rectilinear_paths() -> None:
+    lay = Layout(CFG.storage, pack_stations=4, chargers=3)
+    s = CFG.storage
+    assert np.allclose(lay.dist, lay.dist.T) and np.isfinite(lay.dist).all()
+    # same aisle: straight along it
+    a, b = bay_node(3, 2), bay_node(3, 10)
+    assert abs(lay.distance(a, b) - 8 * s.bay_width_m) < 1e-9
+    # different aisles: out through the nearer cross aisle
+    y1, y2 = 2.5 * s.bay_width_m, 4.5 * s.bay_width_m
+    across = 2 * s.aisle_pitch_m + min(y1 + y2, 2 * s.aisle_length_m - y1 - y2)
+    assert abs(lay.distance(bay_node(1, 2), bay_node(3, 4)) - across) < 1e-9
+    walk = lay.walk([lay.depot, a, b])
+    assert walk[0] == lay.depot and walk[-1] == b and a in walk
+
+
+def test_slots_cover_block_with_zones_and_hazard_rating() -> None:
+    lay = Layout(CFG.storage, pack_stations=4, chargers=3)
+    s = CFG.storage
+    assert len(lay.slots) == s.aisles * s.bays_per_aisle * 2 * s.levels
+    duty = {sl.aisle for sl in lay.slots if sl.zone == "duty_paid"}
+    assert duty == set(range(s.aisles - s.duty_paid_aisles, s.aisles))
+    assert {sl.aisle for sl in lay.slots if sl.hazard_ok} == set(s.hazard_aisles)
+
+
+def test_sort_grid_chutes_are_reachable_from_every_induct() -> None:
+    grid = build_grid(Sortation(width=12, height=9, inducts=2, chute_spacing=3, conveyor_to_gate_s=10), chargers=2)
+    assert len(grid.chutes) == 3 * 2  # x in 2, 5, 8; y in 2, 5
+    assert all(g in grid.graph for g in grid.inducts + grid.chargers + grid.parking)
+    for chute in grid.chutes:
+        assert f"G{chute.x}_{chute.y}" not in grid.graph  # the chute itself is blocked
+        for induct in grid.inducts:
+            assert grid.distance(induct, chute.eject[0]) >= 1
+    dists = [c.induct_distance for c in grid.chutes]
+    assert dists == sorted(dists)

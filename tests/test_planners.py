@@ -1,0 +1,95 @@
+"""The walking skeleton's simple planners: putaway, FEFO, batching, routing, chutes, cut-offs, assignment."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from wms.config import CONFIG_DIR, Carrier, load_warehouse
+from wms.dispatch.cutoffs import local_hhmm, next_cutoff
+from wms.domain import Sku, Zone
+from wms.layout import Layout
+from wms.picking.allocation import LotView, allocate_fefo
+from wms.picking.batching import PickOrder, fcfs_batches
+from wms.picking.routing import nearest_neighbour, route_length
+from wms.robots.assignment import nearest_idle
+from wms.slotting.putaway import fits, nearest_free_slots
+from wms.sorting.chute_plan import FirstFreeChutePlan
+from wms.sorting.grid import Chute
+
+CFG = load_warehouse(CONFIG_DIR / "warehouse.toml")
+
+
+def _sku(sku: str, **kw: object) -> Sku:
+    base = dict(sku=sku, name=sku, hs_code="3304990099", category="cosmetics", unit_value_fen=100, weight_kg=1.0, volume_l=1.0)
+    base.update(kw)
+    return Sku(**base)  # type: ignore[arg-type]
+
+
+def test_putaway_respects_zone_hazard_weight_and_prefers_near_slots() -> None:
+    lay = Layout(CFG.storage, 4, 3)
+    skus = [
+        _sku("FAST"),
+        _sku("SLOW"),
+        _sku("HAZ", hazard=True),
+        _sku("HEAVY", weight_kg=40.0),
+        _sku("DUTY", zone=Zone.DUTY_PAID),
+        _sku("HUGE", volume_l=10_000.0),
+    ]
+    velocity = {"FAST": 100.0, "SLOW": 1.0}
+    assignment, unplaced = nearest_free_slots(skus, lay.slots, set(), CFG.storage, velocity)
+    slots = {s.slot: s for s in lay.slots}
+    assert unplaced == ["HUGE"]
+    assert slots[assignment["FAST"]].travel_m <= slots[assignment["SLOW"]].travel_m
+    assert slots[assignment["HAZ"]].hazard_ok
+    assert slots[assignment["HEAVY"]].level <= CFG.storage.heavy_max_level
+    assert slots[assignment["DUTY"]].zone == Zone.DUTY_PAID
+    assert len(set(assignment.values())) == len(assignment)
+    for sku in skus[:-1]:
+        assert fits(sku, slots[assignment[sku.sku]], CFG.storage)
+
+
+def test_fefo_takes_earliest_expiry_and_splits() -> None:
+    lots = [LotView("L2", "A", "2027-06-01", 5), LotView("L1", "A", "2027-01-01", 3), LotView("L3", "B", "2027-01-01", 1)]
+    assert allocate_fefo([("A", 4)], lots) == [("L1", "A", 3), ("L2", "A", 1)]
+    assert allocate_fefo([("A", 4), ("B", 2)], lots) is None
+    assert allocate_fefo([("C", 1)], lots) is None
+
+
+def test_batches_go_by_due_time_then_arrival() -> None:
+    orders = [PickOrder(f"O{i}", due=100.0 * (i % 2), received_at=float(i), nodes=()) for i in range(5)]
+    batches = fcfs_batches(orders, 2)
+    assert [[o.order_no for o in b] for b in batches] == [["O0", "O2"], ["O4", "O1"], ["O3"]]
+
+
+def test_nearest_neighbour_route_visits_all_and_ends_at_pack() -> None:
+    lay = Layout(CFG.storage, 4, 3)
+    stops = ["A05-10", "A01-02", "A01-05", "A05-10"]
+    route = nearest_neighbour(lay.depot, stops, "PACK2", lay.distance)
+    assert route[0] == lay.depot and route[-1] == "PACK2" and sorted(route[1:-1]) == sorted(set(stops))
+    assert route[1] in ("A01-02", "A01-05")  # the near aisle first
+    assert route_length(route, lay.distance) > 0
+
+
+def test_chute_plan_gives_each_destination_its_own_chute_nearest_first() -> None:
+    chutes = [Chute("C2", 0, 0, [], 5.0), Chute("C1", 0, 0, [], 1.0)]
+    plan = FirstFreeChutePlan(chutes)
+    assert plan.chute_for("SF", "north") == "C1"
+    assert plan.chute_for("SF", "north") == "C1"
+    assert plan.chute_for("EMS", "south") == "C2"
+    assert plan.chute_for("YTO", "east") is None
+
+
+def test_next_cutoff_in_local_time() -> None:
+    carrier = Carrier(code="SF", name="SF", routes=["x"], cutoffs=["18:00", "09:30"])
+    # 2026-11-11 10:00 in UTC+8 is 02:00 UTC
+    now = datetime(2026, 11, 11, 2, 0, tzinfo=UTC).timestamp()
+    nxt = next_cutoff(carrier, now, 8.0)
+    assert local_hhmm(nxt, 8.0) == "18:00" and nxt - now == 8 * 3600
+    after = next_cutoff(carrier, nxt, 8.0)  # strictly after: the next day's first
+    assert local_hhmm(after, 8.0) == "09:30" and after - nxt == 15.5 * 3600
+
+
+def test_nearest_idle_assignment() -> None:
+    pos = {"t1": 0.0, "t2": 10.0, "r1": 9.0, "r2": 1.0, "r3": 50.0}
+    pairs = nearest_idle(["t1", "t2"], ["r1", "r2", "r3"], lambda t, r: abs(pos[t] - pos[r]))
+    assert pairs == [("t1", "r2"), ("t2", "r1")]

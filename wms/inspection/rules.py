@@ -1,0 +1,334 @@
+"""Inspection-gate rules of bonded cross-border imports (1210): a pure checker over plain data.
+
+`check_order` returns every finding (empty = clean). Check an order before recording it in the
+`BuyerHistory`, so that the order itself is counted once (frequency and address rules add it).
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta, timezone
+
+from wms.config import CustomsConfig
+from wms.domain import CustomsOrder, Payment, Sku, Waybill
+from wms.inspection.tax import TaxError, compute_tax
+
+DOC_MISSING = "DOC_MISSING"
+DUPLICATE_ORDER = "DUPLICATE_ORDER"
+UNKNOWN_SKU = "UNKNOWN_SKU"
+AMOUNT_MISMATCH = "AMOUNT_MISMATCH"
+PAYER_MISMATCH = "PAYER_MISMATCH"
+CONSIGNEE_MISMATCH = "CONSIGNEE_MISMATCH"
+NOT_ON_POSITIVE_LIST = "NOT_ON_POSITIVE_LIST"
+SINGLE_LIMIT = "SINGLE_LIMIT"
+ANNUAL_LIMIT = "ANNUAL_LIMIT"
+TAX_MISMATCH = "TAX_MISMATCH"
+RISK_CATEGORY = "RISK:category"
+RISK_BUYER_FREQUENCY = "RISK:buyer_frequency"
+RISK_LOW_PRICE = "RISK:low_price"
+RISK_SHARED_ADDRESS = "RISK:shared_address"
+
+ALL_CODES = (
+    DOC_MISSING, DUPLICATE_ORDER, UNKNOWN_SKU, AMOUNT_MISMATCH, PAYER_MISMATCH, CONSIGNEE_MISMATCH,
+    NOT_ON_POSITIVE_LIST, SINGLE_LIMIT, ANNUAL_LIMIT, TAX_MISMATCH,
+    RISK_CATEGORY, RISK_BUYER_FREQUENCY, RISK_LOW_PRICE, RISK_SHARED_ADDRESS,
+)
+ID_CARD = 1
+DAY_S = 86400.0
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One reason an order cannot pass the gate as declared (or a risk to look at)."""
+
+    code: str
+    detail: str
+
+
+def normalize_address(address: str) -> str:
+    """An address with whitespace collapsed, so trivial spacing differences count as the same place."""
+    return "".join(address.split()).casefold()
+
+
+def local_year(ts: float, utc_offset_h: float) -> int:
+    """Calendar year of an instant in local time."""
+    tz = UTC if utc_offset_h == 0 else timezone(timedelta(hours=utc_offset_h))
+    return datetime.fromtimestamp(ts, tz).year
+
+
+@dataclass(frozen=True, slots=True)
+class _Release:
+    buyer_id: str
+    value_fen: int
+    year: int
+
+
+class BuyerHistory:
+    """What the gate remembers about earlier orders: plain in-memory data the caller can rebuild.
+
+    Buyers are keyed by ID number (the customs quota is per person). Years are local calendar years.
+    """
+
+    def __init__(self, return_window_days: int = 30, utc_offset_h: float = 8.0) -> None:
+        self.return_window_days = return_window_days
+        self.utc_offset_h = utc_offset_h
+        self._declared: set[str] = set()
+        self._order_times: dict[str, list[float]] = defaultdict(list)
+        self._address_buyers: dict[str, set[str]] = defaultdict(set)
+        self._releases: dict[str, _Release] = {}
+
+    @classmethod
+    def for_customs(cls, customs: CustomsConfig, utc_offset_h: float = 8.0) -> BuyerHistory:
+        """An empty history using the return window of a customs config."""
+        return cls(customs.return_window_days, utc_offset_h)
+
+    def declared(self, order_no: str) -> bool:
+        """Whether an order with this number was declared before."""
+        return order_no in self._declared
+
+    def released_value_in_year(self, buyer_id: str, year: int) -> int:
+        """Goods value (fen) released to this buyer in this calendar year, less returns within the window."""
+        return sum(r.value_fen for r in self._releases.values() if r.buyer_id == buyer_id and r.year == year)
+
+    def orders_in_window(self, buyer_id: str, since: float) -> int:
+        """Orders recorded for this buyer at or after ``since``."""
+        times = self._order_times.get(buyer_id, [])
+        return len(times) - bisect.bisect_left(times, since)
+
+    def buyers_at_address(self, address: str, including: str | None = None) -> int:
+        """Distinct buyers recorded at this address, counting ``including`` too if given."""
+        buyers = self._address_buyers.get(normalize_address(address), set())
+        return len(buyers | {including}) if including is not None else len(buyers)
+
+    def record_order(self, order: CustomsOrder, now: float) -> None:
+        """Remember a declared order: its number, its time for the buyer, its buyer at its address."""
+        self._declared.add(order.order_no)
+        bisect.insort(self._order_times[order.buyer_id_number], now)
+        self._address_buyers[normalize_address(order.consignee_address)].add(order.buyer_id_number)
+
+    def record_release(self, order: CustomsOrder, now: float) -> None:
+        """Count a released order's goods value against its buyer's quota for the year of release."""
+        year = local_year(now, self.utc_offset_h)
+        self._releases[order.order_no] = _Release(order.buyer_id_number, order.goods_value_fen, year)
+
+    def record_return(self, order: CustomsOrder, now: float, released_at: float) -> bool:
+        """A returned order restores the quota if returned within the window; True if it did."""
+        if now - released_at > self.return_window_days * DAY_S:
+            return False
+        return self._releases.pop(order.order_no, None) is not None
+
+
+# ---------------------------------------------------------------------------------------------- rules
+
+
+def check_documents(order: CustomsOrder, payment: Payment | None, waybill: Waybill | None) -> list[Finding]:
+    """All three documents present and referring to the same order and payment."""
+    out: list[Finding] = []
+    if payment is None:
+        out.append(Finding(DOC_MISSING, "no payment (CEB411)"))
+    else:
+        if payment.order_no != order.order_no:
+            out.append(Finding(DOC_MISSING, f"payment is for order {payment.order_no}, not {order.order_no}"))
+        if payment.pay_transaction_id != order.pay_transaction_id:
+            out.append(
+                Finding(
+                    DOC_MISSING,
+                    f"payment transaction {payment.pay_transaction_id} ≠ order's {order.pay_transaction_id}",
+                )
+            )
+    if waybill is None:
+        out.append(Finding(DOC_MISSING, "no waybill (CEB511)"))
+    elif waybill.order_no != order.order_no:
+        out.append(Finding(DOC_MISSING, f"waybill is for order {waybill.order_no}, not {order.order_no}"))
+    return out
+
+
+def check_duplicate(order: CustomsOrder, history: BuyerHistory) -> list[Finding]:
+    """The order number was not declared before."""
+    if history.declared(order.order_no):
+        return [Finding(DUPLICATE_ORDER, f"order {order.order_no} was already declared")]
+    return []
+
+
+def check_skus(order: CustomsOrder, catalog: dict[str, Sku]) -> list[Finding]:
+    """Every line's SKU is registered in the account book."""
+    return [
+        Finding(UNKNOWN_SKU, f"line {line.gnum}: SKU {line.sku!r} is not in the catalog")
+        for line in order.lines
+        if line.sku not in catalog
+    ]
+
+
+def check_amounts(order: CustomsOrder, payment: Payment | None) -> list[Finding]:
+    """Lines, goods value, amount paid and the payment agree to the fen."""
+    out: list[Finding] = []
+    for line in order.lines:
+        if line.total_fen != line.qty * line.price_fen:
+            out.append(
+                Finding(
+                    AMOUNT_MISMATCH,
+                    f"line {line.gnum}: total {line.total_fen} ≠ {line.qty} × {line.price_fen}",
+                )
+            )
+    lines_total = sum(line.total_fen for line in order.lines)
+    if order.goods_value_fen != lines_total:
+        out.append(Finding(AMOUNT_MISMATCH, f"goods value {order.goods_value_fen} ≠ lines {lines_total}"))
+    expected = order.goods_value_fen + order.freight_fen + order.tax_total_fen - order.discount_fen
+    if order.actural_paid_fen != expected:
+        out.append(
+            Finding(
+                AMOUNT_MISMATCH,
+                f"acturalPaid {order.actural_paid_fen} ≠ goods + freight + tax − discount = {expected}",
+            )
+        )
+    if payment is not None and payment.amount_paid_fen != order.actural_paid_fen:
+        out.append(
+            Finding(
+                AMOUNT_MISMATCH,
+                f"payment amount {payment.amount_paid_fen} ≠ order's acturalPaid {order.actural_paid_fen}",
+            )
+        )
+    return out
+
+
+def check_payer(order: CustomsOrder, payment: Payment | None) -> list[Finding]:
+    """The buyer is identified by ID card and is the payer."""
+    out: list[Finding] = []
+    if order.buyer_id_type != ID_CARD:
+        out.append(Finding(PAYER_MISMATCH, f"buyer id type {order.buyer_id_type} is not an ID card (1)"))
+    if payment is None:
+        return out
+    if payment.payer_id_type != ID_CARD:
+        out.append(Finding(PAYER_MISMATCH, f"payer id type {payment.payer_id_type} is not an ID card (1)"))
+    if payment.payer_id_number != order.buyer_id_number:
+        out.append(Finding(PAYER_MISMATCH, "payer ID number differs from the buyer's"))
+    if payment.payer_name != order.buyer_name:
+        out.append(Finding(PAYER_MISMATCH, f"payer {payment.payer_name!r} is not buyer {order.buyer_name!r}"))
+    return out
+
+
+def check_consignee(order: CustomsOrder, waybill: Waybill | None) -> list[Finding]:
+    """Consignee name, phone and address on the order equal the waybill's."""
+    if waybill is None:
+        return []
+    pairs = (
+        ("name", order.consignee, waybill.consignee),
+        ("phone", order.consignee_phone, waybill.consignee_phone),
+        ("address", order.consignee_address, waybill.consignee_address),
+    )
+    return [
+        Finding(CONSIGNEE_MISMATCH, f"consignee {what}: order {a!r} ≠ waybill {b!r}")
+        for what, a, b in pairs
+        if a != b
+    ]
+
+
+def on_positive_list(hs_code: str, positive_list: list[str]) -> bool:
+    """Whether an HS code is listed: 10-digit entries match exactly, 8-digit ones the first 8 digits."""
+    return any(hs_code == entry if len(entry) == 10 else hs_code[:8] == entry for entry in positive_list)
+
+
+def check_positive_list(
+    order: CustomsOrder, catalog: dict[str, Sku], customs: CustomsConfig
+) -> list[Finding]:
+    """Every known line's HS code is on the positive list of cross-border retail imports."""
+    out: list[Finding] = []
+    for line in order.lines:
+        sku = catalog.get(line.sku)
+        if sku is not None and not on_positive_list(sku.hs_code, customs.positive_list):
+            detail = f"line {line.gnum}: HS {sku.hs_code} ({sku.sku}) is not listed"
+            out.append(Finding(NOT_ON_POSITIVE_LIST, detail))
+    return out
+
+
+def check_single_limit(order: CustomsOrder, customs: CustomsConfig) -> list[Finding]:
+    """Goods value within the single-transaction limit, unless it is one indivisible item (if allowed)."""
+    if order.goods_value_fen <= customs.single_limit_fen:
+        return []
+    if customs.single_item_exception and len(order.lines) == 1 and order.lines[0].qty == 1:
+        return []
+    return [Finding(SINGLE_LIMIT, f"goods value {order.goods_value_fen} > limit {customs.single_limit_fen}")]
+
+
+def check_annual_limit(
+    order: CustomsOrder, customs: CustomsConfig, history: BuyerHistory, now: float
+) -> list[Finding]:
+    """This year's released value for the buyer plus this order stays within the annual limit."""
+    year = local_year(now, history.utc_offset_h)
+    used = history.released_value_in_year(order.buyer_id_number, year)
+    if used + order.goods_value_fen > customs.annual_limit_fen:
+        return [
+            Finding(
+                ANNUAL_LIMIT,
+                f"{year}: released {used} + order {order.goods_value_fen} > limit {customs.annual_limit_fen}",
+            )
+        ]
+    return []
+
+
+def check_tax(
+    order: CustomsOrder, waybill: Waybill | None, catalog: dict[str, Sku], customs: CustomsConfig
+) -> list[Finding]:
+    """The declared tax equals the computed one (skipped when a SKU or its category is unknown)."""
+    try:
+        expected = compute_tax(order, waybill, catalog, customs)
+    except TaxError:
+        return []
+    if order.tax_total_fen != expected:
+        return [Finding(TAX_MISMATCH, f"declared tax {order.tax_total_fen} ≠ computed {expected}")]
+    return []
+
+
+def check_risk(
+    order: CustomsOrder, catalog: dict[str, Sku], customs: CustomsConfig, history: BuyerHistory, now: float
+) -> list[Finding]:
+    """Configurable risk rules: category, buyer frequency, low price, many buyers at one address."""
+    risk = customs.risk
+    out: list[Finding] = []
+    for line in order.lines:
+        sku = catalog.get(line.sku)
+        if sku is None:
+            continue
+        if sku.category in risk.high_risk_categories:
+            out.append(Finding(RISK_CATEGORY, f"line {line.gnum}: category {sku.category} is high-risk"))
+        floor = risk.min_price_ratio * sku.unit_value_fen
+        if line.price_fen < floor:
+            out.append(Finding(RISK_LOW_PRICE, f"line {line.gnum}: price {line.price_fen} < {floor:.0f}"))
+    recent = history.orders_in_window(order.buyer_id_number, now - DAY_S) + 1
+    if recent > risk.max_orders_per_buyer_per_day:
+        out.append(
+            Finding(RISK_BUYER_FREQUENCY, f"{recent} orders in 24 h > {risk.max_orders_per_buyer_per_day}")
+        )
+    buyers = history.buyers_at_address(order.consignee_address, including=order.buyer_id_number)
+    if buyers > risk.max_buyers_per_address:
+        out.append(
+            Finding(RISK_SHARED_ADDRESS, f"{buyers} buyers at one address > {risk.max_buyers_per_address}")
+        )
+    return out
+
+
+def check_order(
+    order: CustomsOrder,
+    payment: Payment | None,
+    waybill: Waybill | None,
+    catalog: dict[str, Sku],
+    customs: CustomsConfig,
+    history: BuyerHistory,
+    now: float,
+) -> list[Finding]:
+    """Every finding against an order and its documents, in rule order; empty means it may pass."""
+    return [
+        *check_documents(order, payment, waybill),
+        *check_duplicate(order, history),
+        *check_skus(order, catalog),
+        *check_amounts(order, payment),
+        *check_payer(order, payment),
+        *check_consignee(order, waybill),
+        *check_positive_list(order, catalog, customs),
+        *check_single_limit(order, customs),
+        *check_annual_limit(order, customs, history, now),
+        *check_tax(order, waybill, catalog, customs),
+        *check_risk(order, catalog, customs, history, now),
+    ]
