@@ -95,7 +95,9 @@ def _fault_arg(text: str) -> Fault:
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m simulators.fleet_sim", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(
+        prog="python -m simulators.fleet_sim", description="Simulated VDA 5050 robots against an MQTT broker."
+    )
     p.add_argument("--mqtt", default="mqtt://127.0.0.1:1883", help="broker URL (default %(default)s)")
     p.add_argument("--robots", type=int, default=5, help="number of robots (default %(default)s)")
     p.add_argument("--kind", choices=("picking", "sorting"), default="picking", help="fleet robot class")

@@ -36,8 +36,30 @@ DEFECTS = ("missing_payment", "missing_waybill", "amount_mismatch", "consignee_m
 
 # Orders per hour of local day relative to the daily mean (evening peak 20:00-22:00, night trough).
 DAILY_PROFILE: tuple[float, ...] = (
-    0.90, 0.60, 0.35, 0.20, 0.15, 0.15, 0.25, 0.45, 0.70, 0.90, 1.05, 1.10,
-    1.15, 1.05, 1.00, 1.00, 1.00, 1.00, 1.10, 1.30, 1.65, 1.75, 1.55, 1.20,
+    0.90,
+    0.60,
+    0.35,
+    0.20,
+    0.15,
+    0.15,
+    0.25,
+    0.45,
+    0.70,
+    0.90,
+    1.05,
+    1.10,
+    1.15,
+    1.05,
+    1.00,
+    1.00,
+    1.00,
+    1.00,
+    1.10,
+    1.30,
+    1.65,
+    1.75,
+    1.55,
+    1.20,
 )
 
 # province, ID-card province code, relative share of orders, {city: districts}
@@ -185,7 +207,8 @@ class OrderFeedModel:
         """SKUs a clean cross-border order may contain: bonded, listed, taxable, not over the single limit."""
         c = self.customs
         return [
-            s for s in catalog
+            s
+            for s in catalog
             if s.zone == Zone.BONDED
             and s.category in c.categories
             and on_positive_list(s.hs_code, c.positive_list)
@@ -201,6 +224,7 @@ class OrderFeedModel:
     # ---------------------------------------------------------------------------------------------- buyers
 
     def _buyer(self, index: int) -> Buyer:
+        """The buyer of a pool index, generated once and cached."""
         if index not in self._buyers:
             self._buyers[index] = make_buyer(self.seed, index)
         return self._buyers[index]
@@ -415,13 +439,12 @@ class OrderFeedModel:
 
     # ---------------------------------------------------------------------------------------------- timing
 
-    def rate_multiplier(self, now: float, utc_offset_h: float | None = None) -> float:
+    def rate_multiplier(
+        self, now: float, utc_offset_h: float | None = None, profile: Sequence[float] | None = None
+    ) -> float:
         """Daily-curve factor at ``now`` (mean 1 over a day), linear between the hourly values."""
-        offset = self.utc_offset_h if utc_offset_h is None else utc_offset_h
-        hour = ((now / 3600.0) + offset) % 24.0
-        i = int(hour)
-        f = hour - i
-        return self.profile[i] * (1 - f) + self.profile[(i + 1) % 24] * f
+        curve = self.profile if profile is None else _normalized(profile)
+        return _curve(curve, now, self.utc_offset_h if utc_offset_h is None else utc_offset_h)
 
     def interarrival(
         self,
@@ -434,18 +457,22 @@ class OrderFeedModel:
         """Seconds to the next order: Poisson at mean rate_per_h shaped by the daily curve (by thinning)."""
         if rate_per_h <= 0:
             raise ValueError(f"rate_per_h must be > 0, got {rate_per_h}")
-        saved = self.profile
-        if profile is not None:
-            self.profile = _normalized(profile)
-        try:
-            peak = max(self.profile)
-            t = now
-            while True:
-                t += self.rng.expovariate(rate_per_h * peak / 3600.0)
-                if self.rng.random() * peak <= self.rate_multiplier(t, utc_offset_h):
-                    return t - now
-        finally:
-            self.profile = saved
+        curve = self.profile if profile is None else _normalized(profile)
+        offset = self.utc_offset_h if utc_offset_h is None else utc_offset_h
+        peak = max(curve)
+        t = now
+        while True:
+            t += self.rng.expovariate(rate_per_h * peak / 3600.0)
+            if self.rng.random() * peak <= _curve(curve, t, offset):
+                return t - now
+
+
+def _curve(curve: Sequence[float], ts: float, utc_offset_h: float) -> float:
+    """Value of an hourly curve at an instant, linear between local whole hours."""
+    hour = (ts / 3600.0 + utc_offset_h) % 24.0
+    i = int(hour)
+    f = hour - i
+    return curve[i] * (1 - f) + curve[(i + 1) % 24] * f
 
 
 def _accumulate(values: Sequence[float]) -> list[float]:
@@ -504,6 +531,7 @@ class OrderFeed:
             self._timer = None
 
     def _schedule(self) -> None:
+        """Book the next arrival, unless it would fall after ``until``."""
         now = self.clock.now()
         at = now + self.model.interarrival(now, self.rate_per_h, utc_offset_h=self.utc_offset_h)
         if self.until is not None and at > self.until:
@@ -512,6 +540,7 @@ class OrderFeed:
         self._timer = self.clock.call_at(at, self._fire)
 
     def _fire(self) -> None:
+        """Generate and publish one bundle, then book the next."""
         bundle = self.model.next_bundle(self.clock.now())
         self.bus.publish(topics.orders(self.partition), bundle.model_dump_json(), qos=1)
         self.sent += 1
@@ -524,4 +553,3 @@ class OrderFeed:
             self.bus.publish(topics.inbound(self.partition), lot.model_dump_json(), qos=1)
         self.lots_sent += len(lots)
         return len(lots)
-

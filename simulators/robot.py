@@ -2,8 +2,10 @@
 
 The vehicle drives released (base) nodes only, one edge after another, taking distance/speed seconds per
 edge, runs node actions one at a time, and reports state on every event and at least every
-``state_period_s``. Pause, stall, FATAL errors and charging freeze whatever is in progress; the remaining
-time is kept so that resuming continues where the vehicle stopped.
+``state_period_s``. Pause, stall and FATAL errors freeze whatever is in progress (the remaining time is
+kept, so resuming continues where it stopped); charging is HARD-blocking, so nothing new starts while it
+lasts. The battery drains only while driving; one found empty at the start of an edge is a FATAL
+``batteryEmpty`` error until charging lifts it above zero.
 """
 
 from __future__ import annotations

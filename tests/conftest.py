@@ -13,10 +13,19 @@ ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
 
 
+def _unavailable(reason: str) -> None:
+    """Skip, saying why; where CI said the services answer (WMS_REQUIRE_SERVICES=1), fail instead."""
+    if os.environ.get("WMS_REQUIRE_SERVICES") == "1":
+        pytest.fail(f"integration service required but unavailable: {reason}")
+    pytest.skip(reason)
+
+
 def _answers(url: str, default_port: int) -> bool:
     parsed = urlparse(url)
     try:
-        with socket.create_connection((parsed.hostname or "127.0.0.1", parsed.port or default_port), timeout=1.0):
+        with socket.create_connection(
+            (parsed.hostname or "127.0.0.1", parsed.port or default_port), timeout=1.0
+        ):
             return True
     except OSError:
         return False
@@ -44,10 +53,10 @@ def mqtt_url() -> str:
     """A real external broker (Mosquitto in CI) from WMS_TEST_MQTT_URL."""
     url = os.environ.get("WMS_TEST_MQTT_URL")
     if not url:
-        pytest.skip("WMS_TEST_MQTT_URL is not set (e.g. mqtt://127.0.0.1:1883)")
+        _unavailable("WMS_TEST_MQTT_URL is not set (e.g. mqtt://127.0.0.1:1883)")
     if not _answers(url, 1883):
-        pytest.skip(f"no MQTT broker answers at {url}")
-    return url
+        _unavailable(f"no MQTT broker answers at {url}")
+    return url  # type: ignore[return-value]
 
 
 @pytest.fixture(scope="session")
@@ -55,7 +64,7 @@ def pg_url() -> str:
     """A real PostgreSQL database from WMS_TEST_DATABASE_URL."""
     url = os.environ.get("WMS_TEST_DATABASE_URL")
     if not url:
-        pytest.skip("WMS_TEST_DATABASE_URL is not set (e.g. postgresql://postgres@127.0.0.1:5432/test)")
+        _unavailable("WMS_TEST_DATABASE_URL is not set (e.g. postgresql://postgres@127.0.0.1:5432/test)")
     if not _answers(url, 5432):
-        pytest.skip(f"no PostgreSQL answers at {url}")
-    return url
+        _unavailable(f"no PostgreSQL answers at {url}")
+    return url  # type: ignore[return-value]

@@ -57,7 +57,11 @@ def test_unparsable_and_missing_files(tmp_path: Path) -> None:
 
 
 def test_bad_hs_code_in_positive_list(tmp_path: Path) -> None:
-    text = (CONFIG_DIR / "customs.toml").read_text().replace('"3304990099", "3304100090",', '"33049", "3304100090",', 1)
+    text = (
+        (CONFIG_DIR / "customs.toml")
+        .read_text()
+        .replace('"3304990099", "3304100090",', '"33049", "3304100090",', 1)
+    )
     path = tmp_path / "customs.toml"
     path.write_text(text)
     with pytest.raises(ConfigError, match=r"positive_list.*8 or 10 digits"):

@@ -36,7 +36,9 @@ def test_slots_cover_block_with_zones_and_hazard_rating() -> None:
 
 
 def test_sort_grid_chutes_are_reachable_from_every_induct() -> None:
-    grid = build_grid(Sortation(width=12, height=9, inducts=2, chute_spacing=3, conveyor_to_gate_s=10), chargers=2)
+    grid = build_grid(
+        Sortation(width=12, height=9, inducts=2, chute_spacing=3, conveyor_to_gate_s=10), chargers=2
+    )
     assert len(grid.chutes) == 3 * 2  # x in 2, 5, 8; y in 2, 5
     assert all(g in grid.graph for g in grid.inducts + grid.chargers + grid.parking)
     for chute in grid.chutes:

@@ -20,7 +20,15 @@ CFG = load_warehouse(CONFIG_DIR / "warehouse.toml")
 
 
 def _sku(sku: str, **kw: object) -> Sku:
-    base = dict(sku=sku, name=sku, hs_code="3304990099", category="cosmetics", unit_value_fen=100, weight_kg=1.0, volume_l=1.0)
+    base = dict(
+        sku=sku,
+        name=sku,
+        hs_code="3304990099",
+        category="cosmetics",
+        unit_value_fen=100,
+        weight_kg=1.0,
+        volume_l=1.0,
+    )
     base.update(kw)
     return Sku(**base)  # type: ignore[arg-type]
 
@@ -49,7 +57,11 @@ def test_putaway_respects_zone_hazard_weight_and_prefers_near_slots() -> None:
 
 
 def test_fefo_takes_earliest_expiry_and_splits() -> None:
-    lots = [LotView("L2", "A", "2027-06-01", 5), LotView("L1", "A", "2027-01-01", 3), LotView("L3", "B", "2027-01-01", 1)]
+    lots = [
+        LotView("L2", "A", "2027-06-01", 5),
+        LotView("L1", "A", "2027-01-01", 3),
+        LotView("L3", "B", "2027-01-01", 1),
+    ]
     assert allocate_fefo([("A", 4)], lots) == [("L1", "A", 3), ("L2", "A", 1)]
     assert allocate_fefo([("A", 4), ("B", 2)], lots) is None
     assert allocate_fefo([("C", 1)], lots) is None

@@ -38,7 +38,9 @@ class CategoryProfile:
 
 PROFILES: dict[str, CategoryProfile] = {
     "cosmetics": CategoryProfile(
-        (50, 800), 0.28, (720, 1080),
+        (50, 800),
+        0.28,
+        (720, 1080),
         (
             Product("面霜 50ml", (0.15, 0.30), (0.2, 0.4)),
             Product("精华液 30ml", (0.10, 0.20), (0.15, 0.3)),
@@ -52,7 +54,9 @@ PROFILES: dict[str, CategoryProfile] = {
         ),
     ),
     "infant_formula": CategoryProfile(
-        (150, 400), 0.15, (540, 720),
+        (150, 400),
+        0.15,
+        (540, 720),
         (
             Product("婴幼儿配方奶粉 1段 800g", (0.95, 1.10), (2.0, 2.6)),
             Product("婴幼儿配方奶粉 2段 800g", (0.95, 1.10), (2.0, 2.6)),
@@ -60,7 +64,9 @@ PROFILES: dict[str, CategoryProfile] = {
         ),
     ),
     "supplements": CategoryProfile(
-        (80, 500), 0.12, (540, 900),
+        (80, 500),
+        0.12,
+        (540, 900),
         (
             Product("深海鱼油软胶囊 200粒", (0.25, 0.45), (0.4, 0.7)),
             Product("维生素C咀嚼片 120片", (0.10, 0.30), (0.2, 0.4)),
@@ -69,7 +75,9 @@ PROFILES: dict[str, CategoryProfile] = {
         ),
     ),
     "baby_care": CategoryProfile(
-        (60, 250), 0.12, (900, 1080),
+        (60, 250),
+        0.12,
+        (900, 1080),
         (
             Product("纸尿裤 M号 64片", (2.0, 3.2), (12.0, 22.0)),
             Product("拉拉裤 L号 44片", (1.8, 2.8), (10.0, 18.0)),
@@ -77,7 +85,9 @@ PROFILES: dict[str, CategoryProfile] = {
         ),
     ),
     "food": CategoryProfile(
-        (20, 200), 0.12, (180, 365),
+        (20, 200),
+        0.12,
+        (180, 365),
         (
             Product("黄油曲奇 454g", (0.50, 0.70), (1.5, 2.5)),
             Product("夹心饼干 300g", (0.30, 0.45), (0.8, 1.5)),
@@ -85,14 +95,18 @@ PROFILES: dict[str, CategoryProfile] = {
         ),
     ),
     "wine": CategoryProfile(
-        (80, 600), 0.06, (1825, 3650),
+        (80, 600),
+        0.06,
+        (1825, 3650),
         (
             Product("干红葡萄酒 750ml", (1.20, 1.60), (1.2, 1.8)),
             Product("干白葡萄酒 750ml", (1.20, 1.55), (1.2, 1.8)),
         ),
     ),
     "appliances": CategoryProfile(
-        (200, 3000), 0.06, (1825, 1825),
+        (200, 3000),
+        0.06,
+        (1825, 1825),
         (
             Product("电动牙刷", (0.30, 0.60), (1.0, 2.0)),
             Product("电动洁面仪", (0.20, 0.50), (0.8, 1.6)),
@@ -100,7 +114,9 @@ PROFILES: dict[str, CategoryProfile] = {
         ),
     ),
     "personal_care": CategoryProfile(
-        (30, 200), 0.09, (720, 1080),
+        (30, 200),
+        0.09,
+        (720, 1080),
         (
             Product("洗发水 500ml", (0.55, 0.70), (0.6, 0.9), hs_hint="3305100000"),
             Product("护发素 500ml", (0.55, 0.70), (0.6, 0.9), hs_hint="3305100000"),
@@ -111,8 +127,26 @@ PROFILES: dict[str, CategoryProfile] = {
 }
 GENERIC = CategoryProfile((50, 500), 0.05, (365, 730), (Product("进口商品", (0.2, 1.5), (0.3, 3.0)),))
 BRANDS = (
-    "Aurelle", "Bellamy", "Cosmo", "Dalma", "Elanor", "Fjord", "Gaia", "Hanami", "Isola", "Juniper",
-    "Kirei", "Lumen", "Maple", "Nordia", "Orchid", "Pacifica", "Quill", "Rosen", "Sakura", "Tundra",
+    "Aurelle",
+    "Bellamy",
+    "Cosmo",
+    "Dalma",
+    "Elanor",
+    "Fjord",
+    "Gaia",
+    "Hanami",
+    "Isola",
+    "Juniper",
+    "Kirei",
+    "Lumen",
+    "Maple",
+    "Nordia",
+    "Orchid",
+    "Pacifica",
+    "Quill",
+    "Rosen",
+    "Sakura",
+    "Tundra",
 )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import sys
@@ -14,11 +15,17 @@ from rich.console import Console
 
 from wms.config import ConfigError, load_customs, load_warehouse
 
-app = typer.Typer(help="Control system of an intelligent bonded warehouse for cross-border e-commerce imports.")
+app = typer.Typer(
+    help="Control system of an intelligent bonded warehouse for cross-border e-commerce imports."
+)
 err = Console(stderr=True)
 
-ConfigOpt = Annotated[Path | None, typer.Option("--config", help="warehouse TOML (default config/warehouse.toml)")]
-CustomsOpt = Annotated[Path | None, typer.Option("--customs", help="customs TOML (default config/customs.toml)")]
+ConfigOpt = Annotated[
+    Path | None, typer.Option("--config", help="warehouse TOML (default config/warehouse.toml)")
+]
+CustomsOpt = Annotated[
+    Path | None, typer.Option("--customs", help="customs TOML (default config/customs.toml)")
+]
 MqttOpt = Annotated[str | None, typer.Option("--mqtt", help="broker URL, e.g. mqtt://user:pw@host:1883")]
 DbOpt = Annotated[str | None, typer.Option("--db", help="database URL (default WMS_DATABASE_URL or SQLite)")]
 
@@ -33,7 +40,8 @@ def _configs(config: Path | None, customs: Path | None):  # type: ignore[no-unty
 
 def _logging(verbose: bool) -> None:
     logging.basicConfig(
-        level=logging.INFO if verbose else logging.ERROR, format="%(asctime)s %(name)s %(levelname)s %(message)s"
+        level=logging.INFO if verbose else logging.ERROR,
+        format="%(asctime)s %(name)s %(levelname)s %(message)s",
     )
 
 
@@ -60,7 +68,14 @@ def demo(
 
     _logging(verbose)
     cfg, cust = _configs(config, customs)
-    opts = ShiftOptions(duration_s=minutes * 60.0, orders_per_hour=orders_per_hour, speed=speed, db_url=db, mqtt_url=mqtt, seed=seed)
+    opts = ShiftOptions(
+        duration_s=minutes * 60.0,
+        orders_per_hour=orders_per_hour,
+        speed=speed,
+        db_url=db,
+        mqtt_url=mqtt,
+        seed=seed,
+    )
     if virtual:
         result = run_virtual(cfg, cust, opts)
     elif headless or as_json:
@@ -69,6 +84,7 @@ def demo(
         result = _run_with_console(cfg, cust, opts)
     _report(result, as_json)
     ok = result["lost"] == 0 and result["ledger_balanced"] and result["dispatched"] > 0
+    ok = ok and result["internal_errors"] == 0
     raise typer.Exit(0 if ok else 1)
 
 
@@ -89,8 +105,14 @@ def _run_with_console(cfg, cust, opts) -> dict[str, Any]:  # type: ignore[no-unt
             shift.buses.append(bus)
         c = state["client"]
         live.update(
-            render(c.status, now=shift.clock.now(), connected=True, malformed=c.malformed, live_alarms=list(c.alarms),
-                   utc_offset_h=cfg.site.utc_offset_h)
+            render(
+                c.status,
+                now=shift.clock.now(),
+                connected=True,
+                malformed=c.malformed,
+                live_alarms=list(c.alarms),
+                utc_offset_h=cfg.site.utc_offset_h,
+            )
         )
 
     with Live(render(None), console=Console(), refresh_per_second=4, screen=False) as live:
@@ -105,8 +127,24 @@ def _report(result: dict[str, Any], as_json: bool) -> None:
 
     table = Table(title="Shift summary", show_header=False)
     for key in (
-        "mode", "broker", "database", "orders_sent", "orders_in", "dispatched", "held", "rejected", "in_progress",
-        "lost", "sla_met_pct", "throughput_per_h", "ledger_balanced", "robots", "alarms", "sim_s", "wall_s",
+        "mode",
+        "broker",
+        "database",
+        "orders_sent",
+        "orders_in",
+        "dispatched",
+        "held",
+        "rejected",
+        "in_progress",
+        "lost",
+        "sla_met_pct",
+        "throughput_per_h",
+        "ledger_balanced",
+        "robots",
+        "alarms",
+        "internal_errors",
+        "sim_s",
+        "wall_s",
     ):
         table.add_row(key, str(result[key]))
     Console().print(table)
@@ -117,29 +155,43 @@ def run(
     mqtt: MqttOpt = None,
     db: DbOpt = None,
     speed: Annotated[float, typer.Option(help="clock speed factor (1 = real time)")] = 1.0,
+    fresh: Annotated[bool, typer.Option(help="drop the data of an earlier run and start clean")] = False,
     config: ConfigOpt = None,
     customs: CustomsOpt = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
-    """Run the controller alone against real (or externally simulated) robots, conveyors and order feed."""
+    """Run the controller alone against real (or externally simulated) robots, conveyors and order feed.
+
+    It refuses a database that holds an earlier run's parcels unless ``--fresh`` is given.
+    """
     from wms.bus.broker import EmbeddedBroker
     from wms.bus.mqtt import MqttBus
     from wms.catalog import generate_catalog
     from wms.clock import WallClock
     from wms.control.controller import Controller
+    from wms.control.repo import Repo
     from wms.store.db import connect
 
     _logging(verbose)
     cfg, cust = _configs(config, customs)
+    engine = connect(db, fresh=fresh)
+    held = Repo(engine).parcel_states()
+    if held:
+        err.print(
+            f"[bold red]database {engine.url} holds {sum(held.values())} parcels of an earlier run[/]; "
+            "resuming one is not supported yet: pass --fresh to start clean, or --db for another database"
+        )
+        raise typer.Exit(2)
     broker = None if mqtt else EmbeddedBroker().start()
     url = mqtt or broker.url  # type: ignore[union-attr]
     clock = WallClock(speed)
     clock.on_error = lambda exc: logging.getLogger("wms").exception("handler failed: %s", exc)
-    engine = connect(db)
     bus = MqttBus(url, f"{cfg.site.partition}-controller", clock)
     ctl = Controller(bus, clock, engine, cfg, cust, generate_catalog(cfg.feed, cust))
     ctl.start()
-    err.print(f"controller of partition [bold]{cfg.site.partition}[/] on {url}, database {engine.url}; Ctrl-C stops")
+    err.print(
+        f"controller of partition [bold]{cfg.site.partition}[/] on {url}, database {engine.url}; Ctrl-C stops"
+    )
     try:
         clock.run()
     except KeyboardInterrupt:
@@ -152,7 +204,9 @@ def run(
 
 @app.command()
 def console(
-    mqtt: Annotated[str, typer.Option("--mqtt", help="broker URL the controller uses")] = "mqtt://127.0.0.1:1883",
+    mqtt: Annotated[
+        str, typer.Option("--mqtt", help="broker URL the controller uses")
+    ] = "mqtt://127.0.0.1:1883",
     partition: Annotated[str | None, typer.Option(help="partition to watch (default from config)")] = None,
     duration: Annotated[float | None, typer.Option(help="seconds to run (default until Ctrl-C)")] = None,
     config: ConfigOpt = None,
@@ -161,10 +215,8 @@ def console(
     from wms.console.dashboard import run_console
 
     part = partition or _configs(config, None)[0].site.partition
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         run_console(mqtt, part, duration_s=duration)
-    except KeyboardInterrupt:
-        pass
 
 
 def _control(command: str, mqtt: str, partition: str | None, config: Path | None) -> None:
@@ -206,7 +258,8 @@ def check_config(config: ConfigOpt = None, customs: CustomsOpt = None) -> None:
     cfg, cust = _configs(config, customs)
     err.print(
         f"ok: {cfg.storage.aisles} aisles, {len(cfg.carriers)} carriers, "
-        f"{cfg.fleet.picking.count}+{cfg.fleet.sorting.count} robots, {len(cust.positive_list)} positive-list codes"
+        f"{cfg.fleet.picking.count}+{cfg.fleet.sorting.count} robots, "
+        f"{len(cust.positive_list)} positive-list codes"
     )
 
 

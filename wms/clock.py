@@ -140,6 +140,12 @@ class WallClock(_Loop):
     def now(self) -> float:
         return self._start + (time.monotonic() - self._t0) * self.speed
 
+    def twin(self) -> WallClock:
+        """Another loop on the same time line, for a component that must not wait on this one's work."""
+        other = WallClock(self.speed, self._start)
+        other._t0 = self._t0
+        return other
+
     def call_at(self, at: float, fn: Callback) -> Timer:
         with self._cv:
             timer = self._push(at, fn)
@@ -153,14 +159,13 @@ class WallClock(_Loop):
         self.call_at(self.now(), fn)
 
     def stop(self) -> None:
-        """Make ``run`` return (thread-safe)."""
+        """Make ``run`` return, now and for good (thread-safe)."""
         with self._cv:
             self._stopped = True
             self._cv.notify()
 
     def run(self, until: float | None = None, stop: Callable[[], bool] | None = None) -> None:
-        """Run callbacks as their time comes, in the calling thread, until ``until``, ``stop()`` or ``stop``."""
-        self._stopped = False
+        """Run callbacks as they fall due, in the calling thread, until ``until``, ``stop()`` or `stop`."""
         while True:
             with self._cv:
                 while True:

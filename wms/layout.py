@@ -49,7 +49,9 @@ class Layout:
         cross_ys = [0.0, length] if storage.cross_aisles == 2 else [0.0, length / 2, length]
         for a in range(storage.aisles):
             x = a * storage.aisle_pitch_m
-            ys = sorted({*cross_ys, *((b + 0.5) * storage.bay_width_m for b in range(storage.bays_per_aisle))})
+            ys = sorted(
+                {*cross_ys, *((b + 0.5) * storage.bay_width_m for b in range(storage.bays_per_aisle))}
+            )
             names = []
             for y in ys:
                 name = self._aisle_node(a, y, cross_ys)

@@ -6,6 +6,8 @@ itself knows nothing of simulators.
 
 from __future__ import annotations
 
+import logging
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -15,6 +17,10 @@ from typing import Any
 from sqlalchemy import func
 from sqlmodel import select
 
+from simulators.conveyor import ConveyorSim
+from simulators.order_feed import OrderFeed, OrderFeedModel
+from simulators.robot import RobotSim
+from simulators.xray import XrayGateSim
 from wms.bus.base import Bus, Will
 from wms.bus.broker import EmbeddedBroker
 from wms.bus.inproc import InProcBroker
@@ -24,15 +30,14 @@ from wms.clock import VirtualClock, WallClock
 from wms.config import CustomsConfig, WarehouseConfig
 from wms.control.controller import Controller
 from wms.control.status import sla_met_pct
-from wms.domain import ParcelState
+from wms.domain import TERMINAL_STATES, ParcelState
 from wms.store.db import connect
 from wms.store.models import ParcelRow
-from simulators.conveyor import ConveyorSim
-from simulators.order_feed import OrderFeed, OrderFeedModel
-from simulators.robot import RobotSim
-from simulators.xray import XrayGateSim
 
-BusFactory = Callable[[str, Will | None], Bus]
+log = logging.getLogger(__name__)
+
+TERMINAL_VALUES = {s.value for s in TERMINAL_STATES}
+BusFactory = Callable[[str, Will | None, Any], Bus]  # (client name, last will, clock) -> connected bus
 
 
 @dataclass
@@ -73,22 +78,39 @@ def start_time(cfg: WarehouseConfig, local: str) -> float:
 
 
 def build_shift(
-    cfg: WarehouseConfig, customs: CustomsConfig, opts: ShiftOptions, clock: Any, make_bus: BusFactory
+    cfg: WarehouseConfig,
+    customs: CustomsConfig,
+    opts: ShiftOptions,
+    clock: Any,
+    make_bus: BusFactory,
+    ctl_clock: Any = None,
 ) -> Shift:
-    """Create the controller and every simulator on the given clock and buses, and start them."""
+    """Create the controller and every simulator and start them.
+
+    Simulators run on ``clock``; the controller on ``ctl_clock`` if given (its own loop, as in a real
+    deployment where it is another process), else on ``clock`` too.
+    """
+    ctl_clock = ctl_clock or clock
     seed = cfg.feed.seed if opts.seed is None else opts.seed
     feed_cfg = cfg.feed.model_copy(update={"seed": seed})
     catalog = generate_catalog(feed_cfg, customs)
     engine = connect(opts.db_url, fresh=opts.fresh_db)
     buses: list[Bus] = []
 
-    def bus(name: str, will: Will | None = None) -> Bus:
-        b = make_bus(name, will)
+    def bus(name: str, will: Will | None = None, on: Any = clock) -> Bus:
+        b = make_bus(name, will, on)
         buses.append(b)
         return b
 
     ctl = Controller(
-        bus("controller"), clock, engine, cfg, customs, catalog, status_interval_s=opts.status_interval_s, seed=seed
+        bus("controller", None, ctl_clock),
+        ctl_clock,
+        engine,
+        cfg,
+        customs,
+        catalog,
+        status_interval_s=opts.status_interval_s,
+        seed=seed,
     )
     ctl.start()
     robots: list[RobotSim] = []
@@ -118,15 +140,25 @@ def build_shift(
     conveyor = ConveyorSim(bus("conveyor"), clock, part, seed=seed)
     conveyor.start()
     xray = XrayGateSim(
-        bus("xray"), clock, part, lanes=cfg.gate.xray_lanes, scan_s=cfg.gate.xray_s,
-        suspect_rate=customs.xray_suspect_rate, seed=seed,
+        bus("xray"),
+        clock,
+        part,
+        lanes=cfg.gate.xray_lanes,
+        scan_s=cfg.gate.xray_s,
+        suspect_rate=customs.xray_suspect_rate,
+        seed=seed,
     )
     xray.start()
     now = clock.now()
     model = OrderFeedModel(catalog, cfg.carriers, feed_cfg, customs, seed)
     feed = OrderFeed(
-        bus("order-feed"), clock, part, model, opts.orders_per_hour or cfg.feed.orders_per_hour,
-        until=now + opts.duration_s, utc_offset_h=cfg.site.utc_offset_h,
+        bus("order-feed"),
+        clock,
+        part,
+        model,
+        opts.orders_per_hour or cfg.feed.orders_per_hour,
+        until=now + opts.duration_s,
+        utc_offset_h=cfg.site.utc_offset_h,
     )
     feed.publish_lots(generate_lots(catalog, feed_cfg, now))
     clock.call_later(1.0, feed.start)  # stock first, then orders
@@ -142,7 +174,9 @@ def summary(shift: Shift, wall_s: float, mode: str, broker: str) -> dict[str, An
     ledger = ctl.repo.ledger_check()
     sim_s = ctl.clock.now() - shift.start
     dispatched = states.get(ParcelState.DISPATCHED.value, 0)
-    terminal = sum(states.get(s.value, 0) for s in (ParcelState.DISPATCHED, ParcelState.HELD, ParcelState.REJECTED))
+    terminal = sum(
+        states.get(s.value, 0) for s in (ParcelState.DISPATCHED, ParcelState.HELD, ParcelState.REJECTED)
+    )
     return {
         "mode": mode,
         "broker": broker,
@@ -153,6 +187,7 @@ def summary(shift: Shift, wall_s: float, mode: str, broker: str) -> dict[str, An
         "held": states.get(ParcelState.HELD.value, 0),
         "rejected": states.get(ParcelState.REJECTED.value, 0),
         "in_progress": int(in_db) - terminal,
+        "open_by_state": {k: v for k, v in states.items() if k not in TERMINAL_VALUES},
         "lost": shift.feed.sent - int(in_db),
         "sla_met_pct": sla_met_pct(ctl),
         "throughput_per_h": round(dispatched / (sim_s / 3600.0), 1) if sim_s > 0 else 0.0,
@@ -161,6 +196,8 @@ def summary(shift: Shift, wall_s: float, mode: str, broker: str) -> dict[str, An
         "robots": len(shift.robots),
         "alarms": sum(ctl.alarm_counts.values()),
         "alarms_by_source": dict(ctl.alarm_counts),
+        "internal_errors": len(ctl.clock.errors)
+        + (len(shift.clock.errors) if shift.clock is not ctl.clock else 0),
         "sim_s": round(sim_s, 1),
         "wall_s": round(wall_s, 2),
     }
@@ -170,11 +207,15 @@ def _drained(shift: Shift) -> bool:
     return shift.clock.now() >= shift.feed_until and shift.controller.all_done()
 
 
-def virtual_shift(cfg: WarehouseConfig, customs: CustomsConfig, opts: ShiftOptions) -> tuple[Shift, InProcBroker]:
+def virtual_shift(
+    cfg: WarehouseConfig, customs: CustomsConfig, opts: ShiftOptions
+) -> tuple[Shift, InProcBroker]:
     """A shift on a discrete-event clock and the in-process broker (not yet run)."""
     clock = VirtualClock(start_time(cfg, opts.start_local))
     broker = InProcBroker(clock)
-    return build_shift(cfg, customs, opts, clock, lambda name, will: broker.client(name, will=will)), broker
+    return build_shift(
+        cfg, customs, opts, clock, lambda name, will, _clock: broker.client(name, will=will)
+    ), broker
 
 
 def run_until_drained(shift: Shift, drain_limit_s: float, step_s: float = 60.0) -> None:
@@ -209,21 +250,46 @@ def run_mqtt(
     url = opts.mqtt_url or broker.url  # type: ignore[union-attr]
     kind = broker.kind if broker else "external"
     clock = WallClock(opts.speed, start_time(cfg, opts.start_local))
+    ctl_clock = clock.twin()
+    for c in (clock, ctl_clock):
+        c.on_error = lambda exc: log.error("handler failed", exc_info=exc)  # counted in the summary
     part = cfg.site.partition
     shift: Shift | None = None
+    controller_thread: threading.Thread | None = None
     try:
         shift = build_shift(
-            cfg, customs, opts, clock, lambda name, will: MqttBus(url, f"{part}-{name}", clock, will=will)
+            cfg,
+            customs,
+            opts,
+            clock,
+            lambda name, will, on: MqttBus(url, f"{part}-{name}", on, will=will),
+            ctl_clock=ctl_clock,
         )
         limit = shift.feed_until + opts.drain_limit_s
-        while clock.now() < limit and not _drained(shift):
-            clock.run(until=min(clock.now() + tick_s * opts.speed, limit))
+        done = shift  # bound for the closure below
+
+        def check_drained() -> None:
+            if _drained(done):
+                done.controller.publish_status()
+                ctl_clock.stop()
+            else:
+                ctl_clock.call_later(10.0, check_drained)
+
+        ctl_clock.call_later(10.0, check_drained)
+        controller_thread = threading.Thread(
+            target=ctl_clock.run, kwargs={"until": limit}, name="controller", daemon=True
+        )
+        controller_thread.start()
+        while controller_thread.is_alive():
+            clock.run(until=clock.now() + tick_s * opts.speed)
             if on_tick is not None:
                 on_tick(shift)
-        shift.controller.publish_status()
-        clock.run(until=clock.now() + 0.2 * opts.speed)  # let the last status reach the broker
+        clock.run(until=clock.now() + 0.2 * opts.speed)  # let the last status reach the consoles
         return summary(shift, time.perf_counter() - t0, "mqtt", f"{kind} {url}")
     finally:
+        ctl_clock.stop()
+        if controller_thread is not None:
+            controller_thread.join(10.0)
         if shift is not None:
             for robot in shift.robots:
                 robot.stop()

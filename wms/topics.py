@@ -19,9 +19,9 @@ def vda(manufacturer: str, serial: str, kind: str) -> str:
     return f"{VDA_INTERFACE}/{VDA_MAJOR}/{manufacturer}/{serial}/{kind}"
 
 
-def vda_all(kind: str) -> str:
-    """Subscription to one message kind from every robot of every manufacturer."""
-    return f"{VDA_INTERFACE}/{VDA_MAJOR}/+/+/{kind}"
+def vda_all(kind: str, manufacturer: str = "+") -> str:
+    """Subscription to one message kind from every robot (of one manufacturer, or of all)."""
+    return f"{VDA_INTERFACE}/{VDA_MAJOR}/{manufacturer}/+/{kind}"
 
 
 def vda_parse(topic: str) -> tuple[str, str, str] | None:

@@ -76,7 +76,9 @@ def test_shift_over_mosquitto_and_postgresql(mqtt_url: str, pg_url: str) -> None
     cfg = CFG.model_copy(
         update={"site": CFG.site.model_copy(update={"partition": f"ci{ns}", "manufacturer": f"ci{ns}"})}
     )
-    opts = ShiftOptions(duration_s=300.0, orders_per_hour=1200.0, speed=60.0, db_url=pg_url, mqtt_url=mqtt_url)
+    opts = ShiftOptions(
+        duration_s=300.0, orders_per_hour=1200.0, speed=60.0, db_url=pg_url, mqtt_url=mqtt_url
+    )
     result = run_mqtt(cfg, CUSTOMS, opts)
     assert result["database"].startswith("postgresql")
     _assert_shift_ok(result)

@@ -15,10 +15,24 @@ from wms.store.models import LedgerEntry, ParcelEvent, ParcelRow
 
 def _bundle(order_no: str, sku: str = "SKU1", qty: int = 2) -> OrderBundle:
     order = CustomsOrder(
-        order_no=order_no, ebp_code="E", ebc_code="E", goods_value_fen=1000 * qty, freight_fen=0, discount_fen=0,
-        tax_total_fen=0, actural_paid_fen=1000 * qty, buyer_reg_no="b", buyer_name="Li", buyer_phone="1",
-        buyer_id_type=1, buyer_id_number="110101199001010011", pay_code="P", pay_transaction_id=f"T{order_no}",
-        consignee="Li", consignee_phone="1", consignee_address="Zhengzhou",
+        order_no=order_no,
+        ebp_code="E",
+        ebc_code="E",
+        goods_value_fen=1000 * qty,
+        freight_fen=0,
+        discount_fen=0,
+        tax_total_fen=0,
+        actural_paid_fen=1000 * qty,
+        buyer_reg_no="b",
+        buyer_name="Li",
+        buyer_phone="1",
+        buyer_id_type=1,
+        buyer_id_number="110101199001010011",
+        pay_code="P",
+        pay_transaction_id=f"T{order_no}",
+        consignee="Li",
+        consignee_phone="1",
+        consignee_address="Zhengzhou",
         lines=[OrderLine(gnum=1, sku=sku, name=sku, qty=qty, price_fen=1000, total_fen=1000 * qty)],
     )
     return OrderBundle(order=order)
@@ -30,7 +44,9 @@ def _exercise(url: str) -> None:
     assert repo.receive_lot(lot, "S1", 0.0)
     assert not repo.receive_lot(lot, "S1", 1.0)  # a redelivered receipt books nothing twice
     for no in ("O1", "O2", "O3"):
-        repo.record_order(_bundle(no), ParcelState.ALLOCATED, 1.0, allocations=[("LOT1", "SKU1", 2, "S1", "n")])
+        repo.record_order(
+            _bundle(no), ParcelState.ALLOCATED, 1.0, allocations=[("LOT1", "SKU1", 2, "S1", "n")]
+        )
     repo.record_order(_bundle("O4"), ParcelState.REJECTED, 1.0, reason="DOC_MISSING: no payment")
     repo.transition(["O1", "O2", "O3"], ParcelState.RELEASED, 2.0, "gate")
     repo.dispatch("M1", "SF", ["O1"], 3.0)
@@ -40,9 +56,13 @@ def _exercise(url: str) -> None:
     assert check == {"received": 10, "in_stock": 6, "released": 2, "returned": 0, "held": 2, "balanced": True}
     assert repo.parcel_states() == {"dispatched": 1, "held": 1, "rejected": 2}
     with repo.session() as s:
-        events = s.exec(select(ParcelEvent).where(ParcelEvent.order_no == "O1").order_by(ParcelEvent.id)).all()
+        events = s.exec(
+            select(ParcelEvent).where(ParcelEvent.order_no == "O1").order_by(ParcelEvent.id)
+        ).all()
         assert [(e.from_state, e.to_state) for e in events] == [
-            ("", "allocated"), ("allocated", "released"), ("released", "dispatched")
+            ("", "allocated"),
+            ("allocated", "released"),
+            ("released", "dispatched"),
         ]
         assert s.get(ParcelRow, "O1").manifest == "M1"  # type: ignore[union-attr]
         # tamper with the ledger: the check must notice

@@ -39,7 +39,11 @@ class Bus(Protocol):
     client_id: str
 
     def publish(
-        self, topic: str, payload: bytes | str | dict[str, Any] | BaseModel, qos: int = 0, retain: bool = False
+        self,
+        topic: str,
+        payload: bytes | str | dict[str, Any] | BaseModel,
+        qos: int = 0,
+        retain: bool = False,
     ) -> None:
         """Send a message; delivery happens on the subscriber's clock, never re-entrantly."""
         ...

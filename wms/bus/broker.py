@@ -73,7 +73,9 @@ class EmbeddedBroker:
             f"listener {self.port} 127.0.0.1\nallow_anonymous true\nset_tcp_nodelay true\n"
             "persistence false\nlog_dest none\nmax_queued_messages 100000\n"
         )
-        self._proc = subprocess.Popen([binary, "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        self._proc = subprocess.Popen(
+            [binary, "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        )
         self.kind = "mosquitto"
 
     def _start_amqtt(self) -> None:

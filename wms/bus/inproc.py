@@ -70,7 +70,11 @@ class InProcBus:
         self.connected = True
 
     def publish(
-        self, topic: str, payload: bytes | str | dict[str, Any] | BaseModel, qos: int = 0, retain: bool = False
+        self,
+        topic: str,
+        payload: bytes | str | dict[str, Any] | BaseModel,
+        qos: int = 0,
+        retain: bool = False,
     ) -> None:
         if self.connected:
             self.broker._route(topic, encode(payload), retain)

@@ -66,7 +66,9 @@ class MqttBus:
         self._client.loop_start()
         if not self._connected.wait(connect_timeout):
             self._client.loop_stop()
-            raise ConnectionError(f"MQTT client {client_id}: no connection to {host}:{port} in {connect_timeout}s")
+            raise ConnectionError(
+                f"MQTT client {client_id}: no connection to {host}:{port} in {connect_timeout}s"
+            )
 
     def _on_connect(self, client: paho.Client, userdata: Any, flags: Any, reason: Any, props: Any) -> None:
         if reason.is_failure:
@@ -93,7 +95,11 @@ class MqttBus:
         return self._connected.is_set()
 
     def publish(
-        self, topic: str, payload: bytes | str | dict[str, Any] | BaseModel, qos: int = 0, retain: bool = False
+        self,
+        topic: str,
+        payload: bytes | str | dict[str, Any] | BaseModel,
+        qos: int = 0,
+        retain: bool = False,
     ) -> None:
         self._client.publish(topic, encode(payload), qos=qos, retain=retain)
 

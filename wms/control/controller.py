@@ -128,6 +128,7 @@ class Controller:
             classes={"picking": cfg.fleet.picking, "sorting": cfg.fleet.sorting},
             events=self,
             timeout_s=cfg.fleet.state_timeout_s,
+            manufacturers=[cfg.site.manufacturer],
         )
         self._chute_by_id = {c.chute: c for c in self.grid.chutes}
 

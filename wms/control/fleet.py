@@ -11,7 +11,7 @@ from wms.bus.base import Bus
 from wms.clock import Clock
 from wms.config import RobotClass
 from wms.robots.orders import build_order, instant_action, instant_actions, make_action
-from wms.robots.vda5050 import HeaderCounter, VdaError, parse_connection, parse_state
+from wms.robots.vda5050 import HeaderCounter, State, VdaError, parse_connection, parse_state
 from wms.topics import vda, vda_all, vda_parse
 
 log = logging.getLogger(__name__)
@@ -59,6 +59,7 @@ class RobotView:
     error: str = ""
     paused: bool = False
     tasks_done: int = 0
+    cancelling: str = ""
     headers: HeaderCounter = field(default_factory=HeaderCounter)
 
     @property
@@ -106,6 +107,7 @@ class FleetManager:
         classes: dict[str, RobotClass],
         events: FleetEvents,
         timeout_s: float,
+        manufacturers: list[str],
     ) -> None:
         self.bus = bus
         self.clock = clock
@@ -113,6 +115,7 @@ class FleetManager:
         self.classes = classes
         self.events = events
         self.timeout_s = timeout_s
+        self.manufacturers = manufacturers
         self.robots: dict[str, RobotView] = {}
         self.expected: dict[str, str] = {}
         self.paused = False
@@ -124,9 +127,10 @@ class FleetManager:
         self.expected[serial] = kind
 
     def start(self) -> None:
-        """Listen to every robot's state and connection."""
-        self.bus.subscribe(vda_all("state"), self._on_state)
-        self.bus.subscribe(vda_all("connection"), self._on_connection, qos=1)
+        """Listen to the state and connection of every robot of this fleet's manufacturers."""
+        for m in self.manufacturers:
+            self.bus.subscribe(vda_all("state", m), self._on_state)
+            self.bus.subscribe(vda_all("connection", m), self._on_connection, qos=1)
 
     def _kind_of(self, serial: str) -> str | None:
         if serial in self.expected:
@@ -145,6 +149,9 @@ class FleetManager:
             self._reject(topic, f"serialNumber {serial_in_payload!r} disagrees with the topic")
             return None
         robot = self.robots.get(serial)
+        if robot is not None and robot.manufacturer != manufacturer:
+            self._reject(topic, f"serial {serial} already belongs to {robot.manufacturer}")
+            return None
         if robot is None:
             kind = self._kind_of(serial)
             if kind is None:
@@ -203,22 +210,44 @@ class FleetManager:
             self._fail_task(robot, f"FATAL error {fatal[0].errorType}")
             return
         robot.error = fatal[0].errorType if fatal else ""
+        if self._order_refused(robot, st):
+            return
+        self._cancel_stray_order(robot, st)
         self._track_charging(robot, st)
         self._track_task(robot, st)
         if not was_online and robot.task is None:
             self.events.robot_free(robot)
 
-    def _track_task(self, robot: RobotView, st: object) -> None:
+    def _order_refused(self, robot: RobotView, st: State) -> bool:
+        """The robot reports an error against the task's order: the task goes back to the controller."""
         task = robot.task
-        if task is None or st.orderId != task.order_id:  # type: ignore[attr-defined]
+        if task is None or st.orderId == task.order_id:
+            return False
+        for e in st.errors:
+            refs = {(r.referenceKey, r.referenceValue) for r in e.errorReferences or []}
+            if ("orderId", task.order_id) in refs:
+                self._fail_task(robot, f"order refused: {e.errorType} {e.errorDescription or ''}".strip())
+                return True
+        return False
+
+    def _cancel_stray_order(self, robot: RobotView, st: State) -> None:
+        """A robot driving an order the master no longer owns (e.g. after a reconnect) is told to drop it."""
+        mine = robot.task.order_id if robot.task else None
+        if st.orderId and st.orderId != mine and st.nodeStates and robot.cancelling != st.orderId:
+            robot.cancelling = st.orderId
+            self._instant(robot, "cancelOrder")
+
+    def _track_task(self, robot: RobotView, st: State) -> None:
+        task = robot.task
+        if task is None or st.orderId != task.order_id:
             return
-        mine = [a for a in st.actionStates if a.actionId in task.action_ids]  # type: ignore[attr-defined]
+        mine = [a for a in st.actionStates if a.actionId in task.action_ids]
         failed = [a for a in mine if a.actionStatus == "FAILED"]
         if failed:
             self._fail_task(robot, f"action {failed[0].actionType} failed")
             return
         finished = len([a for a in mine if a.actionStatus == "FINISHED"]) == len(task.action_ids)
-        if finished and not st.nodeStates and robot.node == task.final_node:  # type: ignore[attr-defined]
+        if finished and not st.nodeStates and robot.node == task.final_node:
             robot.task = None
             robot.tasks_done += 1
             if task.kind == "charge":
@@ -229,9 +258,9 @@ class FleetManager:
             if robot.task is None and not robot.charging:
                 self.events.robot_free(robot)
 
-    def _track_charging(self, robot: RobotView, st: object) -> None:
+    def _track_charging(self, robot: RobotView, st: State) -> None:
         cls = self.classes[robot.kind]
-        if robot.charging and st.batteryState.batteryCharge >= cls.charged_pct:  # type: ignore[attr-defined]
+        if robot.charging and st.batteryState.batteryCharge >= cls.charged_pct:
             self._instant(robot, "stopCharging")
             robot.charging = False
             robot.charger = None

@@ -46,9 +46,7 @@ def build_status(ctl: Controller) -> Status:
     risky = sorted(
         (p for p in open_parcels if now - p.received_at >= AT_RISK_AFTER_S), key=lambda p: p.received_at
     )
-    holds = [
-        f"{p.order_no}: {p.reason}" for p in ctl.parcels.values() if p.state == ParcelState.HELD
-    ][-10:]
+    holds = [f"{p.order_no}: {p.reason}" for p in ctl.parcels.values() if p.state == ParcelState.HELD][-10:]
     utc = ctl.cfg.site.utc_offset_h
     return Status(
         ts=now,

@@ -306,7 +306,9 @@ def _unsigned_signature(root: etree._Element) -> None:
     ref = etree.SubElement(info, f"{{{DS}}}Reference", URI="")
     transforms = etree.SubElement(ref, f"{{{DS}}}Transforms")
     etree.SubElement(transforms, f"{{{DS}}}Transform", Algorithm=f"{DS}enveloped-signature")
-    etree.SubElement(ref, f"{{{DS}}}DigestMethod", Algorithm="http://www.chinaport.gov.cn/2022/04/xmldsig#sm3")
+    etree.SubElement(
+        ref, f"{{{DS}}}DigestMethod", Algorithm="http://www.chinaport.gov.cn/2022/04/xmldsig#sm3"
+    )
     etree.SubElement(ref, f"{{{DS}}}DigestValue").text = ""
     etree.SubElement(sig, f"{{{DS}}}SignatureValue").text = ""
 
@@ -393,8 +395,11 @@ def ceb621(
     for line in order.lines:
         sku = catalog[line.sku]
         item = _sub(doc, "InventoryList", None)
-        legal_unit, legal_qty = ("001", float(line.qty)) if sku.hs_code.startswith("8509") else (
-            UNIT_KG, max(sku.weight_kg * line.qty, 0.001))
+        legal_unit, legal_qty = (
+            ("001", float(line.qty))
+            if sku.hs_code.startswith("8509")
+            else (UNIT_KG, max(sku.weight_kg * line.qty, 0.001))
+        )
         for name, value in (
             ("gnum", str(line.gnum)),
             ("itemRecordNo", (item_records or {}).get(line.sku, line.sku)),
@@ -530,8 +535,14 @@ def _order_line(el: etree._Element, where: str) -> OrderLine:
     if not sku:
         raise CebError(f"{where}: missing <itemNo>; the warehouse needs the SKU")
     return _build(
-        where, OrderLine, gnum=f.whole("gnum"), sku=sku, name=f.text("itemName"), qty=f.whole("qty"),
-        price_fen=f.fen("price"), total_fen=f.fen("totalPrice"),
+        where,
+        OrderLine,
+        gnum=f.whole("gnum"),
+        sku=sku,
+        name=f.text("itemName"),
+        qty=f.whole("qty"),
+        price_fen=f.fen("price"),
+        total_fen=f.fen("totalPrice"),
     )
 
 
@@ -550,7 +561,8 @@ def parse_ceb311(xml: bytes) -> list[CustomsOrder]:
         lines = [_order_line(el, f"{where} line #{i}") for i, el in enumerate(items, 1)]
         orders.append(
             _build(
-                where, CustomsOrder,
+                where,
+                CustomsOrder,
                 order_no=f.text("orderNo"),
                 order_type="o2o" if f.text("note", required=False) == "o2o" else "regular",
                 ebp_code=f.text("ebpCode"),
@@ -585,7 +597,8 @@ def parse_ceb411(xml: bytes) -> list[Payment]:
         _currency(f)
         payments.append(
             _build(
-                where, Payment,
+                where,
+                Payment,
                 pay_code=f.text("payCode"),
                 pay_transaction_id=f.text("payTransactionId"),
                 order_no=f.text("orderNo"),
@@ -609,7 +622,8 @@ def parse_ceb511(xml: bytes) -> list[Waybill]:
         address = f.text("consigneeAddress")
         waybills.append(
             _build(
-                where, Waybill,
+                where,
+                Waybill,
                 carrier=f.text("logisticsCode"),
                 logistics_no=f.text("logisticsNo"),
                 order_no=f.text("orderNo"),

@@ -31,9 +31,20 @@ RISK_LOW_PRICE = "RISK:low_price"
 RISK_SHARED_ADDRESS = "RISK:shared_address"
 
 ALL_CODES = (
-    DOC_MISSING, DUPLICATE_ORDER, UNKNOWN_SKU, AMOUNT_MISMATCH, PAYER_MISMATCH, CONSIGNEE_MISMATCH,
-    NOT_ON_POSITIVE_LIST, SINGLE_LIMIT, ANNUAL_LIMIT, TAX_MISMATCH,
-    RISK_CATEGORY, RISK_BUYER_FREQUENCY, RISK_LOW_PRICE, RISK_SHARED_ADDRESS,
+    DOC_MISSING,
+    DUPLICATE_ORDER,
+    UNKNOWN_SKU,
+    AMOUNT_MISMATCH,
+    PAYER_MISMATCH,
+    CONSIGNEE_MISMATCH,
+    NOT_ON_POSITIVE_LIST,
+    SINGLE_LIMIT,
+    ANNUAL_LIMIT,
+    TAX_MISMATCH,
+    RISK_CATEGORY,
+    RISK_BUYER_FREQUENCY,
+    RISK_LOW_PRICE,
+    RISK_SHARED_ADDRESS,
 )
 ID_CARD = 1
 DAY_S = 86400.0
@@ -60,6 +71,8 @@ def local_year(ts: float, utc_offset_h: float) -> int:
 
 @dataclass(frozen=True, slots=True)
 class _Release:
+    """One released order as the annual quota sees it."""
+
     buyer_id: str
     value_fen: int
     year: int

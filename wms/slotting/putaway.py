@@ -21,7 +21,7 @@ def fits(sku: Sku, slot: Slot, storage: Storage) -> bool:
 def nearest_free_slots(
     skus: Iterable[Sku], slots: list[Slot], occupied: set[str], storage: Storage, velocity: dict[str, float]
 ) -> tuple[dict[str, str], list[str]]:
-    """Assign SKUs (highest velocity first) to the nearest free fitting slot; return (assignment, unplaced)."""
+    """Give SKUs (fastest first) the nearest free slot that fits; return (assignment, unplaced SKUs)."""
     free = sorted((s for s in slots if s.slot not in occupied), key=lambda s: (s.travel_m, s.slot))
     taken: set[str] = set()
     assignment: dict[str, str] = {}

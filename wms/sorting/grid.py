@@ -66,7 +66,12 @@ def build_grid(cfg: Sortation, chargers: int) -> SortGrid:
     g = nx.grid_2d_graph(w, h)
     g.remove_nodes_from(blocked)
     graph = nx.relabel_nodes(g, {n: cell(*n) for n in g.nodes})
-    pos = {cell(x, y): (x * cfg.cell_m, y * cfg.cell_m) for x in range(w) for y in range(h) if (x, y) not in blocked}
+    pos = {
+        cell(x, y): (x * cfg.cell_m, y * cfg.cell_m)
+        for x in range(w)
+        for y in range(h)
+        if (x, y) not in blocked
+    }
     inducts = [cell(round((k + 0.5) * w / cfg.inducts), 0) for k in range(cfg.inducts)]
     top = [cell(x, h - 1) for x in range(w)]
     charger_cells = [top[round((k + 0.5) * w / max(chargers, 1))] for k in range(chargers)]
