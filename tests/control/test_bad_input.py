@@ -137,3 +137,32 @@ def test_robot_connection_broken_requeues_its_task(shift) -> None:  # type: igno
     assert all(ctl.parcels[o].state in (ParcelState.WAVED, ParcelState.PICKING) for o in nos)
     shift.clock.run(until=shift.clock.now() + 1800.0)
     assert all(ctl.parcels[o].state not in (ParcelState.WAVED, ParcelState.PICKING) for o in nos)
+
+
+def test_other_fleets_and_lying_devices_change_nothing(shift) -> None:  # type: ignore[no-untyped-def]
+    shift, broker = shift
+    ctl = shift.controller
+    other = broker.client("other-fleet")
+    conn = {
+        "headerId": 0,
+        "timestamp": "2026-11-11T01:00:00.000Z",
+        "version": "2.0.0",
+        "manufacturer": "othermaker",
+        "serialNumber": "pick-01",
+        "connectionState": "OFFLINE",
+    }
+    other.publish(topics.vda("othermaker", "pick-01", "connection"), json.dumps(conn), retain=True)
+    part = CFG.site.partition
+    other.publish(
+        topics.xray_result(part),
+        json.dumps({"parcel": "NOPE", "lane": 0, "verdict": "clear", "image_id": "i"}),
+    )
+    other.publish(
+        topics.conveyor_event(part),
+        json.dumps({"cmd_id": "CV-9999999", "parcel": "NOPE", "kind": "arrived", "location": "GATE"}),
+    )
+    shift.clock.run(until=shift.clock.now() + 1.0)
+    robot = ctl.fleet.robots["pick-01"]
+    assert robot.online and robot.manufacturer == CFG.site.manufacturer  # another fleet is not ours
+    assert ctl.counters["duplicate_messages"] == 2  # unknown results and events are ignored, counted
+    assert ctl.alarm_counts.get("robots", 0) == 0

@@ -21,6 +21,7 @@ from wms.clock import Clock
 from wms.config import CustomsConfig, WarehouseConfig
 from wms.control.fleet import ActiveTask, FleetManager, FleetMap, RobotView
 from wms.control.repo import Repo
+from wms.control.status import build_status
 from wms.dispatch.cutoffs import next_cutoff
 from wms.domain import TERMINAL_STATES, LedgerKind, LotReceipt, OrderBundle, ParcelState, Sku
 from wms.inspection.rules import BuyerHistory, Finding, check_order
@@ -33,7 +34,7 @@ from wms.robots.assignment import nearest_idle
 from wms.slotting.putaway import nearest_free_slots
 from wms.sorting.chute_plan import FirstFreeChutePlan
 from wms.sorting.grid import SortGrid, build_grid
-from wms.store.models import AlarmRow, InspectionRow, SlotRow, TaskRow
+from wms.store.models import AlarmRow, InspectionRow, RobotRow, SlotRow, TaskRow
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +64,7 @@ class Parcel:
     picks: list[tuple[str, str, int, str]] = field(default_factory=list)  # (lot, sku, qty, node)
     done_at: float | None = None
     sampled: bool = False
+    xray_lane: int | None = None
     reason: str = ""
 
 
@@ -110,7 +112,7 @@ class Controller:
         self.chute_plan = FirstFreeChutePlan(self.grid.chutes)
         self.chutes: dict[str, Chute] = {}
         self.bags: dict[str, list[str]] = {}
-        self.conveyor_jobs: dict[str, tuple[str, str]] = {}
+        self.conveyor_jobs: dict[str, tuple[str, str, str]] = {}  # cmd_id → (parcel or bag, kind, to)
         self.lane_queue = [0] * cfg.gate.xray_lanes
         self.pack_load = dict.fromkeys(self.layout.pack_nodes, 0)
         self.alarms: deque[Alarm] = deque(maxlen=50)
@@ -225,6 +227,9 @@ class Controller:
                 self.alarm("warning", source, f"rejected message on {topic}: {where}: {err['msg']}")
             except ValueError as exc:
                 self.alarm("warning", source, f"rejected message on {topic}: {exc}")
+            except Exception as exc:  # a bug must not stop the warehouse: loud, counted, logged
+                log.exception("handler for %s failed", topic)
+                self.alarm("error", source, f"internal error on {topic}: {type(exc).__name__}: {exc}")
 
         return handler
 
@@ -387,16 +392,7 @@ class Controller:
     def task_done(self, robot: RobotView, task: ActiveTask) -> None:
         """A robot finished a task: move its parcels on."""
         now = self.clock.now()
-        self.repo.upsert_task(
-            TaskRow(
-                task_id=task.task_id,
-                kind=task.kind,
-                state="done",
-                robot=robot.serial,
-                created_at=now,
-                done_at=now,
-            )
-        )
+        self.repo.finish_task(task.task_id, task.kind, "done", robot.serial, now)
         if task.kind == "pick":
             nos, pack = task.payload  # type: ignore[misc]
             self.pack_load[pack] -= len(nos)
@@ -417,16 +413,7 @@ class Controller:
         """Re-queue the work of a task its robot could not finish."""
         now = self.clock.now()
         self.alarm("warning", "robots", f"{robot.serial}: task {task.task_id} re-queued: {reason}")
-        self.repo.upsert_task(
-            TaskRow(
-                task_id=task.task_id,
-                kind=task.kind,
-                state="failed",
-                robot=robot.serial,
-                created_at=now,
-                done_at=now,
-            )
-        )
+        self.repo.finish_task(task.task_id, task.kind, "failed", robot.serial, now)
         if task.kind == "pick":
             nos, pack = task.payload  # type: ignore[misc]
             self.pack_load[pack] -= len(nos)
@@ -439,6 +426,21 @@ class Controller:
             self._set([order_no], ParcelState.AT_INDUCT, f"re-queued: {reason}", induct=induct)
             self.induct_queues[induct].appendleft(order_no)
             self._assign_sorts()
+
+    def robot_changed(self, robot: RobotView) -> None:
+        """Keep the robot table current (connection, task, charging, error)."""
+        self.repo.upsert_robot(
+            RobotRow(
+                serial=robot.serial,
+                manufacturer=robot.manufacturer,
+                kind=robot.kind,
+                state=robot.status,
+                battery_pct=robot.battery,
+                node=robot.node,
+                last_seen=robot.last_seen,
+                task_id=robot.task.task_id if robot.task else None,
+            )
+        )
 
     def robot_free(self, robot: RobotView) -> None:
         """A robot became available: give it work, or send it to charge."""
@@ -455,7 +457,7 @@ class Controller:
 
     def _conveyor(self, parcel: str, kind: str, origin: str, dest: str, seconds: float) -> None:
         cmd_id = f"CV-{next(self._ids):07d}"
-        self.conveyor_jobs[cmd_id] = (parcel, kind)
+        self.conveyor_jobs[cmd_id] = (parcel, kind, dest)
         cmd = ConveyorCmd(
             cmd_id=cmd_id, parcel=parcel, kind=kind, origin=origin, destination=dest, seconds=seconds
         )  # type: ignore[arg-type]
@@ -463,19 +465,23 @@ class Controller:
 
     def _on_conveyor(self, data: bytes) -> None:
         ev = ConveyorEvent.model_validate_json(data)
-        job = self.conveyor_jobs.pop(ev.cmd_id, None)
+        job = self.conveyor_jobs.get(ev.cmd_id)
         if job is None:
             self._count("duplicate_messages")  # a redelivered or unknown event changes nothing
             return
-        if ev.kind == "packed":
-            self._set([ev.parcel], ParcelState.PACKED, ev.location)
+        parcel, kind, dest = job
+        if (ev.parcel, ev.kind, ev.location) != (parcel, "packed" if kind == "pack" else "arrived", dest):
+            raise ValueError(f"conveyor event {ev.cmd_id} says {ev.parcel} {ev.kind} at {ev.location}")
+        del self.conveyor_jobs[ev.cmd_id]
+        if kind == "pack":
+            self._set([parcel], ParcelState.PACKED, dest)
             induct = min(self.induct_queues, key=lambda i: (len(self.induct_queues[i]), i))
-            self._conveyor(ev.parcel, "move", ev.location, induct, self.cfg.pack.conveyor_to_sort_s)
-        elif ev.parcel in self.bags:
-            self._on_bag_at_gate(ev.parcel)
+            self._conveyor(parcel, "move", dest, induct, self.cfg.pack.conveyor_to_sort_s)
+        elif parcel in self.bags:
+            self._on_bag_at_gate(parcel)
         else:
-            self._set([ev.parcel], ParcelState.AT_INDUCT, ev.location, induct=ev.location)
-            self.induct_queues[ev.location].append(ev.parcel)
+            self._set([parcel], ParcelState.AT_INDUCT, dest, induct=dest)
+            self.induct_queues[dest].append(parcel)
             self._assign_sorts()
 
     # sorting ----------------------------------------------------------------------------------------
@@ -549,20 +555,23 @@ class Controller:
         p.sampled = self.rng.random() < self.customs.sampling_rate
         lane = min(range(len(self.lane_queue)), key=lambda i: (self.lane_queue[i], i))
         self.lane_queue[lane] += 1
+        p.xray_lane = lane
         self._set([order_no], ParcelState.INSPECTING, f"x-ray lane {lane}", lane=lane)
         self.bus.publish(topics.xray_cmd(self.part), XrayCmd(parcel=order_no, lane=lane), qos=1)
 
     def _on_xray(self, data: bytes) -> None:
         res = XrayResult.model_validate_json(data)
         p = self.parcels.get(res.parcel)
-        if p is None or p.state != ParcelState.INSPECTING:
-            self._count("duplicate_messages")
+        if p is None or p.xray_lane is None:
+            self._count("duplicate_messages")  # not waiting for an image: a repeat changes nothing
             return
+        if res.lane != p.xray_lane:
+            raise ValueError(f"x-ray result for {res.parcel} from lane {res.lane}, sent to {p.xray_lane}")
+        p.xray_lane = None
         self.lane_queue[res.lane] = max(0, self.lane_queue[res.lane] - 1)
         if res.verdict == "suspect":
             self._decide(p, "hold", f"XRAY_SUSPECT: image {res.image_id}", xray="suspect", lane=res.lane)
         elif p.sampled:
-            p.state = ParcelState.INSPECTING
             self.clock.call_later(
                 self.cfg.gate.manual_check_s,
                 lambda: self._decide(p, "release", "", xray="clear", lane=res.lane, sampled=True),
@@ -648,8 +657,6 @@ class Controller:
 
     def publish_status(self) -> None:
         """Publish the retained live status for consoles."""
-        from wms.control.status import build_status
-
         self.ledger_ok = bool(self.repo.ledger_check()["balanced"])
         self.bus.publish(topics.status(self.part), build_status(self), qos=0, retain=True)
 

@@ -91,6 +91,10 @@ class FleetEvents(Protocol):
         """A robot became available for work."""
         ...
 
+    def robot_changed(self, robot: RobotView) -> None:
+        """A robot's connection, task, charging or error changed (persist it)."""
+        ...
+
     def alarm(self, severity: str, source: str, message: str) -> None:
         """Raise an operator alarm."""
         ...
@@ -173,12 +177,15 @@ class FleetManager:
         robot = self._robot(topic, msg.serialNumber)
         if robot is None:
             return
+        before = (robot.status, robot.task)
         if msg.connectionState == "ONLINE":
             robot.online = True
             robot.last_header = -1
             robot.last_seen = self.clock.now()
         else:
             self._out_of_service(robot, f"connection {msg.connectionState}")
+        if (robot.status, robot.task) != before:
+            self.events.robot_changed(robot)
 
     def _on_state(self, topic: str, data: bytes) -> None:
         try:
@@ -189,6 +196,13 @@ class FleetManager:
         robot = self._robot(topic, st.serialNumber)
         if robot is None:
             return
+        before = (robot.status, robot.task)
+        self._apply_state(robot, st)
+        if (robot.status, robot.task) != before:
+            self.events.robot_changed(robot)
+
+    def _apply_state(self, robot: RobotView, st: State) -> None:
+        """Take in one state message of a known robot."""
         if st.headerId <= robot.last_header:
             return  # a replayed or out-of-order state changes nothing
         robot.last_header = st.headerId
@@ -347,6 +361,7 @@ class FleetManager:
                 order.nodes[stop_at[stop]].actions.append(make_action(atype, aid, params))
         robot.task = ActiveTask(task_id, kind, task_id, path[-1], action_ids, payload)
         self.bus.publish(vda(robot.manufacturer, robot.serial, "order"), order)
+        self.events.robot_changed(robot)
         return sum(fmap.distance(a, b) for a, b in zip(stops, stops[1:], strict=False))
 
     def _instant(self, robot: RobotView, action_type: str) -> None:

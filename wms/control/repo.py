@@ -260,6 +260,14 @@ class Repo:
             s.merge(row)
             s.commit()
 
+    def finish_task(self, task_id: str, kind: str, state: str, robot: str, now: float) -> None:
+        """Mark a task done or failed, keeping what was recorded when it was created."""
+        with self.session() as s:
+            row = s.get(TaskRow, task_id) or TaskRow(task_id=task_id, kind=kind, state=state, created_at=now)
+            row.state, row.robot, row.done_at = state, robot, now
+            s.add(row)
+            s.commit()
+
     def alarm(self, row: AlarmRow) -> None:
         """Append an alarm."""
         with self.session() as s:
