@@ -444,9 +444,7 @@ class Controller:
 
     def robot_free(self, robot: RobotView) -> None:
         """A robot became available: give it work, or send it to charge."""
-        if robot.battery < self.fleet.classes[robot.kind].low_battery_pct and self.fleet.send_to_charger(
-            robot
-        ):
+        if self.fleet.needs_charge(robot) and self.fleet.send_to_charger(robot):
             return
         if robot.kind == "picking":
             self._assign_picks()

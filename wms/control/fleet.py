@@ -211,8 +211,12 @@ class FleetManager:
         robot.online = True
         robot.battery = float(st.batteryState.batteryCharge)
         robot.paused = bool(st.paused)
-        if st.lastNodeId:
+        if st.lastNodeId and st.lastNodeId != robot.node:
             robot.node = st.lastNodeId
+            if robot.node not in self.maps[robot.kind].pos:
+                self.events.alarm(
+                    "warning", "robots", f"{robot.serial} is at {robot.node}, not on the {robot.kind} map"
+                )
         if st.agvPosition is not None:
             robot.x, robot.y = st.agvPosition.x, st.agvPosition.y
         elif robot.node in self.maps[robot.kind].pos:
@@ -300,18 +304,25 @@ class FleetManager:
         for robot in self.robots.values():
             if robot.online and now - robot.last_seen > self.timeout_s:
                 self._out_of_service(robot, f"no state for {now - robot.last_seen:.0f} s")
-            elif robot.status == "idle" and robot.battery < self.classes[robot.kind].low_battery_pct:
+            elif self.needs_charge(robot):
                 self.send_to_charger(robot)
+
+    def needs_charge(self, robot: RobotView) -> bool:
+        """An idle robot on its map whose battery is below the threshold."""
+        low = self.classes[robot.kind].low_battery_pct
+        on_map = robot.node in self.maps[robot.kind].pos
+        return robot.status == "idle" and on_map and not self.paused and robot.battery < low
 
     def idle(self, kind: str) -> list[RobotView]:
         """Robots of ``kind`` ready for a task."""
         if self.paused:
             return []
         low = self.classes[kind].low_battery_pct
+        pos = self.maps[kind].pos
         return [
             r
             for r in self.robots.values()
-            if r.kind == kind and r.status == "idle" and r.battery >= low and r.node
+            if r.kind == kind and r.status == "idle" and r.battery >= low and r.node in pos
         ]
 
     def send_to_charger(self, robot: RobotView) -> bool:
