@@ -45,7 +45,14 @@ def test_virtual_shift_end_to_end_with_schema_valid_vda5050(tmp_path: Path, vda_
         kind = topic.rsplit("/", 1)[1]
         if kind in validators:
             seen[kind] = seen.get(kind, 0) + 1
-            errors = list(validators[kind].iter_errors(json.loads(data)))
+            msg = json.loads(data)
+            if kind == "order":
+                released = [n["released"] for n in msg["nodes"]]
+                if released != sorted(released, reverse=True):
+                    bad.append(f"{topic}: a released node follows a horizon node")
+                if msg["orderUpdateId"] > 0:
+                    seen["order_updates"] = seen.get("order_updates", 0) + 1
+            errors = list(validators[kind].iter_errors(msg))
             if errors:
                 bad.append(f"{topic}: {errors[0].message}")
 
@@ -56,6 +63,7 @@ def test_virtual_shift_end_to_end_with_schema_valid_vda5050(tmp_path: Path, vda_
     assert result["rejected"] > 0  # the feed sends some orders with bad documents
     assert not bad, bad[:5]
     assert seen.get("order", 0) > 50 and seen.get("state", 0) > 100 and seen.get("connection", 0) >= 24
+    assert seen.get("order_updates", 0) > 20  # paths go out as base + horizon, extended by updates
     ctl = shift.controller
     assert all(r.tasks_done > 0 for r in ctl.fleet.robots.values() if r.kind == "picking")
     assert ctl.alarm_counts.get("orders", 0) == 0

@@ -11,7 +11,7 @@ from wms.bus.base import Bus
 from wms.clock import Clock
 from wms.config import RobotClass
 from wms.robots.orders import build_order, instant_action, instant_actions, make_action
-from wms.robots.vda5050 import HeaderCounter, State, VdaError, parse_connection, parse_state
+from wms.robots.vda5050 import Action, HeaderCounter, State, VdaError, parse_connection, parse_state
 from wms.topics import vda, vda_all, vda_parse
 
 log = logging.getLogger(__name__)
@@ -37,6 +37,10 @@ class ActiveTask:
     final_node: str
     action_ids: set[str]
     payload: object = None
+    path: list[str] = field(default_factory=list)
+    actions: dict[int, list[Action]] = field(default_factory=dict)  # by path index
+    base_end: int = 0  # index of the last released node
+    update_id: int = 0
 
 
 @dataclass
@@ -112,6 +116,7 @@ class FleetManager:
         events: FleetEvents,
         timeout_s: float,
         manufacturers: list[str],
+        release_nodes: int = 6,
     ) -> None:
         self.bus = bus
         self.clock = clock
@@ -120,6 +125,7 @@ class FleetManager:
         self.events = events
         self.timeout_s = timeout_s
         self.manufacturers = manufacturers
+        self.release_nodes = release_nodes
         self.robots: dict[str, RobotView] = {}
         self.expected: dict[str, str] = {}
         self.paused = False
@@ -232,6 +238,7 @@ class FleetManager:
             return
         self._cancel_stray_order(robot, st)
         self._track_charging(robot, st)
+        self._extend_base(robot, st)
         self._track_task(robot, st)
         if not was_online and robot.task is None:
             self.events.robot_free(robot)
@@ -355,25 +362,53 @@ class FleetManager:
         for i, (a, b) in enumerate(zip(stops, stops[1:], strict=False), start=1):
             path += fmap.path(a, b)[1:]
             stop_at[i] = len(path) - 1
-        order = build_order(
-            manufacturer=robot.manufacturer,
-            serial=robot.serial,
-            order_id=task_id,
-            order_update_id=0,
-            path=[(n, *fmap.pos[n]) for n in path],
-            header_id=robot.headers.next("order"),
-            now=self.clock.now(),
-        )
+        by_index: dict[int, list[Action]] = {}
         action_ids: set[str] = set()
         for stop, acts in actions.items():  # by position: a node may occur twice on one path
             for n, (atype, params) in enumerate(acts):
                 aid = f"{task_id}-{stop}-{n}"
                 action_ids.add(aid)
-                order.nodes[stop_at[stop]].actions.append(make_action(atype, aid, params))
-        robot.task = ActiveTask(task_id, kind, task_id, path[-1], action_ids, payload)
-        self.bus.publish(vda(robot.manufacturer, robot.serial, "order"), order)
+                by_index.setdefault(stop_at[stop], []).append(make_action(atype, aid, params))
+        robot.task = ActiveTask(task_id, kind, task_id, path[-1], action_ids, payload, path, by_index)
+        self._release(robot, robot.task, 0)
         self.events.robot_changed(robot)
         return sum(fmap.distance(a, b) for a, b in zip(stops, stops[1:], strict=False))
+
+    def _release(self, robot: RobotView, task: ActiveTask, start: int) -> None:
+        """Send the order (``start`` = 0) or an update from the last base node: a few more nodes as base.
+
+        The rest of the path travels as horizon, so the robot knows where it is heading but stops at the
+        end of the base until the master releases more (where traffic control will decide how far).
+        """
+        fmap = self.maps[robot.kind]
+        end = min(len(task.path) - 1, start + self.release_nodes)
+        nodes = task.path[start:]
+        order = build_order(
+            manufacturer=robot.manufacturer,
+            serial=robot.serial,
+            order_id=task.order_id,
+            order_update_id=task.update_id,
+            path=[(n, *fmap.pos[n]) for n in nodes],
+            released=end - start + 1,
+            start_sequence_id=2 * start,
+            header_id=robot.headers.next("order"),
+            now=self.clock.now(),
+        )
+        for i, node in enumerate(order.nodes):
+            if start + i in task.actions and (start == 0 or i > 0):  # the stitch node's actions went before
+                node.actions.extend(task.actions[start + i])
+        task.base_end = end
+        self.bus.publish(vda(robot.manufacturer, robot.serial, "order"), order)
+
+    def _extend_base(self, robot: RobotView, st: State) -> None:
+        """Release more of the path once the robot is within half a window of the end of its base."""
+        task = robot.task
+        if task is None or st.orderId != task.order_id or task.base_end >= len(task.path) - 1:
+            return
+        reached = st.lastNodeSequenceId // 2
+        if task.base_end - reached <= self.release_nodes // 2:
+            task.update_id += 1
+            self._release(robot, task, task.base_end)
 
     def _instant(self, robot: RobotView, action_type: str) -> None:
         self._seq += 1
