@@ -11,7 +11,7 @@ from wms.layout import Layout
 from wms.picking.allocation import LotView, allocate_fefo
 from wms.picking.batching import PickOrder, fcfs_batches
 from wms.picking.routing import nearest_neighbour, route_length
-from wms.robots.assignment import nearest_idle
+from wms.robots.assignment import min_cost_assignment, nearest_idle
 from wms.slotting.putaway import fits, nearest_free_slots
 from wms.sorting.chute_plan import FirstFreeChutePlan
 from wms.sorting.grid import Chute
@@ -105,3 +105,18 @@ def test_nearest_idle_assignment() -> None:
     pos = {"t1": 0.0, "t2": 10.0, "r1": 9.0, "r2": 1.0, "r3": 50.0}
     pairs = nearest_idle(["t1", "t2"], ["r1", "r2", "r3"], lambda t, r: abs(pos[t] - pos[r]))
     assert pairs == [("t1", "r2"), ("t2", "r1")]
+
+
+def test_min_cost_assignment_beats_greedy_and_keeps_queue_order() -> None:
+    pos = {"a": 0.0, "b": 1.0, "x": 0.9, "y": -5.0}
+
+    def cost(t: str, r: str) -> float:
+        return abs(pos[t] - pos[r])
+
+    greedy = nearest_idle(["a", "b"], ["x", "y"], cost)
+    best = min_cost_assignment(["a", "b"], ["x", "y"], cost)
+    assert sum(cost(t, r) for t, r in best) < sum(cost(t, r) for t, r in greedy)
+    assert best == [("a", "y"), ("b", "x")]
+    # more tasks than robots: the first ones in the queue are served
+    assert [t for t, _ in min_cost_assignment(["a", "b"], ["y"], cost)] == ["a"]
+    assert min_cost_assignment([], ["x"], cost) == [] and min_cost_assignment(["a"], [], cost) == []

@@ -30,7 +30,7 @@ from wms.messages import Alarm, ControlCmd, ConveyorCmd, ConveyorEvent, XrayCmd,
 from wms.picking.allocation import LotView, allocate_fefo
 from wms.picking.batching import PickOrder, fcfs_batches
 from wms.picking.routing import nearest_neighbour
-from wms.robots.assignment import nearest_idle
+from wms.robots.assignment import min_cost_assignment
 from wms.slotting.putaway import nearest_free_slots
 from wms.sorting.chute_plan import FirstFreeChutePlan
 from wms.sorting.grid import SortGrid, build_grid
@@ -352,10 +352,10 @@ class Controller:
         tasks = {tid: nos for tid, nos in list(self.pick_queue)[: len(robots)]}
 
         def cost(tid: str, serial: str) -> float:
-            first = self.parcels[tasks[tid][0]].picks[0][3]
-            return self.layout.distance(robots[serial].node, first)
+            nodes = [node for o in tasks[tid] for *_, node in self.parcels[o].picks]
+            return min(self.layout.distance(robots[serial].node, n) for n in nodes)
 
-        for tid, serial in nearest_idle(list(tasks), list(robots), cost):
+        for tid, serial in min_cost_assignment(list(tasks), list(robots), cost):
             self.pick_queue.remove((tid, tasks[tid]))
             self._start_pick(robots[serial], tid, tasks[tid])
 
@@ -485,25 +485,38 @@ class Controller:
     # sorting ----------------------------------------------------------------------------------------
 
     def _assign_sorts(self) -> None:
+        """Parcels waiting at the inducts (longest queues first) to idle sorting robots, least travel."""
         robots = {r.serial: r for r in self.fleet.idle("sorting")}
-        while robots and any(self.induct_queues.values()):
-            induct = max(self.induct_queues, key=lambda i: (len(self.induct_queues[i]), i))
-            order_no = self.induct_queues[induct][0]
-            p = self.parcels[order_no]
-            chute_id = self.chute_plan.chute_for(p.carrier, p.route)
-            if chute_id is None:
-                self.alarm("error", "sorting", f"no free chute for {p.carrier}/{p.route}")
-                return
-            serial = min(robots, key=lambda s: (self.grid.distance(robots[s].node, induct), s))
-            robot = robots.pop(serial)
-            self.induct_queues[induct].popleft()
-            chute = self._chute_by_id[chute_id]
-            eject = min(chute.eject, key=lambda c: self.grid.distance(induct, c))
-            task_id = f"SORT-{next(self._ids):06d}"
-            stops = [robot.node, induct, eject]
-            actions = {1: [("pick", {"parcel": order_no})], 2: [("drop", {"chute": chute_id})]}
-            self.fleet.send(robot, task_id, "sort", stops, actions, payload=(order_no, chute_id))  # type: ignore[arg-type]
-            self._set([order_no], ParcelState.SORTING, robot.serial, task_id=task_id)
+        if not robots or not any(self.induct_queues.values()):
+            return
+        waiting: dict[str, str] = {}  # parcel -> induct, in the order they should be served
+        for depth in range(max(len(q) for q in self.induct_queues.values())):
+            for induct in sorted(self.induct_queues, key=lambda i: (-len(self.induct_queues[i]), i)):
+                if depth < len(self.induct_queues[induct]):
+                    waiting[self.induct_queues[induct][depth]] = induct
+        for order_no, serial in min_cost_assignment(
+            list(waiting), list(robots), lambda o, s: self.grid.distance(robots[s].node, waiting[o])
+        ):
+            self._start_sort(robots[serial], order_no, waiting[order_no])
+
+    def _start_sort(self, robot: RobotView, order_no: str, induct: str) -> None:
+        p = self.parcels[order_no]
+        chute_id = self.chute_plan.chute_for(p.carrier, p.route)
+        if chute_id is None:
+            self.alarm("error", "sorting", f"no free chute for {p.carrier}/{p.route}; {order_no} waits")
+            return
+        self.induct_queues[induct].remove(order_no)
+        chute = self._chute_by_id[chute_id]
+        eject = min(chute.eject, key=lambda c: self.grid.distance(induct, c))
+        task_id = f"SORT-{next(self._ids):06d}"
+        actions: dict[int, list[tuple[str, dict[str, str | int | float]]]] = {
+            1: [("pick", {"parcel": order_no})],
+            2: [("drop", {"chute": chute_id})],
+        }
+        self.fleet.send(
+            robot, task_id, "sort", [robot.node, induct, eject], actions, payload=(order_no, chute_id)
+        )
+        self._set([order_no], ParcelState.SORTING, robot.serial, task_id=task_id)
 
     def _close_bag(self, chute_id: str) -> None:
         bag = self.chutes[chute_id]

@@ -1,8 +1,12 @@
-"""Task assignment of the walking skeleton: each task, oldest first, to the nearest idle robot."""
+"""Assignment of tasks to idle robots: min-cost matching with OR-Tools, and the greedy baseline."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+
+from ortools.graph.python.linear_sum_assignment import SimpleLinearSumAssignment
+
+SCALE = 1000  # costs are metres; the solver wants integers (millimetres)
 
 
 def nearest_idle(
@@ -18,3 +22,23 @@ def nearest_idle(
         free.remove(robot)
         pairs.append((task, robot))
     return pairs
+
+
+def min_cost_assignment(
+    tasks: Sequence[str], robots: Sequence[str], cost: Callable[[str, str], float]
+) -> list[tuple[str, str]]:
+    """Pairs (task, robot) of least total travel; as many pairs as the smaller side has members.
+
+    With more tasks than robots, the tasks that matter most should come first: only the first
+    ``len(robots)`` tasks are considered, so queue order (due time) is kept.
+    """
+    tasks = list(tasks[: len(robots)])
+    if not tasks or not robots:
+        return []
+    solver = SimpleLinearSumAssignment()
+    for i, task in enumerate(tasks):
+        for j, robot in enumerate(robots):
+            solver.add_arc_with_cost(i, j, round(cost(task, robot) * SCALE))
+    if solver.solve() != solver.OPTIMAL:
+        return nearest_idle(tasks, robots, cost)
+    return [(task, robots[solver.right_mate(i)]) for i, task in enumerate(tasks)]

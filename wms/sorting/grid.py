@@ -43,14 +43,18 @@ class SortGrid:
     chargers: list[str]
     parking: list[str]
     pos: dict[str, tuple[float, float]] = field(default_factory=dict)
+    _lengths: dict[str, dict[str, int]] = field(default_factory=dict, repr=False)
 
     def path(self, a: str, b: str) -> list[str]:
         """Shortest cell sequence from ``a`` to ``b``."""
         return nx.shortest_path(self.graph, a, b)
 
     def distance(self, a: str, b: str) -> float:
-        """Shortest travel distance in metres."""
-        return (len(self.path(a, b)) - 1) * self.cell_m
+        """Shortest travel distance in metres (one breadth-first search per source, cached)."""
+        lengths = self._lengths.get(a)
+        if lengths is None:
+            lengths = self._lengths[a] = nx.single_source_shortest_path_length(self.graph, a)
+        return lengths[b] * self.cell_m
 
 
 def build_grid(cfg: Sortation, chargers: int) -> SortGrid:
