@@ -20,6 +20,7 @@ from wms.bus.base import Bus
 from wms.clock import Clock
 from wms.config import CustomsConfig, WarehouseConfig
 from wms.control.fleet import ActiveTask, FleetManager, FleetMap, RobotView
+from wms.control.outbox import Outbox
 from wms.control.repo import Repo
 from wms.control.status import build_status
 from wms.dispatch.cutoffs import next_cutoff
@@ -123,8 +124,9 @@ class Controller:
         self._ids = itertools.count(1)
         self.started = clock.now()
         self.ledger_ok = True
+        self.outbox = Outbox(bus, self.repo.unit)
         self.fleet = FleetManager(
-            bus,
+            self.outbox,
             clock,
             maps={"picking": self._pick_map(), "sorting": self._sort_map()},
             classes={"picking": cfg.fleet.picking, "sorting": cfg.fleet.sorting},
@@ -146,12 +148,15 @@ class Controller:
     def start(self) -> None:
         """Slot the catalogue, subscribe to every input, and start the periodic work."""
         self._slot_catalog()
-        b, p = self.bus, self.part
-        b.subscribe(topics.inbound(p), self._guard("inbound", self._on_inbound), qos=1)
-        b.subscribe(topics.orders(p), self._guard("orders", self._on_order), qos=1)
-        b.subscribe(topics.conveyor_event(p), self._guard("conveyor", self._on_conveyor), qos=1)
-        b.subscribe(topics.xray_result(p), self._guard("xray", self._on_xray), qos=1)
-        b.subscribe(topics.control(p), self._guard("control", self._on_control), qos=1)
+        p = self.part
+        for topic, source, handler in (
+            (topics.inbound(p), "inbound", self._on_inbound),
+            (topics.orders(p), "orders", self._on_order),
+            (topics.conveyor_event(p), "conveyor", self._on_conveyor),
+            (topics.xray_result(p), "xray", self._on_xray),
+            (topics.control(p), "control", self._on_control),
+        ):
+            self.bus.subscribe(topic, self._guard(source, self.outbox.atomic(handler)), qos=1)
         self.fleet.start()
         for k in range(self.cfg.fleet.picking.count):
             self.fleet.expect(f"pick-{k + 1:02d}", "picking")
@@ -165,11 +170,17 @@ class Controller:
             self._schedule_departure(carrier.code)
 
     def _every(self, period: float, fn) -> None:  # type: ignore[no-untyped-def]
+        work = self.outbox.atomic(fn)
+
         def tick() -> None:
-            fn()
+            work()
             self.clock.call_later(period, tick)
 
         self.clock.call_later(period, tick)
+
+    def _later(self, delay: float, fn) -> None:  # type: ignore[no-untyped-def]
+        """Run ``fn`` after ``delay`` as its own unit of work."""
+        self.clock.call_later(delay, self.outbox.atomic(fn))
 
     def _slot_catalog(self) -> None:
         """Putaway: every SKU a pick face, nearest free fitting slot first, by catalogue rank as velocity."""
@@ -213,7 +224,7 @@ class Controller:
         self.alarms.appendleft(a)
         self.alarm_counts[source] = self.alarm_counts.get(source, 0) + 1
         self.repo.alarm(AlarmRow(ts=now, severity=severity, source=source, message=a.message))
-        self.bus.publish(topics.alarms(self.part), a, qos=1)
+        self.outbox.publish(topics.alarms(self.part), a, qos=1)
 
     def _guard(self, source: str, fn):  # type: ignore[no-untyped-def]
         """Wrap a handler: invalid input becomes a counted alarm; the controller keeps running."""
@@ -459,7 +470,7 @@ class Controller:
         cmd = ConveyorCmd(
             cmd_id=cmd_id, parcel=parcel, kind=kind, origin=origin, destination=dest, seconds=seconds
         )  # type: ignore[arg-type]
-        self.bus.publish(topics.conveyor_cmd(self.part), cmd, qos=1)
+        self.outbox.publish(topics.conveyor_cmd(self.part), cmd, qos=1)
 
     def _on_conveyor(self, data: bytes) -> None:
         ev = ConveyorEvent.model_validate_json(data)
@@ -568,7 +579,7 @@ class Controller:
         self.lane_queue[lane] += 1
         p.xray_lane = lane
         self._set([order_no], ParcelState.INSPECTING, f"x-ray lane {lane}", lane=lane)
-        self.bus.publish(topics.xray_cmd(self.part), XrayCmd(parcel=order_no, lane=lane), qos=1)
+        self.outbox.publish(topics.xray_cmd(self.part), XrayCmd(parcel=order_no, lane=lane), qos=1)
 
     def _on_xray(self, data: bytes) -> None:
         res = XrayResult.model_validate_json(data)
@@ -583,7 +594,7 @@ class Controller:
         if res.verdict == "suspect":
             self._decide(p, "hold", f"XRAY_SUSPECT: image {res.image_id}", xray="suspect", lane=res.lane)
         elif p.sampled:
-            self.clock.call_later(
+            self._later(
                 self.cfg.gate.manual_check_s,
                 lambda: self._decide(p, "release", "", xray="clear", lane=res.lane, sampled=True),
             )
@@ -632,7 +643,7 @@ class Controller:
 
     def _schedule_departure(self, code: str) -> None:
         at = next_cutoff(self.carriers[code], self.clock.now(), self.cfg.site.utc_offset_h)
-        self.clock.call_at(at, lambda: self._depart(code))
+        self.clock.call_at(at, self.outbox.atomic(lambda: self._depart(code)))
 
     def _depart(self, code: str) -> None:
         """A carrier's truck leaves: every released parcel of that carrier goes on its manifest."""
@@ -669,7 +680,7 @@ class Controller:
     def publish_status(self) -> None:
         """Publish the retained live status for consoles."""
         self.ledger_ok = bool(self.repo.ledger_check()["balanced"])
-        self.bus.publish(topics.status(self.part), build_status(self), qos=0, retain=True)
+        self.outbox.publish(topics.status(self.part), build_status(self), qos=0, retain=True)
 
 
 def _reason(findings: list[Finding]) -> str:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 
 from sqlalchemy import func
 from sqlalchemy.engine import Engine
@@ -34,25 +35,43 @@ class Repo:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self._unit: Session | None = None
 
     def session(self) -> Session:
-        """A new session (use as a context manager)."""
+        """A new session of its own (use as a context manager), e.g. for reports."""
         return Session(self.engine, expire_on_commit=False)
+
+    @contextmanager
+    def unit(self) -> Iterator[Session]:
+        """One transaction for everything written inside; nested units join the outer one."""
+        if self._unit is not None:
+            yield self._unit
+            return
+        s = self.session()
+        self._unit = s
+        try:
+            yield s
+            s.commit()
+        except BaseException:
+            s.rollback()
+            raise
+        finally:
+            self._unit = None
+            s.close()
 
     # master data -----------------------------------------------------------------------------------
 
     def save_catalog(self, skus: Iterable[Sku], slots: Iterable[SlotRow]) -> None:
         """Register SKUs and the slots they were given (idempotent)."""
-        with self.session() as s:
+        with self.unit() as s:
             for sku in skus:
                 s.merge(SkuRow(**sku.model_dump(mode="json")))
             for slot in slots:
                 s.merge(slot)
-            s.commit()
 
     def receive_lot(self, lot: LotReceipt, slot: str | None, now: float) -> bool:
         """Book a lot into stock with its RECEIVED ledger entry; False if the lot was already booked."""
-        with self.session() as s:
+        with self.unit() as s:
             if s.get(LotRow, lot.lot) is not None:
                 return False
             s.add(
@@ -73,7 +92,6 @@ class Repo:
                     ts=now, lot=lot.lot, sku=lot.sku, kind=LedgerKind.RECEIVED, qty=lot.qty, ref=lot.entry_no
                 )
             )
-            s.commit()
         return True
 
     # orders and parcels ----------------------------------------------------------------------------
@@ -88,7 +106,7 @@ class Repo:
     ) -> None:
         """Store an order with its documents, its parcel, the first event and any stock reservation."""
         o, p, w = bundle.order, bundle.payment, bundle.waybill
-        with self.session() as s:
+        with self.unit() as s:
             s.add(
                 OrderRow(
                     order_no=o.order_no,
@@ -157,15 +175,13 @@ class Repo:
                 assert row is not None, f"allocation from unknown lot {lot}"
                 row.qty_allocated += qty
                 s.add(row)
-            s.commit()
 
     def transition(
         self, order_nos: Iterable[str], to: ParcelState, now: float, detail: str = "", **fields: object
     ) -> None:
         """Move parcels to a new state, appending one event each, in one transaction."""
-        with self.session() as s:
+        with self.unit() as s:
             self._transition(s, order_nos, to, now, detail, fields)
-            s.commit()
 
     @staticmethod
     def _transition(
@@ -191,7 +207,7 @@ class Repo:
         self, order_no: str, to: ParcelState, now: float, kind: LedgerKind | None, reason: str
     ) -> None:
         """End a parcel: HELD takes its goods off the shelf with ledger entries, REJECTED restocks them."""
-        with self.session() as s:
+        with self.unit() as s:
             for alloc in s.exec(select(AllocationRow).where(AllocationRow.order_no == order_no)).all():
                 lot = s.get(LotRow, alloc.lot)
                 assert lot is not None
@@ -205,11 +221,10 @@ class Repo:
                     )
                 s.add(lot)
             self._transition(s, [order_no], to, now, reason, {"reason": reason, "done_at": now})
-            s.commit()
 
     def dispatch(self, manifest_id: str, carrier: str, order_nos: list[str], now: float) -> None:
         """Close a carrier manifest: every parcel dispatched and its goods released from the ledger."""
-        with self.session() as s:
+        with self.unit() as s:
             s.add(
                 ManifestRow(manifest_id=manifest_id, carrier=carrier, departed_at=now, parcels=len(order_nos))
             )
@@ -238,41 +253,35 @@ class Repo:
                 manifest_id,
                 {"manifest": manifest_id, "done_at": now},
             )
-            s.commit()
 
     def inspection(self, row: InspectionRow) -> None:
         """Record a gate decision."""
-        with self.session() as s:
+        with self.unit() as s:
             s.add(row)
-            s.commit()
 
     # robots, tasks, alarms -------------------------------------------------------------------------
 
     def upsert_robot(self, row: RobotRow) -> None:
         """Keep the fleet table current."""
-        with self.session() as s:
+        with self.unit() as s:
             s.merge(row)
-            s.commit()
 
     def upsert_task(self, row: TaskRow) -> None:
         """Create or update a task."""
-        with self.session() as s:
+        with self.unit() as s:
             s.merge(row)
-            s.commit()
 
     def finish_task(self, task_id: str, kind: str, state: str, robot: str, now: float) -> None:
         """Mark a task done or failed, keeping what was recorded when it was created."""
-        with self.session() as s:
+        with self.unit() as s:
             row = s.get(TaskRow, task_id) or TaskRow(task_id=task_id, kind=kind, state=state, created_at=now)
             row.state, row.robot, row.done_at = state, robot, now
             s.add(row)
-            s.commit()
 
     def alarm(self, row: AlarmRow) -> None:
         """Append an alarm."""
-        with self.session() as s:
+        with self.unit() as s:
             s.add(row)
-            s.commit()
 
     # checks ----------------------------------------------------------------------------------------
 
