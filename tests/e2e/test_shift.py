@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from wms.config import CONFIG_DIR, load_customs, load_warehouse
+from wms.reports import ledger_report, sla_report
 from wms.shift import ShiftOptions, run_mqtt, run_until_drained, summary, virtual_shift
 
 CFG = load_warehouse(CONFIG_DIR / "warehouse.toml")
@@ -65,6 +66,10 @@ def test_virtual_shift_end_to_end_with_schema_valid_vda5050(tmp_path: Path, vda_
     assert seen.get("order", 0) > 50 and seen.get("state", 0) > 100 and seen.get("connection", 0) >= 24
     assert seen.get("order_updates", 0) > 20  # paths go out as base + horizon, extended by updates
     ctl = shift.controller
+    ledger = ledger_report(ctl.repo.engine)
+    assert ledger["balanced"] and ledger["lots"] > 0, ledger["unbalanced_lots"][:3]
+    sla = sla_report(ctl.repo.engine)
+    assert sla["dispatched"] == result["dispatched"] and sla["dispatched_within_24h_pct"] == 100.0
     assert all(r.tasks_done > 0 for r in ctl.fleet.robots.values() if r.kind == "picking")
     assert ctl.alarm_counts.get("orders", 0) == 0
 

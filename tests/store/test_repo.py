@@ -8,6 +8,7 @@ import pytest
 from sqlmodel import select
 
 from wms.control.repo import Repo
+from wms.reports import ledger_report, sla_report
 from wms.domain import CustomsOrder, LedgerKind, LotReceipt, OrderBundle, OrderLine, ParcelState
 from wms.store.db import connect
 from wms.store.models import LedgerEntry, ParcelEvent, ParcelRow
@@ -55,6 +56,10 @@ def _exercise(url: str) -> None:
     check = repo.ledger_check()
     assert check == {"received": 10, "in_stock": 6, "released": 2, "returned": 0, "held": 2, "balanced": True}
     assert repo.parcel_states() == {"dispatched": 1, "held": 1, "rejected": 2}
+    report = ledger_report(repo.engine)
+    assert report["balanced"] and report["account_books"]["T1"]["released"] == 2
+    sla = sla_report(repo.engine, now=4.0)
+    assert sla["dispatched"] == 1 and sla["dispatched_within_24h_pct"] == 100.0 and sla["open"] == 0
     with repo.session() as s:
         events = s.exec(
             select(ParcelEvent).where(ParcelEvent.order_no == "O1").order_by(ParcelEvent.id)
@@ -69,6 +74,8 @@ def _exercise(url: str) -> None:
         s.add(LedgerEntry(ts=4.0, lot="LOT1", sku="SKU1", kind=LedgerKind.RELEASED, qty=1))
         s.commit()
     assert repo.ledger_check()["balanced"] is False
+    unbalanced = ledger_report(repo.engine)["unbalanced_lots"]
+    assert [(u["lot"], u["difference"]) for u in unbalanced] == [("LOT1", -1)]
     with pytest.raises(KeyError, match="no parcel"):
         repo.transition(["NOPE"], ParcelState.PACKED, 5.0)
 
