@@ -8,8 +8,8 @@ import pytest
 from sqlmodel import select
 
 from wms.control.repo import Repo
-from wms.reports import ledger_report, sla_report
 from wms.domain import CustomsOrder, LedgerKind, LotReceipt, OrderBundle, OrderLine, ParcelState
+from wms.reports import ledger_report, sla_report
 from wms.store.db import connect
 from wms.store.models import LedgerEntry, ParcelEvent, ParcelRow
 
