@@ -205,7 +205,7 @@ def run(
     finally:
         bus.close()
         if broker:
-            broker.stop()
+            broker.close()
 
 
 @app.command()
@@ -297,6 +297,17 @@ def report_sla(db: DbOpt = None, as_json: Annotated[bool, typer.Option("--json")
     from wms.store.db import connect
 
     _print_report(sla_report(connect(db)), as_json, "24-hour dispatch")
+
+
+def _register_commands() -> None:
+    """Commands that live beside their planners (each module's ``register(app, bench)``)."""
+    from wms.inspection.commands import register as inspection
+
+    for register in (inspection,):
+        register(app, bench_app)
+
+
+_register_commands()
 
 
 def main() -> None:

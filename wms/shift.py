@@ -36,6 +36,9 @@ from wms.store.models import ParcelRow
 
 log = logging.getLogger(__name__)
 
+# Consumers of QoS 1 commands and events keep their broker session, so nothing sent to them while they
+# reconnect is lost; robots take their orders at QoS 0 (VDA 5050) and the master re-sends those.
+PERSISTENT_CLIENTS = frozenset({"controller", "conveyor", "xray"})
 TERMINAL_VALUES = {s.value for s in TERMINAL_STATES}
 BusFactory = Callable[[str, Will | None, Any], Bus]  # (client name, last will, clock) -> connected bus
 
@@ -262,7 +265,9 @@ def run_mqtt(
             customs,
             opts,
             clock,
-            lambda name, will, on: MqttBus(url, f"{part}-{name}", on, will=will),
+            lambda name, will, on: MqttBus(
+                url, f"{part}-{name}", on, will=will, persistent=name in PERSISTENT_CLIENTS
+            ),
             ctl_clock=ctl_clock,
         )
         limit = shift.feed_until + opts.drain_limit_s
@@ -296,4 +301,4 @@ def run_mqtt(
             for b in shift.buses:
                 b.close()
         if broker is not None:
-            broker.stop()
+            broker.close()

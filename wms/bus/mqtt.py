@@ -41,7 +41,9 @@ class MqttBus:
         clock: Clock,
         will: Will | None = None,
         connect_timeout: float = 10.0,
+        persistent: bool = False,
     ) -> None:
+        """Connect; ``persistent`` keeps the broker session (subscriptions, queued QoS 1) on reconnect."""
         host, port, user, password, tls = parse_mqtt_url(url)
         self.url = url
         self.client_id = client_id
@@ -49,7 +51,10 @@ class MqttBus:
         self._subs: list[tuple[str, Handler, int]] = []
         self._connected = threading.Event()
         self._client = paho.Client(
-            CallbackAPIVersion.VERSION2, client_id=client_id, protocol=paho.MQTTv311, clean_session=True
+            CallbackAPIVersion.VERSION2,
+            client_id=client_id,
+            protocol=paho.MQTTv311,
+            clean_session=not persistent,
         )
         self._client.max_inflight_messages_set(MAX_INFLIGHT)
         self._client.reconnect_delay_set(min_delay=1, max_delay=5)

@@ -21,6 +21,7 @@ from wms.clock import Clock
 from wms.config import CustomsConfig, WarehouseConfig
 from wms.control.fleet import ActiveTask, FleetManager, FleetMap, RobotView
 from wms.control.outbox import Outbox
+from wms.control.pending import PendingCommands
 from wms.control.repo import Repo
 from wms.control.status import build_status
 from wms.dispatch.cutoffs import next_cutoff
@@ -115,6 +116,7 @@ class Controller:
         self.bags: dict[str, list[str]] = {}
         self.conveyor_jobs: dict[str, tuple[str, str, str]] = {}  # cmd_id → (parcel or bag, kind, to)
         self.lane_queue = [0] * cfg.gate.xray_lanes
+        self.pending = PendingCommands()
         self.pack_load = dict.fromkeys(self.layout.pack_nodes, 0)
         self.alarms: deque[Alarm] = deque(maxlen=50)
         self.alarm_counts: dict[str, int] = {}
@@ -165,6 +167,7 @@ class Controller:
         self._every(self.cfg.waves.interval_s, self._wave)
         self._every(60.0, self._sweep_bags)
         self._every(15.0, self.fleet.check_timeouts)
+        self._every(30.0, self._resend_overdue)
         self._every(self.status_interval_s, self.publish_status)
         for carrier in self.carriers.values():
             self._schedule_departure(carrier.code)
@@ -470,7 +473,9 @@ class Controller:
         cmd = ConveyorCmd(
             cmd_id=cmd_id, parcel=parcel, kind=kind, origin=origin, destination=dest, seconds=seconds
         )  # type: ignore[arg-type]
-        self.outbox.publish(topics.conveyor_cmd(self.part), cmd, qos=1)
+        topic = topics.conveyor_cmd(self.part)
+        self.pending.expect(cmd_id, topic, cmd, 1.5 * seconds + 30.0, self.clock.now())
+        self.outbox.publish(topic, cmd, qos=1)
 
     def _on_conveyor(self, data: bytes) -> None:
         ev = ConveyorEvent.model_validate_json(data)
@@ -482,6 +487,7 @@ class Controller:
         if (ev.parcel, ev.kind, ev.location) != (parcel, "packed" if kind == "pack" else "arrived", dest):
             raise ValueError(f"conveyor event {ev.cmd_id} says {ev.parcel} {ev.kind} at {ev.location}")
         del self.conveyor_jobs[ev.cmd_id]
+        self.pending.done(ev.cmd_id)
         if kind == "pack":
             self._set([parcel], ParcelState.PACKED, dest)
             induct = min(self.induct_queues, key=lambda i: (len(self.induct_queues[i]), i))
@@ -492,6 +498,13 @@ class Controller:
             self._set([parcel], ParcelState.AT_INDUCT, dest, induct=dest)
             self.induct_queues[dest].append(parcel)
             self._assign_sorts()
+
+    def _resend_overdue(self) -> None:
+        """Send again the conveyor and X-ray commands whose answers are overdue (they answer idempotently)."""
+        for p in self.pending.overdue(self.clock.now()):
+            if p.resends == 3:
+                self.alarm("warning", "devices", f"no answer to {p.topic} {p.message} after 3 resends")
+            self.outbox.publish(p.topic, p.message, qos=1)
 
     # sorting ----------------------------------------------------------------------------------------
 
@@ -579,7 +592,10 @@ class Controller:
         self.lane_queue[lane] += 1
         p.xray_lane = lane
         self._set([order_no], ParcelState.INSPECTING, f"x-ray lane {lane}", lane=lane)
-        self.outbox.publish(topics.xray_cmd(self.part), XrayCmd(parcel=order_no, lane=lane), qos=1)
+        cmd, topic = XrayCmd(parcel=order_no, lane=lane), topics.xray_cmd(self.part)
+        timeout = (self.lane_queue[lane] + 1) * self.cfg.gate.xray_s + 60.0
+        self.pending.expect(f"xray:{order_no}", topic, cmd, timeout, self.clock.now())
+        self.outbox.publish(topic, cmd, qos=1)
 
     def _on_xray(self, data: bytes) -> None:
         res = XrayResult.model_validate_json(data)
@@ -590,6 +606,7 @@ class Controller:
         if res.lane != p.xray_lane:
             raise ValueError(f"x-ray result for {res.parcel} from lane {res.lane}, sent to {p.xray_lane}")
         p.xray_lane = None
+        self.pending.done(f"xray:{res.parcel}")
         self.lane_queue[res.lane] = max(0, self.lane_queue[res.lane] - 1)
         if res.verdict == "suspect":
             self._decide(p, "hold", f"XRAY_SUSPECT: image {res.image_id}", xray="suspect", lane=res.lane)

@@ -11,7 +11,7 @@ from wms.bus.base import Bus
 from wms.clock import Clock
 from wms.config import RobotClass
 from wms.robots.orders import build_order, instant_action, instant_actions, make_action
-from wms.robots.vda5050 import Action, HeaderCounter, State, VdaError, parse_connection, parse_state
+from wms.robots.vda5050 import Action, HeaderCounter, Order, State, VdaError, parse_connection, parse_state
 from wms.topics import vda, vda_all, vda_parse
 
 log = logging.getLogger(__name__)
@@ -41,6 +41,8 @@ class ActiveTask:
     actions: dict[int, list[Action]] = field(default_factory=dict)  # by path index
     base_end: int = 0  # index of the last released node
     update_id: int = 0
+    last_message: Order | None = None
+    sent_at: float = 0.0
 
 
 @dataclass
@@ -126,6 +128,8 @@ class FleetManager:
         self.timeout_s = timeout_s
         self.manufacturers = manufacturers
         self.release_nodes = release_nodes
+        self.resend_after_s = 10.0
+        self.resent = 0
         self.robots: dict[str, RobotView] = {}
         self.expected: dict[str, str] = {}
         self.paused = False
@@ -237,6 +241,7 @@ class FleetManager:
         if self._order_refused(robot, st):
             return
         self._cancel_stray_order(robot, st)
+        self._resend_if_lost(robot, st)
         self._track_charging(robot, st)
         self._extend_base(robot, st)
         self._track_task(robot, st)
@@ -254,6 +259,16 @@ class FleetManager:
                 self._fail_task(robot, f"order refused: {e.errorType} {e.errorDescription or ''}".strip())
                 return True
         return False
+
+    def _resend_if_lost(self, robot: RobotView, st: State) -> None:
+        """Orders go at QoS 0: if the robot's state still lacks the last order or update, send it again."""
+        task = robot.task
+        if task is None or task.last_message is None or self.clock.now() - task.sent_at < self.resend_after_s:
+            return
+        if st.orderId != task.order_id or st.orderUpdateId < task.update_id:
+            task.sent_at = self.clock.now()
+            self.resent += 1
+            self.bus.publish(vda(robot.manufacturer, robot.serial, "order"), task.last_message)
 
     def _cancel_stray_order(self, robot: RobotView, st: State) -> None:
         """A robot driving an order the master no longer owns (e.g. after a reconnect) is told to drop it."""
@@ -369,7 +384,9 @@ class FleetManager:
                 aid = f"{task_id}-{stop}-{n}"
                 action_ids.add(aid)
                 by_index.setdefault(stop_at[stop], []).append(make_action(atype, aid, params))
-        robot.task = ActiveTask(task_id, kind, task_id, path[-1], action_ids, payload, path, by_index)
+        self._seq += 1  # a re-queued task goes out under a new orderId: VDA 5050 orders are never reused
+        order_id = f"{task_id}.{self._seq}"
+        robot.task = ActiveTask(task_id, kind, order_id, path[-1], action_ids, payload, path, by_index)
         self._release(robot, robot.task, 0)
         self.events.robot_changed(robot)
         return sum(fmap.distance(a, b) for a, b in zip(stops, stops[1:], strict=False))
@@ -398,6 +415,7 @@ class FleetManager:
             if start + i in task.actions and (start == 0 or i > 0):  # the stitch node's actions went before
                 node.actions.extend(task.actions[start + i])
         task.base_end = end
+        task.last_message, task.sent_at = order, self.clock.now()
         self.bus.publish(vda(robot.manufacturer, robot.serial, "order"), order)
 
     def _extend_base(self, robot: RobotView, st: State) -> None:

@@ -91,6 +91,7 @@ class BuyerHistory:
         self._order_times: dict[str, list[float]] = defaultdict(list)
         self._address_buyers: dict[str, set[str]] = defaultdict(set)
         self._releases: dict[str, _Release] = {}
+        self._released_totals: dict[tuple[str, int], int] = defaultdict(int)  # (buyer, year) -> fen
 
     @classmethod
     def for_customs(cls, customs: CustomsConfig, utc_offset_h: float = 8.0) -> BuyerHistory:
@@ -103,7 +104,7 @@ class BuyerHistory:
 
     def released_value_in_year(self, buyer_id: str, year: int) -> int:
         """Goods value (fen) released to this buyer in this calendar year, less returns within the window."""
-        return sum(r.value_fen for r in self._releases.values() if r.buyer_id == buyer_id and r.year == year)
+        return self._released_totals.get((buyer_id, year), 0)
 
     def orders_in_window(self, buyer_id: str, since: float) -> int:
         """Orders recorded for this buyer at or after ``since``."""
@@ -124,13 +125,21 @@ class BuyerHistory:
     def record_release(self, order: CustomsOrder, now: float) -> None:
         """Count a released order's goods value against its buyer's quota for the year of release."""
         year = local_year(now, self.utc_offset_h)
+        old = self._releases.get(order.order_no)
+        if old is not None:  # released again: count it once
+            self._released_totals[(old.buyer_id, old.year)] -= old.value_fen
         self._releases[order.order_no] = _Release(order.buyer_id_number, order.goods_value_fen, year)
+        self._released_totals[(order.buyer_id_number, year)] += order.goods_value_fen
 
     def record_return(self, order: CustomsOrder, now: float, released_at: float) -> bool:
         """A returned order restores the quota if returned within the window; True if it did."""
         if now - released_at > self.return_window_days * DAY_S:
             return False
-        return self._releases.pop(order.order_no, None) is not None
+        release = self._releases.pop(order.order_no, None)
+        if release is None:
+            return False
+        self._released_totals[(release.buyer_id, release.year)] -= release.value_fen
+        return True
 
 
 # ---------------------------------------------------------------------------------------------- rules

@@ -6,6 +6,7 @@ per line, tax = dutiable share × (ct + vat) / (1 − ct) × tax_discount, round
 
 from __future__ import annotations
 
+import functools
 from decimal import Decimal
 from fractions import Fraction
 
@@ -22,6 +23,7 @@ def _exact(x: float) -> Fraction:
     return Fraction(Decimal(repr(x)))
 
 
+@functools.cache  # a handful of (vat, ct, discount) triples; exact fractions are slow to rebuild per line
 def combined_rate(vat: float, ct: float, tax_discount: float) -> Fraction:
     """(ct + vat) / (1 − ct) × tax_discount, exactly; 13% VAT alone at 70% gives 0.091."""
     c, v = _exact(ct), _exact(vat)
