@@ -6,6 +6,7 @@ and publishes each `OrderBundle` as JSON on ``wms/{partition}/orders``.
 
 from __future__ import annotations
 
+import logging
 import math
 import random
 from collections import Counter, defaultdict, deque
@@ -20,6 +21,9 @@ from wms.domain import CustomsOrder, LotReceipt, OrderBundle, OrderLine, Payment
 from wms.inspection.ceb import route_of_address, timestamp
 from wms.inspection.rules import on_positive_list
 from wms.inspection.tax import compute_tax
+from wms.messages import Ack
+
+log = logging.getLogger(__name__)
 
 PLATFORM_CODE = "4101966001"
 SELLERS = ("4101966101", "4101966102", "4101966103")
@@ -504,6 +508,7 @@ class OrderFeed:
         rate_per_h: float,
         until: float | None = None,
         utc_offset_h: float = 8.0,
+        resend_after_s: float = 60.0,
     ) -> None:
         if rate_per_h <= 0:
             raise ValueError(f"rate_per_h must be > 0, got {rate_per_h}")
@@ -517,7 +522,44 @@ class OrderFeed:
         self.sent = 0
         self.bad_sent = 0
         self.lots_sent = 0
+        self.resent = 0
+        self.resend_after_s = resend_after_s
+        self._unacked: dict[
+            tuple[str, str], tuple[str, str, float]
+        ] = {}  # (kind, ref) -> (topic, json, sent)
         self._timer: Timer | None = None
+        self._resender: Timer | None = None
+        bus.subscribe(topics.acks(partition), self._on_ack, qos=1)
+
+    @property
+    def unacked(self) -> int:
+        """Orders and lots sent but not yet confirmed by the controller."""
+        return len(self._unacked)
+
+    def _send(self, kind: str, ref: str, topic: str, payload: str) -> None:
+        """Publish and keep the message until the controller acknowledges it (at-least-once delivery)."""
+        self._unacked[(kind, ref)] = (topic, payload, self.clock.now())
+        self.bus.publish(topic, payload, qos=1)
+        if self._resender is None:
+            self._resender = self.clock.call_later(self.resend_after_s, self._resend)
+
+    def _on_ack(self, topic: str, data: bytes) -> None:
+        try:
+            ack = Ack.model_validate_json(data)
+        except ValueError:
+            log.warning("order feed: malformed ack on %s: %.200r", topic, data)
+            return
+        self._unacked.pop((ack.kind, ack.ref), None)
+
+    def _resend(self) -> None:
+        """Send again what the controller has not confirmed within ``resend_after_s``."""
+        now = self.clock.now()
+        for key, (topic, payload, sent) in list(self._unacked.items()):
+            if now - sent >= self.resend_after_s:
+                self._unacked[key] = (topic, payload, now)
+                self.bus.publish(topic, payload, qos=1)
+                self.resent += 1
+        self._resender = self.clock.call_later(self.resend_after_s, self._resend) if self._unacked else None
 
     def start(self) -> None:
         """Schedule the first order (no-op if already running)."""
@@ -542,7 +584,7 @@ class OrderFeed:
     def _fire(self) -> None:
         """Generate and publish one bundle, then book the next."""
         bundle = self.model.next_bundle(self.clock.now())
-        self.bus.publish(topics.orders(self.partition), bundle.model_dump_json(), qos=1)
+        self._send("order", bundle.order.order_no, topics.orders(self.partition), bundle.model_dump_json())
         self.sent += 1
         self.bad_sent += self.model.last_defect is not None
         self._schedule()
@@ -550,6 +592,6 @@ class OrderFeed:
     def publish_lots(self, lots: list[LotReceipt]) -> int:
         """Publish each lot receipt on the inbound topic; returns how many were sent."""
         for lot in lots:
-            self.bus.publish(topics.inbound(self.partition), lot.model_dump_json(), qos=1)
+            self._send("lot", lot.lot, topics.inbound(self.partition), lot.model_dump_json())
         self.lots_sent += len(lots)
         return len(lots)

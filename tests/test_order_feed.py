@@ -17,6 +17,7 @@ from wms.config import CONFIG_DIR, load_customs, load_warehouse
 from wms.domain import LotReceipt, OrderBundle, Zone
 from wms.inspection.ceb import route_of_address
 from wms.inspection.tax import compute_tax
+from wms.messages import Ack
 
 CUSTOMS = load_customs(CONFIG_DIR / "customs.toml")
 WAREHOUSE = load_warehouse(CONFIG_DIR / "warehouse.toml")
@@ -159,12 +160,27 @@ def test_order_feed_publishes_bundles_and_lots() -> None:
     received: list[OrderBundle] = []
     lots_in: list[LotReceipt] = []
     listener = broker.client("listener")
-    listener.subscribe(
-        topics.orders("zz1"), lambda _t, data: received.append(OrderBundle.model_validate_json(data))
-    )
-    listener.subscribe(
-        topics.inbound("zz1"), lambda _t, data: lots_in.append(LotReceipt.model_validate_json(data))
-    )
+    lost_acks = {"left": 5}  # the first acks go missing: those orders must come again, once each
+
+    def on_order(_t: str, data: bytes) -> None:
+        bundle = OrderBundle.model_validate_json(data)
+        if bundle.order.order_no in {b.order.order_no for b in received}:
+            redelivered.append(bundle.order.order_no)
+        else:
+            received.append(bundle)
+        if lost_acks["left"] > 0 and len(received) <= 5:
+            lost_acks["left"] -= 1
+            return
+        listener.publish(topics.acks("zz1"), Ack(kind="order", ref=bundle.order.order_no))
+
+    def on_lot(_t: str, data: bytes) -> None:
+        lot = LotReceipt.model_validate_json(data)
+        lots_in.append(lot)
+        listener.publish(topics.acks("zz1"), Ack(kind="lot", ref=lot.lot))
+
+    redelivered: list[str] = []
+    listener.subscribe(topics.orders("zz1"), on_order)
+    listener.subscribe(topics.inbound("zz1"), on_lot)
     model = OrderFeedModel(CATALOG, WAREHOUSE.carriers, FEED, CUSTOMS, 3)
     until = clock.now() + 2 * 3600
     feed = OrderFeed(broker.client("feed"), clock, "zz1", model, rate_per_h=300, until=until, utc_offset_h=8)
@@ -174,6 +190,7 @@ def test_order_feed_publishes_bundles_and_lots() -> None:
     feed.start()  # idempotent
     clock.run(until=until + 60)
     assert feed.sent > 300 and len(received) == feed.sent
+    assert sorted(set(redelivered)) == sorted(b.order.order_no for b in received[:5]) and feed.unacked == 0
     assert feed.lots_sent == 10 and lots_in == lots
     assert 0 <= feed.bad_sent <= feed.sent
     assert len({b.order.order_no for b in received}) == feed.sent

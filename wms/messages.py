@@ -9,6 +9,13 @@ from pydantic import Field
 from wms.domain import Strict
 
 
+class Ack(Strict):
+    """Controller → sender: the order (or lot) is in the database, whatever was decided about it."""
+
+    kind: Literal["order", "lot"]
+    ref: str
+
+
 class ConveyorCmd(Strict):
     """Controller → conveyors: pack a parcel at a station, or carry it from one place to another."""
 

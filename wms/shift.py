@@ -192,6 +192,11 @@ def summary(shift: Shift, wall_s: float, mode: str, broker: str) -> dict[str, An
         "in_progress": int(in_db) - terminal,
         "open_by_state": {k: v for k, v in states.items() if k not in TERMINAL_VALUES},
         "lost": shift.feed.sent - int(in_db),
+        "resent": {
+            "orders_unconfirmed": shift.feed.resent,
+            "robot_orders": ctl.fleet.resent,
+            "device_commands": ctl.pending.resent,
+        },
         "sla_met_pct": sla_met_pct(ctl),
         "throughput_per_h": round(dispatched / (sim_s / 3600.0), 1) if sim_s > 0 else 0.0,
         "ledger_balanced": bool(ledger["balanced"]),
@@ -207,7 +212,7 @@ def summary(shift: Shift, wall_s: float, mode: str, broker: str) -> dict[str, An
 
 
 def _drained(shift: Shift) -> bool:
-    return shift.clock.now() >= shift.feed_until and shift.controller.all_done()
+    return shift.clock.now() >= shift.feed_until and shift.feed.unacked == 0 and shift.controller.all_done()
 
 
 def virtual_shift(

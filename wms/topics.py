@@ -42,6 +42,11 @@ def orders(partition: str) -> str:
     return f"wms/{partition}/orders"
 
 
+def acks(partition: str) -> str:
+    """Controller → order feed: an order or lot is safely recorded (the feed re-sends until it sees this)."""
+    return f"wms/{partition}/acks"
+
+
 def conveyor_cmd(partition: str) -> str:
     """Controller → conveyors and pack stations: move (or pack) a parcel or bag."""
     return f"wms/{partition}/conveyor/cmd"

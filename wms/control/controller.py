@@ -28,7 +28,7 @@ from wms.dispatch.cutoffs import next_cutoff
 from wms.domain import TERMINAL_STATES, LedgerKind, LotReceipt, OrderBundle, ParcelState, Sku
 from wms.inspection.rules import BuyerHistory, Finding, check_order
 from wms.layout import Layout
-from wms.messages import Alarm, ControlCmd, ConveyorCmd, ConveyorEvent, XrayCmd, XrayResult
+from wms.messages import Ack, Alarm, ControlCmd, ConveyorCmd, ConveyorEvent, XrayCmd, XrayResult
 from wms.picking.allocation import LotView, allocate_fefo
 from wms.picking.batching import PickOrder, fcfs_batches
 from wms.picking.routing import nearest_neighbour
@@ -259,6 +259,7 @@ class Controller:
         slot = self.sku_slot.get(lot.sku)
         if self.repo.receive_lot(lot, slot[0] if slot else None, self.clock.now()):
             self.lots[lot.lot] = LotView(lot.lot, lot.sku, lot.expiry, lot.qty)
+        self._ack("lot", lot.lot)
 
     def _on_order(self, data: bytes) -> None:
         bundle = OrderBundle.model_validate_json(data)
@@ -268,7 +269,9 @@ class Controller:
             self._count("duplicate_messages")
             if self.parcels[order.order_no].bundle != bundle:
                 self.alarm("warning", "orders", f"order {order.order_no}: DUPLICATE_ORDER with other content")
+            self._ack("order", order.order_no)  # the sender missed our first ack
             return
+        self._ack("order", order.order_no)  # sent after this unit commits, whatever the intake decides
         findings = [
             f
             for f in check_order(
@@ -305,6 +308,9 @@ class Controller:
         parcel.state = ParcelState.ALLOCATED
         self.repo.record_order(bundle, ParcelState.ALLOCATED, now, "", rows)
         self._stage("allocated")
+
+    def _ack(self, kind: str, ref: str) -> None:
+        self.outbox.publish(topics.acks(self.part), Ack(kind=kind, ref=ref), qos=1)  # type: ignore[arg-type]
 
     def _reject_intake(self, parcel: Parcel, reason: str) -> None:
         parcel.state = ParcelState.REJECTED
