@@ -215,6 +215,8 @@ class CustomsConfig(_Model):
     sampling_rate: float = Field(ge=0, le=1)
     xray_suspect_rate: float = Field(default=0.0, ge=0, le=1, description="simulated X-ray only")
     return_window_days: int = Field(default=30, ge=0)
+    customs_code: str = Field(default="4601", pattern=r"^\d{4}$", description="declaring customs office")
+    port_code: str = Field(default="4601", pattern=r"^\d{4}$", description="port of entry")
     categories: dict[str, Category] = Field(min_length=1)
     positive_list: list[str] = Field(min_length=1)
     risk: RiskRules = RiskRules()

@@ -12,10 +12,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlmodel import select
 
 from wms.config import CONFIG_DIR, load_customs, load_warehouse
+from wms.inspection.ceb import validate
 from wms.reports import ledger_report, sla_report
 from wms.shift import ShiftOptions, run_mqtt, run_until_drained, summary, virtual_shift
+from wms.store.models import DeclarationRow
 
 CFG = load_warehouse(CONFIG_DIR / "warehouse.toml")
 CUSTOMS = load_customs(CONFIG_DIR / "customs.toml")
@@ -68,6 +71,12 @@ def test_virtual_shift_end_to_end_with_schema_valid_vda5050(tmp_path: Path, vda_
     ctl = shift.controller
     ledger = ledger_report(ctl.repo.engine)
     assert ledger["balanced"] and ledger["lots"] > 0, ledger["unbalanced_lots"][:3]
+    with ctl.repo.session() as s:
+        declarations = s.exec(select(DeclarationRow)).all()
+    assert len(declarations) == result["dispatched"]  # one CEB621 inventory list per released parcel
+    xsd = vda_schemas.parents[1] / "customs" / "ceb-202205" / "xsd" / "ceb-import-202205.xsd"
+    for row in declarations[:5]:
+        assert validate(row.xml.encode("utf-8"), xsd) == [], row.order_no
     sla = sla_report(ctl.repo.engine)
     assert sla["dispatched"] == result["dispatched"] and sla["dispatched_within_24h_pct"] == 100.0
     assert all(r.tasks_done > 0 for r in ctl.fleet.robots.values() if r.kind == "picking")

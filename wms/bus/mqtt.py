@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import socket
 import threading
 from typing import Any
 from urllib.parse import urlparse
@@ -79,6 +80,9 @@ class MqttBus:
         if reason.is_failure:
             log.error("MQTT %s: connection refused: %s", self.client_id, reason)
             return
+        sock = client.socket()
+        if isinstance(sock, socket.socket):  # small messages must not wait for Nagle's algorithm
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         for pattern, _, qos in self._subs:  # the broker forgot them if the session was clean
             client.subscribe(pattern, qos)
         self._connected.set()

@@ -26,6 +26,8 @@ from wms.control.repo import Repo
 from wms.control.status import build_status
 from wms.dispatch.cutoffs import next_cutoff
 from wms.domain import TERMINAL_STATES, LedgerKind, LotReceipt, OrderBundle, ParcelState, Sku
+from wms.inspection.ceb import ceb621
+from wms.inspection.decision import decide
 from wms.inspection.rules import BuyerHistory, Finding, check_order
 from wms.layout import Layout
 from wms.messages import Ack, Alarm, ControlCmd, ConveyorCmd, ConveyorEvent, XrayCmd, XrayResult
@@ -36,7 +38,7 @@ from wms.robots.assignment import min_cost_assignment
 from wms.slotting.putaway import nearest_free_slots
 from wms.sorting.chute_plan import FirstFreeChutePlan
 from wms.sorting.grid import SortGrid, build_grid
-from wms.store.models import AlarmRow, InspectionRow, RobotRow, SlotRow, TaskRow
+from wms.store.models import AlarmRow, DeclarationRow, InspectionRow, RobotRow, SlotRow, TaskRow
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +68,7 @@ class Parcel:
     picks: list[tuple[str, str, int, str]] = field(default_factory=list)  # (lot, sku, qty, node)
     done_at: float | None = None
     sampled: bool = False
+    hold_reasons: str = ""
     xray_lane: int | None = None
     reason: str = ""
 
@@ -108,6 +111,7 @@ class Controller:
         self.history = BuyerHistory.for_customs(customs, cfg.site.utc_offset_h)
         self.parcels: dict[str, Parcel] = {}
         self.lots: dict[str, LotView] = {}
+        self.account_books: dict[str, str] = {}  # lot -> bonded account book (emsNo)
         self.sku_slot: dict[str, tuple[str, str]] = {}
         self.pick_queue: deque[tuple[str, list[str]]] = deque()
         self.induct_queues: dict[str, deque[str]] = {i: deque() for i in self.grid.inducts}
@@ -259,6 +263,7 @@ class Controller:
         slot = self.sku_slot.get(lot.sku)
         if self.repo.receive_lot(lot, slot[0] if slot else None, self.clock.now()):
             self.lots[lot.lot] = LotView(lot.lot, lot.sku, lot.expiry, lot.qty)
+            self.account_books[lot.lot] = lot.account_book
         self._ack("lot", lot.lot)
 
     def _on_order(self, data: bytes) -> None:
@@ -583,17 +588,14 @@ class Controller:
         p = self.parcels[order_no]
         b = p.bundle
         now = self.clock.now()
-        findings = check_order(b.order, b.payment, b.waybill, self.catalog, self.customs, self.history, now)
+        d = decide(b.order, b.payment, b.waybill, self.catalog, self.customs, self.history, now, self.rng)
         self.history.record_order(b.order, now)  # declared at the gate, whatever the decision
-        risk = [f for f in findings if f.code.startswith("RISK:")]
-        hard = [f for f in findings if not f.code.startswith("RISK:")]
-        if hard:
-            self._decide(p, "reject", _reason(hard))
+        if d.decision == "reject":
+            self._decide(p, "reject", _reason(list(d.reasons)))
             return
-        if risk:
-            self._decide(p, "hold", _reason(risk))
-            return
-        p.sampled = self.rng.random() < self.customs.sampling_rate
+        # a hold (risk rule or random sample) goes through the X-ray and then a manual check
+        p.sampled = d.sampled
+        p.hold_reasons = _reason(list(d.reasons)) if d.decision == "hold" else ""
         lane = min(range(len(self.lane_queue)), key=lambda i: (self.lane_queue[i], i))
         self.lane_queue[lane] += 1
         p.xray_lane = lane
@@ -615,14 +617,33 @@ class Controller:
         self.pending.done(f"xray:{res.parcel}")
         self.lane_queue[res.lane] = max(0, self.lane_queue[res.lane] - 1)
         if res.verdict == "suspect":
-            self._decide(p, "hold", f"XRAY_SUSPECT: image {res.image_id}", xray="suspect", lane=res.lane)
-        elif p.sampled:
+            reason = "; ".join(r for r in (f"XRAY_SUSPECT: image {res.image_id}", p.hold_reasons) if r)
+            self._decide(p, "hold", reason, xray="suspect", lane=res.lane, sampled=p.sampled)
+        elif p.hold_reasons:
+            reason = f"manual check passed after {p.hold_reasons}"
             self._later(
                 self.cfg.gate.manual_check_s,
-                lambda: self._decide(p, "release", "", xray="clear", lane=res.lane, sampled=True),
+                lambda: self._decide(p, "release", reason, xray="clear", lane=res.lane, sampled=p.sampled),
             )
         else:
             self._decide(p, "release", "", xray="clear", lane=res.lane)
+
+    def _declare(self, p: Parcel, now: float) -> None:
+        """Write the CEB621 import inventory list of a released order (signing is a pluggable later step)."""
+        b = p.bundle
+        assert b.waybill is not None  # intake refuses orders without a waybill
+        ems_no = self.account_books.get(p.picks[0][0], "") if p.picks else ""
+        xml = ceb621(
+            b.order,
+            b.waybill,
+            self.catalog,
+            ems_no=ems_no,
+            customs_code=self.customs.customs_code,
+            port_code=self.customs.port_code,
+            now=now,
+            utc_offset_h=self.cfg.site.utc_offset_h,
+        )
+        self.repo.declare(DeclarationRow(order_no=p.order_no, ts=now, ems_no=ems_no, xml=xml.decode("utf-8")))
 
     def _decide(
         self,
@@ -648,6 +669,7 @@ class Controller:
         p.reason = reason
         if decision == "release":
             self.history.record_release(p.bundle.order, now)
+            self._declare(p, now)
             self._set([p.order_no], ParcelState.RELEASED, "released by the gate")
             return
         state, kind = (

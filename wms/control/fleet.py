@@ -207,9 +207,12 @@ class FleetManager:
         if robot is None:
             return
         before = (robot.status, robot.task)
+        was_ready = self._ready(robot)
         self._apply_state(robot, st)
         if (robot.status, robot.task) != before:
             self.events.robot_changed(robot)
+        if not was_ready and self._ready(robot):
+            self.events.robot_free(robot)
 
     def _apply_state(self, robot: RobotView, st: State) -> None:
         """Take in one state message of a known robot."""
@@ -217,7 +220,6 @@ class FleetManager:
             return  # a replayed or out-of-order state changes nothing
         robot.last_header = st.headerId
         robot.last_seen = self.clock.now()
-        was_online = robot.online
         robot.online = True
         robot.battery = float(st.batteryState.batteryCharge)
         robot.paused = bool(st.paused)
@@ -245,8 +247,6 @@ class FleetManager:
         self._track_charging(robot, st)
         self._extend_base(robot, st)
         self._track_task(robot, st)
-        if not was_online and robot.task is None:
-            self.events.robot_free(robot)
 
     def _order_refused(self, robot: RobotView, st: State) -> bool:
         """The robot reports an error against the task's order: the task goes back to the controller."""
@@ -328,6 +328,10 @@ class FleetManager:
                 self._out_of_service(robot, f"no state for {now - robot.last_seen:.0f} s")
             elif self.needs_charge(robot):
                 self.send_to_charger(robot)
+
+    def _ready(self, robot: RobotView) -> bool:
+        """Idle, online, on its map and not paused: the moment it becomes so, the controller hears of it."""
+        return robot.status == "idle" and robot.node in self.maps[robot.kind].pos
 
     def needs_charge(self, robot: RobotView) -> bool:
         """An idle robot on its map whose battery is below the threshold."""

@@ -13,6 +13,7 @@ from wms.domain import LedgerKind, LotReceipt, OrderBundle, ParcelState, Sku
 from wms.store.models import (
     AlarmRow,
     AllocationRow,
+    DeclarationRow,
     InspectionRow,
     LedgerEntry,
     LotRow,
@@ -253,6 +254,11 @@ class Repo:
                 manifest_id,
                 {"manifest": manifest_id, "done_at": now},
             )
+
+    def declare(self, row: DeclarationRow) -> None:
+        """Store an inventory list."""
+        with self.unit() as s:
+            s.add(row)
 
     def inspection(self, row: InspectionRow) -> None:
         """Record a gate decision."""

@@ -179,9 +179,26 @@ class Order(Header):
 
 
 class InstantActions(Header):
-    """Master control → vehicle: actions to run at once (cancelOrder, startPause, …)."""
+    """Master control → vehicle: actions to run at once (cancelOrder, startPause, …).
+
+    Sent with the list under both ``actions`` (2.0 and 2.1) and ``instantActions`` (the 1.1 name, which
+    some 2.0 vehicles, e.g. vda-5050-lib 1.4, still require); both official schemas accept the extra key.
+    """
 
     actions: list[InstantAction]
+
+    @model_validator(mode="before")
+    @classmethod
+    def _accept_old_name(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "actions" not in data and "instantActions" in data:
+            return {**data, "actions": data["instantActions"]}
+        return data
+
+    @model_serializer(mode="wrap")
+    def _with_old_name(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data = handler(self)
+        data["instantActions"] = data["actions"]
+        return data
 
 
 class NodeState(_Vda):

@@ -195,6 +195,17 @@ class InspectionRow(SQLModel, table=True):
     sampled: bool = False
 
 
+class DeclarationRow(SQLModel, table=True):
+    """The CEB621 import inventory list written for a released order (unsigned until a signer signs it)."""
+
+    __tablename__ = "declaration"
+    order_no: str = Field(primary_key=True)
+    ts: float
+    ems_no: str
+    xml: str
+    signed: bool = False
+
+
 class ManifestRow(SQLModel, table=True):
     """A carrier departure and the parcels it took."""
 
