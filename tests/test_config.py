@@ -33,7 +33,7 @@ def _broken(tmp_path: Path, old: str, new: str) -> Path:
         ("aisles = 12 ", "aisles = 0 ", "storage.aisles", "greater than or equal to 1"),
         ('cutoffs = ["12:00"', 'cutoffs = ["25:00"', "carriers.0.cutoffs", "not HH:MM"),
         ("speed_mps = 1.5", 'speed_mps = "fast"', "fleet.picking.speed_mps", "valid number"),
-        ("xray_lanes = 2", "xray_lanse = 2", "gate.xray_lanse", "Extra inputs"),
+        ("xray_lanes = 5", "xray_lanse = 5", "gate.xray_lanse", "Extra inputs"),
         ("duty_paid_aisles = 2", "duty_paid_aisles = 12", "storage", "at least one bonded aisle"),
     ],
 )

@@ -302,9 +302,10 @@ def report_sla(db: DbOpt = None, as_json: Annotated[bool, typer.Option("--json")
 def _register_commands() -> None:
     """Commands that live beside their planners (each module's ``register(app, bench)``)."""
     from wms.inspection.commands import register as inspection
+    from wms.picking.commands import register as picking
     from wms.robots.commands import register as robots
 
-    for register in (inspection, robots):
+    for register in (inspection, picking, robots):
         register(app, bench_app)
 
 

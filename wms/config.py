@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import tomllib
 from pathlib import Path
-from typing import Any, Self
+from typing import Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -147,9 +147,11 @@ class Fleet(_Model):
 
 
 class Waves(_Model):
-    """How often allocated orders are released to picking."""
+    """How often allocated orders are released to picking, and how they are put onto carts."""
 
     interval_s: float = Field(gt=0)
+    batching: Literal["fcfs", "seed", "savings", "fcfs+ls", "seed+ls", "savings+ls"] = "savings"
+    routing: Literal["exact", "nearest"] = "exact"
 
 
 class Feed(_Model):

@@ -32,7 +32,9 @@ from wms.inspection.rules import BuyerHistory, Finding, check_order
 from wms.layout import Layout
 from wms.messages import Ack, Alarm, ControlCmd, ConveyorCmd, ConveyorEvent, XrayCmd, XrayResult
 from wms.picking.allocation import LotView, allocate_fefo
+from wms.picking.batch import Cart, Timing, batch_pick_orders
 from wms.picking.batching import PickOrder, fcfs_batches
+from wms.picking.ortools_route import route_on_layout
 from wms.picking.routing import nearest_neighbour
 from wms.robots.assignment import min_cost_assignment
 from wms.slotting.putaway import nearest_free_slots
@@ -354,7 +356,7 @@ class Controller:
         ]
         if not ready:
             return
-        for batch in fcfs_batches(ready, self.cfg.fleet.picking.cart_orders):
+        for batch in self._batches(ready):
             task_id = f"PICK-{next(self._ids):06d}"
             nos = [o.order_no for o in batch]
             self.repo.upsert_task(
@@ -369,6 +371,15 @@ class Controller:
             self._set(nos, ParcelState.WAVED, task_id, task_id=task_id)
             self.pick_queue.append((task_id, nos))
         self._assign_picks()
+
+    def _batches(self, ready: list[PickOrder]) -> list[list[PickOrder]]:
+        """Orders onto carts: FCFS, or savings batching on exact route lengths with cut-offs respected."""
+        method = self.cfg.waves.batching
+        if method == "fcfs":
+            return fcfs_batches(ready, self.cfg.fleet.picking.cart_orders)
+        rc = self.cfg.fleet.picking
+        timing = Timing(now=self.clock.now(), speed_m_s=rc.speed_mps, pick_s=rc.action_s)
+        return batch_pick_orders(self.layout, ready, Cart(rc.cart_orders), timing, method=method)
 
     def _assign_picks(self) -> None:
         robots = {r.serial: r for r in self.fleet.idle("picking")}
@@ -388,7 +399,11 @@ class Controller:
         lines = [(o, lot, sku, qty, node) for o in nos for lot, sku, qty, node in self.parcels[o].picks]
         pack = min(self.pack_load, key=lambda n: (self.pack_load[n], n))
         self.pack_load[pack] += len(nos)
-        order = nearest_neighbour(robot.node, [ln[4] for ln in lines], pack, self.layout.distance)
+        stops = [ln[4] for ln in lines]
+        if self.cfg.waves.routing == "exact":
+            order = route_on_layout(self.layout, robot.node, stops, pack, time_limit_s=0.1)
+        else:
+            order = nearest_neighbour(robot.node, stops, pack, self.layout.distance)
         index = {node: i for i, node in enumerate(order)}
         actions: dict[int, list[tuple[str, dict[str, str | int | float]]]] = {}
         for o, lot, sku, qty, node in lines:

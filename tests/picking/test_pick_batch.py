@@ -1,0 +1,113 @@
+"""Batching: capacity in items and volume, cut-offs, every order once, improvement never worsens."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from wms.picking.batch import BatchOrder, Cart, Timing, make_batches, router
+from wms.picking.block import Block, Pick, PickError
+
+BLOCK = Block(10, 24.0, 3.0)
+
+
+def _orders(seed: int, n: int = 24) -> list[BatchOrder]:
+    rng = random.Random(seed)
+    out = []
+    for k in range(n):
+        picks = tuple(Pick(rng.randrange(10), round(rng.uniform(0, 24), 1)) for _ in range(rng.randint(1, 3)))
+        out.append(BatchOrder(f"O{k}", picks, rng.randint(1, 6), rng.uniform(1, 20)))
+    return out
+
+
+@pytest.mark.parametrize("method", ["fcfs", "seed", "savings", "fcfs+ls", "seed+ls", "savings+ls"])
+def test_plans_respect_capacity_and_cover_every_order_once(method: str) -> None:
+    orders, cart = _orders(1), Cart(15, 60.0)
+    plan = make_batches(orders, cart, router(BLOCK), method)
+    assert sorted(i for b in plan.batches for i in b) == list(range(len(orders)))
+    for b, length in zip(plan.batches, plan.lengths_m, strict=True):
+        assert sum(orders[i].items for i in b) <= cart.items
+        assert sum(orders[i].volume_l for i in b) <= cart.volume_l + 1e-9
+        assert length == pytest.approx(router(BLOCK)([p for i in b for p in orders[i].picks]))
+
+
+def test_local_search_and_better_rules_do_not_lose_to_fcfs() -> None:
+    length = router(BLOCK)
+    for seed in (2, 3):
+        orders, cart = _orders(seed, 16), Cart(20)
+        fcfs = make_batches(orders, cart, length, "fcfs").total_m
+        assert make_batches(orders, cart, length, "fcfs+ls").total_m <= fcfs + 1e-9
+        savings = make_batches(orders, cart, length, "savings").total_m
+        assert make_batches(orders, cart, length, "savings+ls").total_m <= savings + 1e-9
+
+
+def test_cut_offs_are_met_and_release_is_earliest_first() -> None:
+    orders = [
+        BatchOrder("early", (Pick(0, 2.0),), 1, due=100.0),
+        BatchOrder("far", (Pick(9, 20.0),), 1, due=1000.0),
+        BatchOrder("near", (Pick(1, 3.0),), 1, due=1000.0),
+        BatchOrder("hopeless", (Pick(9, 23.0),), 1, due=10.0),
+    ]
+    timing = Timing(now=0.0, speed_m_s=1.0, pick_s=5.0, setup_s=30.0)
+    plan = make_batches(orders, Cart(10), router(BLOCK), "savings+ls", timing)
+    length = router(BLOCK)
+    for b in plan.batches:
+        if len(b) > 1:
+            finish = 30.0 + length([p for i in b for p in orders[i].picks]) + 5.0 * len(b)
+            assert all(finish <= orders[i].due for i in b)
+    assert (3,) in plan.batches and plan.late == ("hopeless",)
+    assert plan.batches[0] == (3,) and 0 in plan.batches[1]
+    # with no cut-offs the same orders share one cart
+    free = [BatchOrder(o.order, o.picks, o.items) for o in orders]
+    assert len(make_batches(free, Cart(10), length, "savings+ls").batches) == 1
+
+
+def test_orders_that_do_not_fit_are_named() -> None:
+    big = [*_orders(4, 3), BatchOrder("HUGE", (Pick(0, 1.0),), 31)]
+    with pytest.raises(PickError, match="order 'HUGE' .*31 items is more than the cart's 30"):
+        make_batches(big, Cart(30), router(BLOCK))
+    bulky = [BatchOrder("BULKY", (Pick(0, 1.0),), 1, 80.0)]
+    with pytest.raises(PickError, match="BULKY.*80 l"):
+        make_batches(bulky, Cart(30, 50.0), router(BLOCK))
+    with pytest.raises(PickError, match="unknown batching method"):
+        make_batches(_orders(4, 2), Cart(30), router(BLOCK), "magic")
+
+
+def test_controller_wave_on_the_reference_layout() -> None:
+    from wms.config import CONFIG_DIR, load_warehouse
+    from wms.layout import Layout, bay_node
+    from wms.picking.batch import batch_pick_orders
+    from wms.picking.batching import PickOrder, fcfs_batches
+
+    cfg = load_warehouse(CONFIG_DIR / "warehouse.toml")
+    lay = Layout(cfg.storage, 4, 3)
+    rng = random.Random(9)
+    orders = [
+        PickOrder(
+            f"N{k}",
+            rng.choice([5000.0, 9000.0]),
+            float(k),
+            tuple(bay_node(rng.randrange(12), rng.randrange(20)) for _ in range(rng.randint(1, 3))),
+        )
+        for k in range(14)
+    ]
+    timing = Timing(now=4000.0, speed_m_s=cfg.fleet.picking.speed_mps, pick_s=cfg.fleet.picking.action_s)
+    cart = Cart(cfg.fleet.picking.cart_orders)
+    waves = batch_pick_orders(lay, orders, cart, timing)
+    assert sorted(o.order_no for w in waves for o in w) == sorted(o.order_no for o in orders)
+    assert all(len(w) <= cart.items for w in waves)
+    assert [min(o.due for o in w) for w in waves] == sorted(min(o.due for o in w) for w in waves)
+    block = Block.from_storage(cfg.storage)
+    length = router(block)
+
+    def total(batches: list[list[PickOrder]]) -> float:
+        pts = [
+            [Pick(int(lay.pos[n].x / block.aisle_pitch_m), lay.pos[n].y) for o in b for n in o.nodes]
+            for b in batches
+        ]
+        return sum(length(p) for p in pts)
+
+    assert total(waves) <= total(fcfs_batches(orders, cfg.fleet.picking.cart_orders)) + 1e-9
+    with pytest.raises(PickError, match="order 'X'.*PACK1"):
+        batch_pick_orders(lay, [PickOrder("X", 1.0, 0.0, ("PACK1",))], cart, timing)
