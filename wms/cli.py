@@ -304,8 +304,9 @@ def _register_commands() -> None:
     from wms.inspection.commands import register as inspection
     from wms.picking.commands import register as picking
     from wms.robots.commands import register as robots
+    from wms.slotting.commands import register as slotting
 
-    for register in (inspection, picking, robots):
+    for register in (inspection, picking, robots, slotting):
         register(app, bench_app)
 
 

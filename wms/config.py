@@ -46,6 +46,7 @@ class Storage(_Model):
     heavy_kg: float = Field(default=15.0, gt=0, description="SKUs heavier than this go on low levels only")
     heavy_max_level: int = Field(default=1, ge=0)
     hazard_aisles: list[int] = Field(default_factory=list, description="aisles whose slots are hazard-rated")
+    slotting: Literal["optimal", "coi", "abc", "random"] = "optimal"
 
     @model_validator(mode="after")
     def _fits(self) -> Self:

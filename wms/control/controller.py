@@ -37,7 +37,7 @@ from wms.picking.batching import PickOrder, fcfs_batches
 from wms.picking.ortools_route import route_on_layout
 from wms.picking.routing import nearest_neighbour
 from wms.robots.assignment import min_cost_assignment
-from wms.slotting.putaway import nearest_free_slots
+from wms.slotting.putaway import plan_putaway
 from wms.sorting.chute_plan import FirstFreeChutePlan
 from wms.sorting.grid import SortGrid, build_grid
 from wms.store.models import AlarmRow, DeclarationRow, InspectionRow, RobotRow, SlotRow, TaskRow
@@ -192,15 +192,16 @@ class Controller:
         self.clock.call_later(delay, self.outbox.atomic(fn))
 
     def _slot_catalog(self) -> None:
-        """Putaway: every SKU a pick face, nearest free fitting slot first, by catalogue rank as velocity."""
+        """Putaway: every SKU a pick face with the least expected travel (proven optimal, OR-Tools flow).
+
+        Velocity is the catalogue rank until pick history exists (the feed's popularity follows the rank).
+        """
         rank = {sku: float(len(self.catalog) - i) for i, sku in enumerate(self.catalog)}
-        assignment, unplaced = nearest_free_slots(
-            self.catalog.values(), self.layout.slots, set(), self.cfg.storage, rank
+        assignment, unplaced = plan_putaway(
+            self.catalog.values(), self.layout.slots, self.cfg.storage, rank, method=self.cfg.storage.slotting
         )
-        for sku in unplaced:
-            self.alarm(
-                "warning", "slotting", f"SKU {sku}: no free slot fits it (zone, hazard, size or weight)"
-            )
+        for sku, reason in unplaced:
+            self.alarm("warning", "slotting", f"SKU {sku}: not placed: {reason}")
         by_id = {s.slot: s for s in self.layout.slots}
         rows = []
         for sku, slot_id in assignment.items():
