@@ -47,6 +47,9 @@ class Storage(_Model):
     heavy_max_level: int = Field(default=1, ge=0)
     hazard_aisles: list[int] = Field(default_factory=list, description="aisles whose slots are hazard-rated")
     slotting: Literal["optimal", "coi", "abc", "random"] = "optimal"
+    reslot_at: str = Field(
+        default="02:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$", description="nightly proposal"
+    )
 
     @model_validator(mode="after")
     def _fits(self) -> Self:

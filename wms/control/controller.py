@@ -7,9 +7,10 @@ are on the other side of the bus, real or simulated.
 from __future__ import annotations
 
 import itertools
+import json
 import logging
 import random
-from collections import deque
+from collections import Counter, deque
 from dataclasses import dataclass, field
 
 from pydantic import ValidationError
@@ -18,7 +19,7 @@ from sqlalchemy.engine import Engine
 from wms import topics
 from wms.bus.base import Bus
 from wms.clock import Clock
-from wms.config import CustomsConfig, WarehouseConfig
+from wms.config import Carrier, CustomsConfig, WarehouseConfig
 from wms.control.fleet import ActiveTask, FleetManager, FleetMap, RobotView
 from wms.control.outbox import Outbox
 from wms.control.pending import PendingCommands
@@ -37,10 +38,10 @@ from wms.picking.batching import PickOrder, fcfs_batches
 from wms.picking.ortools_route import route_on_layout
 from wms.picking.routing import nearest_neighbour
 from wms.robots.assignment import min_cost_assignment
-from wms.slotting.putaway import plan_putaway
+from wms.slotting.putaway import plan_putaway, propose_reslot
 from wms.sorting.chute_plan import FirstFreeChutePlan
 from wms.sorting.grid import SortGrid, build_grid
-from wms.store.models import AlarmRow, DeclarationRow, InspectionRow, RobotRow, SlotRow, TaskRow
+from wms.store.models import AlarmRow, DeclarationRow, InspectionRow, ReslotRow, RobotRow, SlotRow, TaskRow
 
 log = logging.getLogger(__name__)
 
@@ -114,6 +115,7 @@ class Controller:
         self.parcels: dict[str, Parcel] = {}
         self.lots: dict[str, LotView] = {}
         self.account_books: dict[str, str] = {}  # lot -> bonded account book (emsNo)
+        self.picked_units: Counter[str] = Counter()  # demand since the last re-slot proposal
         self.sku_slot: dict[str, tuple[str, str]] = {}
         self.pick_queue: deque[tuple[str, list[str]]] = deque()
         self.induct_queues: dict[str, deque[str]] = {i: deque() for i in self.grid.inducts}
@@ -177,6 +179,7 @@ class Controller:
         self._every(self.status_interval_s, self.publish_status)
         for carrier in self.carriers.values():
             self._schedule_departure(carrier.code)
+        self._schedule_reslot()
 
     def _every(self, period: float, fn) -> None:  # type: ignore[no-untyped-def]
         work = self.outbox.atomic(fn)
@@ -223,6 +226,51 @@ class Controller:
                 )
             )
         self.repo.save_catalog(self.catalog.values(), rows)
+
+    def _schedule_reslot(self) -> None:
+        nightly = Carrier(
+            code="reslot", name="nightly re-slot", routes=["-"], cutoffs=[self.cfg.storage.reslot_at]
+        )
+        at = next_cutoff(nightly, self.clock.now(), self.cfg.site.utc_offset_h)
+        self.clock.call_at(at, self.outbox.atomic(self._nightly_reslot))
+
+    def _nightly_reslot(self) -> None:
+        """Propose the best moves (5% of SKUs) for the demand seen since the last proposal, for review."""
+        self._schedule_reslot()
+        if not self.picked_units:
+            return
+        plan = propose_reslot(
+            self.catalog.values(),
+            self.layout.slots,
+            self.cfg.storage,
+            dict(self.picked_units),
+            {sku: slot for sku, (slot, _node) in self.sku_slot.items()},
+        )
+        moves = [
+            {
+                "sku": m.sku,
+                "from": m.from_slot,
+                "to": m.to_slot,
+                "swap_with": m.other,
+                "saving_m_per_day": m.saving,
+            }
+            for m in plan.moves
+        ]
+        self.repo.propose_reslot(
+            ReslotRow(
+                ts=self.clock.now(),
+                moves=json.dumps(moves),
+                saving_m_per_day=plan.saving,
+                full_saving_m_per_day=plan.full_saving,
+            )
+        )
+        self.alarm(
+            "info",
+            "slotting",
+            f"re-slot proposal: {len(moves)} moves save {plan.saving:.0f} m/day "
+            f"({100 * plan.recovery:.0f}% of a full re-slot)",
+        )
+        self.picked_units.clear()
 
     # alarms and guarded handlers --------------------------------------------------------------------
 
@@ -313,6 +361,7 @@ class Controller:
             slot, node = self.sku_slot.get(sku, (None, self.layout.depot))
             rows.append((lot_id, sku, qty, slot, node))
             parcel.picks.append((lot_id, sku, qty, node))
+            self.picked_units[sku] += qty
         parcel.state = ParcelState.ALLOCATED
         self.repo.record_order(bundle, ParcelState.ALLOCATED, now, "", rows)
         self._stage("allocated")

@@ -23,6 +23,7 @@ from wms.store.models import (
     ParcelEvent,
     ParcelRow,
     PaymentRow,
+    ReslotRow,
     RobotRow,
     SkuRow,
     SlotRow,
@@ -254,6 +255,11 @@ class Repo:
                 manifest_id,
                 {"manifest": manifest_id, "done_at": now},
             )
+
+    def propose_reslot(self, row: ReslotRow) -> None:
+        """Store a re-slot proposal."""
+        with self.unit() as s:
+            s.add(row)
 
     def declare(self, row: DeclarationRow) -> None:
         """Store an inventory list."""

@@ -206,6 +206,17 @@ class DeclarationRow(SQLModel, table=True):
     signed: bool = False
 
 
+class ReslotRow(SQLModel, table=True):
+    """A nightly re-slot proposal for the engineers: moves within the budget and what they save."""
+
+    __tablename__ = "reslot_proposal"
+    id: int | None = Field(default=None, primary_key=True)
+    ts: float
+    moves: str = Field(description="JSON list of {sku, from, to, swap_with, saving_m_per_day}")
+    saving_m_per_day: float
+    full_saving_m_per_day: float
+
+
 class ManifestRow(SQLModel, table=True):
     """A carrier departure and the parcels it took."""
 
