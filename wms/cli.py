@@ -305,8 +305,9 @@ def _register_commands() -> None:
     from wms.picking.commands import register as picking
     from wms.robots.commands import register as robots
     from wms.slotting.commands import register as slotting
+    from wms.sorting.commands import register as sorting
 
-    for register in (inspection, picking, robots, slotting):
+    for register in (inspection, picking, robots, slotting, sorting):
         register(app, bench_app)
 
 

@@ -1,0 +1,122 @@
+"""Shortest distances to goals on a sort map, honouring one-way moves: reverse BFS, lazily, cached.
+
+A goal is a cell (``goal < cells``) or a whole chute (``goal = cells + chute``: the distance to its nearest
+eject cell). Tables live as rows of one matrix so the compiled planners can index them by slot.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+
+import numba
+import numpy as np
+
+from wms.sorting.maps import SortMap
+
+
+@numba.njit(cache=True)
+def _bfs(pred: np.ndarray, sources: np.ndarray, out: np.ndarray, unreachable: int) -> None:
+    """Fill ``out`` with the step count from every cell to the nearest source (reverse BFS)."""
+    out[:] = unreachable
+    queue = np.empty(out.shape[0], dtype=np.int32)
+    head, tail = 0, 0
+    for s in sources:
+        if out[s] != 0:
+            out[s] = 0
+            queue[tail] = s
+            tail += 1
+    while head < tail:
+        c = queue[head]
+        head += 1
+        nd = out[c] + 1
+        for k in range(pred.shape[1]):
+            p = pred[c, k]
+            if p >= 0 and out[p] == unreachable:
+                out[p] = nd
+                queue[tail] = p
+                tail += 1
+
+
+def predecessors(succ: np.ndarray) -> np.ndarray:
+    """``pred[cell, k]``: cells with a move into ``cell`` (-1 padded)."""
+    n = succ.shape[0]
+    pred = np.full((n, 4), -1, dtype=np.int32)
+    fill = np.zeros(n, dtype=np.int64)
+    for d in range(4):
+        src = np.flatnonzero(succ[:, d] >= 0)
+        dst = succ[src, d]
+        pred[dst, fill[dst]] = src
+        fill[dst] += 1
+    return pred
+
+
+class Distances:
+    """Distance tables by goal, kept in the rows ("slots") of ``self.table``; slots in use are pinned."""
+
+    def __init__(self, m: SortMap, max_bytes: int = 2 << 30) -> None:
+        self.map = m
+        self.succ = m.successors()
+        self.pred = predecessors(self.succ)
+        free = int(m.passable.sum())
+        self.dtype = np.uint16 if free < np.iinfo(np.uint16).max else np.uint32
+        self.unreachable = int(np.iinfo(self.dtype).max)
+        row = m.cells * np.dtype(self.dtype).itemsize
+        self.max_slots = max(16, max_bytes // row)
+        self.table = np.empty((min(256, self.max_slots), m.cells), dtype=self.dtype)
+        self._slot: dict[int, int] = {}
+        self._goal: list[int] = []
+        self._pins: list[int] = []
+        self._idle: OrderedDict[int, None] = OrderedDict()
+        self.computed = 0
+
+    def sources(self, goal: int) -> np.ndarray:
+        """Cells that satisfy ``goal``."""
+        if goal < self.map.cells:
+            return np.array([goal], dtype=np.int64)
+        return self.map.ejects(goal - self.map.cells)
+
+    def _new_slot(self) -> int:
+        if len(self._goal) < self.table.shape[0]:
+            self._goal.append(-1)
+            self._pins.append(0)
+            return len(self._goal) - 1
+        if self._idle:
+            s, _ = self._idle.popitem(last=False)
+            del self._slot[self._goal[s]]
+            return s
+        grow = min(self.table.shape[0] * 2, max(self.max_slots, self.table.shape[0] + 1))
+        bigger = np.empty((grow, self.map.cells), dtype=self.dtype)
+        bigger[: self.table.shape[0]] = self.table
+        self.table = bigger
+        return self._new_slot()
+
+    def slot(self, goal: int) -> int:
+        """Slot of ``goal``'s table, computing it if needed (not pinned)."""
+        s = self._slot.get(goal)
+        if s is None:
+            s = self._new_slot()
+            _bfs(self.pred, self.sources(goal), self.table[s], self.unreachable)
+            self._slot[goal] = s
+            self._goal[s] = goal
+            self._idle[s] = None
+            self.computed += 1
+        elif s in self._idle:
+            self._idle.move_to_end(s)
+        return s
+
+    def pin(self, goal: int) -> int:
+        """Slot of ``goal``'s table, kept until ``unpin``."""
+        s = self.slot(goal)
+        self._pins[s] += 1
+        self._idle.pop(s, None)
+        return s
+
+    def unpin(self, slot: int) -> None:
+        """Release one pin of a slot."""
+        self._pins[slot] -= 1
+        if self._pins[slot] == 0:
+            self._idle[slot] = None
+
+    def to(self, goal: int) -> np.ndarray:
+        """Distance from every cell to ``goal`` (a view; valid until the slot is reused)."""
+        return self.table[self.slot(goal)]
