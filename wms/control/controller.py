@@ -19,13 +19,13 @@ from sqlalchemy.engine import Engine
 from wms import topics
 from wms.bus.base import Bus
 from wms.clock import Clock
-from wms.config import Carrier, CustomsConfig, WarehouseConfig
+from wms.config import CustomsConfig, WarehouseConfig
 from wms.control.fleet import ActiveTask, FleetManager, FleetMap, RobotView
 from wms.control.outbox import Outbox
 from wms.control.pending import PendingCommands
 from wms.control.repo import Repo
 from wms.control.status import build_status
-from wms.dispatch.cutoffs import next_cutoff
+from wms.dispatch.cutoffs import next_cutoff, next_daily
 from wms.domain import TERMINAL_STATES, LedgerKind, LotReceipt, OrderBundle, ParcelState, Sku
 from wms.inspection.ceb import ceb621
 from wms.inspection.decision import decide
@@ -228,10 +228,8 @@ class Controller:
         self.repo.save_catalog(self.catalog.values(), rows)
 
     def _schedule_reslot(self) -> None:
-        nightly = Carrier(
-            code="reslot", name="nightly re-slot", routes=["-"], cutoffs=[self.cfg.storage.reslot_at]
-        )
-        at = next_cutoff(nightly, self.clock.now(), self.cfg.site.utc_offset_h)
+        hh, mm = self.cfg.storage.reslot_at.split(":")
+        at = next_daily([int(hh) * 60 + int(mm)], self.clock.now(), self.cfg.site.utc_offset_h)
         self.clock.call_at(at, self.outbox.atomic(self._nightly_reslot))
 
     def _nightly_reslot(self) -> None:
