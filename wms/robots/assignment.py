@@ -38,7 +38,10 @@ def min_cost_assignment(
     solver = SimpleLinearSumAssignment()
     for i, task in enumerate(tasks):
         for j, robot in enumerate(robots):
-            solver.add_arc_with_cost(i, j, round(cost(task, robot) * SCALE))
+            c = cost(task, robot)
+            if not 0 <= c < float("inf"):
+                raise ValueError(f"cost of task {task!r} on robot {robot!r} is {c!r}; need finite and ≥ 0")
+            solver.add_arc_with_cost(i, j, round(c * SCALE))
     if solver.solve() != solver.OPTIMAL:
         return nearest_idle(tasks, robots, cost)
     return [(task, robots[solver.right_mate(i)]) for i, task in enumerate(tasks)]

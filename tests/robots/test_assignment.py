@@ -1,4 +1,4 @@
-"""Assignment of batches to robots: least total cost, tasks served in release order."""
+"""Assignment of tasks to robots: least total cost, tasks served in queue order, bad costs refused."""
 
 from __future__ import annotations
 
@@ -7,8 +7,7 @@ import random
 
 import pytest
 
-from wms.picking.block import PickError
-from wms.picking.robot_assignment import assign_batches
+from wms.robots.assignment import min_cost_assignment
 
 
 def test_assignment_is_least_total_cost() -> None:
@@ -17,7 +16,7 @@ def test_assignment_is_least_total_cost() -> None:
         tasks = [f"T{i}" for i in range(n_tasks)]
         robots = [f"R{i}" for i in range(n_robots)]
         table = {(t, r): rng.uniform(0, 50) for t in tasks for r in robots}
-        pairs = assign_batches(tasks, robots, lambda t, r, table=table: table[(t, r)])
+        pairs = min_cost_assignment(tasks, robots, lambda t, r, table=table: table[(t, r)])
         served = tasks[:n_robots]
         assert [t for t, _ in pairs] == served and len({r for _, r in pairs}) == len(pairs)
         best = min(
@@ -27,8 +26,6 @@ def test_assignment_is_least_total_cost() -> None:
         assert sum(table[p] for p in pairs) == pytest.approx(best, abs=1e-2)
 
 
-def test_empty_and_bad_costs() -> None:
-    assert assign_batches([], ["R"], lambda t, r: 1.0) == []
-    assert assign_batches(["T"], [], lambda t, r: 1.0) == []
-    with pytest.raises(PickError, match="cost of task 'T'"):
-        assign_batches(["T"], ["R"], lambda t, r: float("inf"))
+def test_bad_costs_are_refused() -> None:
+    with pytest.raises(ValueError, match="cost of task 'T'"):
+        min_cost_assignment(["T"], ["R"], lambda t, r: float("inf"))
