@@ -47,6 +47,11 @@ def acks(partition: str) -> str:
     return f"wms/{partition}/acks"
 
 
+def customs_receipts(partition: str) -> str:
+    """Customs gateway → controller: CEB312/412/512/622 receipt XML, recorded in the parcels' history."""
+    return f"wms/{partition}/customs/receipts"
+
+
 def conveyor_cmd(partition: str) -> str:
     """Controller → conveyors and pack stations: move (or pack) a parcel or bag."""
     return f"wms/{partition}/conveyor/cmd"

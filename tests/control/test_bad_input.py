@@ -6,12 +6,15 @@ import json
 from pathlib import Path
 
 import pytest
+from sqlmodel import select
 
 from wms import topics
 from wms.config import CONFIG_DIR, load_customs, load_warehouse
 from wms.domain import CustomsOrder, ParcelState, Waybill
+from wms.inspection.receipts import parse_receipts
 from wms.inspection.tax import compute_tax
 from wms.shift import ShiftOptions, virtual_shift
+from wms.store.models import ParcelEvent
 
 CFG = load_warehouse(CONFIG_DIR / "warehouse.toml")
 CUSTOMS = load_customs(CONFIG_DIR / "customs.toml")
@@ -166,3 +169,29 @@ def test_other_fleets_and_lying_devices_change_nothing(shift) -> None:  # type: 
     assert robot.online and robot.manufacturer == CFG.site.manufacturer  # another fleet is not ours
     assert ctl.counters["duplicate_messages"] == 2  # unknown results and events are ignored, counted
     assert ctl.alarm_counts.get("robots", 0) == 0
+
+
+def test_customs_receipts_go_into_the_parcel_history(shift, shared_dir: Path) -> None:  # type: ignore[no-untyped-def]
+    shift, broker = shift
+    ctl = shift.controller
+    good = _valid_bundle(shift)
+    order_no = good["order"]["order_no"]
+    pub = broker.client("customs-gateway")
+    part = CFG.site.partition
+    pub.publish(topics.orders(part), json.dumps(good))
+    sample = (shared_dir / "customs" / "ceb-202205" / "samples" / "CEB312Message.xml").read_bytes()
+    pub.publish(topics.customs_receipts(part), sample.replace(b"order20160321116420545", order_no.encode()))
+    pub.publish(topics.customs_receipts(part), sample)  # answers orders we never had
+    pub.publish(topics.customs_receipts(part), b"<not-a-receipt/>")
+    shift.clock.run(until=shift.clock.now() + 1.0)
+    with ctl.repo.session() as s:
+        notes = s.exec(
+            select(ParcelEvent).where(
+                ParcelEvent.order_no == order_no, ParcelEvent.detail.startswith("CEB312")
+            )  # type: ignore[attr-defined]
+        ).all()
+    expected = len(parse_receipts(sample))
+    assert len(notes) == expected > 0
+    assert all(n.from_state == n.to_state for n in notes)  # history, not a state change
+    assert ctl.counters["unmatched_receipts"] == expected
+    assert any("customs/receipts" in a.message and a.source == "customs" for a in ctl.alarms)  # the bad XML

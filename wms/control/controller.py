@@ -29,6 +29,7 @@ from wms.dispatch.cutoffs import next_cutoff, next_daily
 from wms.domain import TERMINAL_STATES, LedgerKind, LotReceipt, OrderBundle, ParcelState, Sku
 from wms.inspection.ceb import ceb621
 from wms.inspection.decision import decide
+from wms.inspection.receipts import parse_receipts
 from wms.inspection.rules import BuyerHistory, Finding, check_order
 from wms.layout import Layout
 from wms.messages import Ack, Alarm, ControlCmd, ConveyorCmd, ConveyorEvent, XrayCmd, XrayResult
@@ -165,6 +166,7 @@ class Controller:
             (topics.conveyor_event(p), "conveyor", self._on_conveyor),
             (topics.xray_result(p), "xray", self._on_xray),
             (topics.control(p), "control", self._on_control),
+            (topics.customs_receipts(p), "customs", self._on_receipts),
         ):
             self.bus.subscribe(topic, self._guard(source, self.outbox.atomic(handler)), qos=1)
         self.fleet.start()
@@ -767,6 +769,20 @@ class Controller:
                 self.parcels[o].done_at = now
             self._stage("dispatched", len(nos))
         self._schedule_departure(code)
+
+    def _on_receipts(self, data: bytes) -> None:
+        """Customs receipts go into the history of the parcel they answer; failures raise an alarm."""
+        now = self.clock.now()
+        for r in parse_receipts(data):
+            order_no = r.order_no or r.cop_no
+            if order_no not in self.parcels:
+                self._count("unmatched_receipts")
+                self.alarm("info", "customs", f"{r.message} receipt for unknown order {order_no!r}")
+                continue
+            detail = f"{r.message} returnStatus={r.return_status} ({r.status_text}) {r.return_info}".strip()
+            self.repo.note(order_no, now, detail[:500])
+            if r.failed:
+                self.alarm("warning", "customs", f"order {order_no}: {detail}")
 
     # operator ---------------------------------------------------------------------------------------
 

@@ -205,6 +205,18 @@ class Repo:
                 setattr(row, k, v)
             s.add(row)
 
+    def note(self, order_no: str, now: float, detail: str) -> None:
+        """Append an event that changes no state (e.g. a customs receipt) to a parcel's history."""
+        with self.unit() as s:
+            row = s.get(ParcelRow, order_no)
+            if row is None:
+                raise KeyError(f"no parcel for order {order_no}")
+            s.add(
+                ParcelEvent(
+                    order_no=order_no, ts=now, from_state=row.state, to_state=row.state, detail=detail
+                )
+            )
+
     def close_out(
         self, order_no: str, to: ParcelState, now: float, kind: LedgerKind | None, reason: str
     ) -> None:
