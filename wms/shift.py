@@ -1,6 +1,6 @@
 """A shift of the warehouse: the controller with its simulators, in virtual time or over MQTT.
 
-This is the site assembly used by ``wms demo``, ``wms run`` and the end-to-end tests; the controller
+This is the site assembly used by ``wms demo`` and the end-to-end tests; the controller
 itself knows nothing of simulators.
 """
 
