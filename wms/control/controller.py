@@ -6,6 +6,7 @@ are on the other side of the bus, real or simulated.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 import logging
@@ -212,21 +213,7 @@ class Controller:
         for sku, slot_id in assignment.items():
             s = by_id[slot_id]
             self.sku_slot[sku] = (slot_id, s.node)
-            rows.append(
-                SlotRow(
-                    slot=s.slot,
-                    zone=s.zone,
-                    aisle=s.aisle,
-                    bay=s.bay,
-                    level=s.level,
-                    node=s.node,
-                    volume_l=s.volume_l,
-                    max_kg=s.max_kg,
-                    hazard_ok=s.hazard_ok,
-                    travel_m=s.travel_m,
-                    sku=sku,
-                )
-            )
+            rows.append(SlotRow(**dataclasses.asdict(s), sku=sku))
         self.repo.save_catalog(self.catalog.values(), rows)
 
     def _schedule_reslot(self) -> None:

@@ -259,17 +259,6 @@ class DepotLayout(Layout):
 
 def layout_slots(storage: Storage, pack_stations: int) -> list[SlotItem]:
     """Every slot of a storage block with travel from the pick/drop point along the layout graph."""
-    layout = DepotLayout(storage, pack_stations, 1)
-    return [
-        SlotItem(
-            slot=s.slot,
-            zone=s.zone,
-            volume_l=s.volume_l,
-            max_kg=s.max_kg,
-            hazard_ok=s.hazard_ok,
-            level=s.level,
-            travel_m=s.travel_m,
-            aisle=f"A{s.aisle:02d}",
-        )
-        for s in layout.slots
-    ]
+    from wms.slotting.putaway import slot_items  # putaway pulls in the planners; only this needs it
+
+    return slot_items(DepotLayout(storage, pack_stations, 1).slots)
