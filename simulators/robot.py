@@ -149,6 +149,7 @@ class RobotSim:
         self._loads: list[Load] = []
         self.orders_done = 0
         self.orders_cancelled = 0
+        self.orders_refused = 0
         self._last_done_order = ""
         self._timers: dict[str, Timer] = {}
         self._clear_order()
@@ -635,6 +636,7 @@ class RobotSim:
         return not self.order_active and self._last_done_order != self.order_id
 
     def _reject(self, order: Order, error_type: str, problem: str) -> None:
+        self.orders_refused += 1
         self._add_error(
             error_type,
             "WARNING",

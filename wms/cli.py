@@ -162,41 +162,56 @@ def run(
     db: DbOpt = None,
     speed: Annotated[float, typer.Option(help="clock speed factor (1 = real time)")] = 1.0,
     fresh: Annotated[bool, typer.Option(help="drop the data of an earlier run and start clean")] = False,
+    time_anchor: Annotated[
+        str | None,
+        typer.Option(
+            help="WALL:SIM epoch seconds: the clock reads SIM at wall time WALL (to share the time line of "
+            "simulators started elsewhere)"
+        ),
+    ] = None,
+    partition: Annotated[str | None, typer.Option(help="site partition (default from config)")] = None,
+    manufacturer: Annotated[
+        str | None, typer.Option(help="VDA 5050 manufacturer of the fleet (default from config)")
+    ] = None,
     config: ConfigOpt = None,
     customs: CustomsOpt = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
     """Run the controller alone against real (or externally simulated) robots, conveyors and order feed.
 
-    It refuses a database that holds an earlier run's parcels unless ``--fresh`` is given.
+    A database that holds an earlier run is resumed where it stopped (after a crash, say): open parcels,
+    robot tasks and device commands are taken back. ``--fresh`` starts clean instead.
     """
     from wms.bus.broker import EmbeddedBroker
     from wms.bus.mqtt import MqttBus
     from wms.catalog import generate_catalog
     from wms.clock import WallClock
     from wms.control.controller import Controller
-    from wms.control.repo import Repo
     from wms.store.db import connect
 
     _logging(verbose)
     cfg, cust = _configs(config, customs)
+    site = {k: v for k, v in (("partition", partition), ("manufacturer", manufacturer)) if v}
+    cfg = cfg.model_copy(update={"site": cfg.site.model_copy(update=site)})
+    start = anchor = None
+    if time_anchor is not None:
+        try:
+            anchor, start = (float(x) for x in time_anchor.split(":"))
+        except ValueError:
+            err.print(f"[bold red]--time-anchor {time_anchor!r}[/]: expected WALL:SIM epoch seconds")
+            raise typer.Exit(2) from None
     engine = connect(db, fresh=fresh)
-    held = Repo(engine).parcel_states()
-    if held:
-        err.print(
-            f"[bold red]database {engine.url} holds {sum(held.values())} parcels of an earlier run[/]; "
-            "resuming one is not supported yet: pass --fresh to start clean, or --db for another database"
-        )
-        raise typer.Exit(2)
     broker = None if mqtt else EmbeddedBroker().start()
     url = mqtt or broker.url  # type: ignore[union-attr]
-    clock = WallClock(speed)
+    clock = WallClock(speed, start, anchor)
     clock.on_error = lambda exc: logging.getLogger("wms").exception("handler failed: %s", exc)
-    bus = MqttBus(url, f"{cfg.site.partition}-controller", clock)
+    bus = MqttBus(url, f"{cfg.site.partition}-controller", clock, persistent=True)
     ctl = Controller(bus, clock, engine, cfg, cust, generate_catalog(cfg.feed, cust))
     ctl.start()
+    how = f"resumed (start {ctl.boot + 1})" if ctl.resumed else "started on a clean database"
     err.print(
-        f"controller of partition [bold]{cfg.site.partition}[/] on {url}, database {engine.url}; Ctrl-C stops"
+        f"controller of partition [bold]{cfg.site.partition}[/] {how} on {url}, database {engine.url}; "
+        "Ctrl-C stops"
     )
     try:
         clock.run()
@@ -206,6 +221,69 @@ def run(
         bus.close()
         if broker:
             broker.close()
+
+
+@app.command()
+def chaos(
+    kills: Annotated[int, typer.Option(min=0, help="SIGKILLs of the controller during the shift")] = 5,
+    duration: Annotated[float, typer.Option(help="simulated seconds of order arrivals")] = 1800.0,
+    rate: Annotated[float | None, typer.Option(help="orders per hour (default from config)")] = None,
+    speed: Annotated[float, typer.Option(help="clock speed factor")] = 20.0,
+    mqtt: MqttOpt = None,
+    db: DbOpt = None,
+    seed: Annotated[int, typer.Option(help="seed of the kill times")] = 0,
+    json_out: Annotated[Path | None, typer.Option("--json", help="write the result here")] = None,
+    logs: Annotated[Path | None, typer.Option(help="keep the controller logs in this directory")] = None,
+    config: ConfigOpt = None,
+    customs: CustomsOpt = None,
+) -> None:
+    """Kill the controller (SIGKILL) at random moments of a shift over MQTT; check nothing is lost."""
+    from rich.table import Table
+
+    from wms.chaos import ChaosOptions, run_chaos
+
+    cfg, cust = _configs(config, customs)
+    opts = ChaosOptions(
+        kills=kills,
+        duration_s=duration,
+        orders_per_hour=rate,
+        speed=speed,
+        mqtt_url=mqtt,
+        db_url=db,
+        seed=seed,
+        config=config,
+        customs=customs,
+        log_dir=logs,
+    )
+    result = run_chaos(cfg, cust, opts)
+    table = Table(title=f"chaos: {result['kills']} SIGKILLs of the controller")
+    table.add_column("check")
+    table.add_column("result", justify="right")
+    for key in (
+        "orders_sent",
+        "parcels_in_db",
+        "lost",
+        "open_at_end",
+        "double_closed",
+        "double_closed_after_any_kill",
+        "robots_with_two_tasks",
+        "robot_orders_refused",
+        "ledger_balanced_after_every_kill",
+        "ledger_balanced_at_end",
+        "recovery_s_mean",
+        "recovery_s_max",
+        "restarts_not_serving_in_60s",
+        "controller_internal_errors",
+        "sim_s",
+        "wall_s",
+    ):
+        table.add_row(key, str(result[key]))
+    table.add_row("states", ", ".join(f"{k} {v}" for k, v in sorted(result["states"].items())))
+    Console().print(table)
+    Console().print("[bold green]OK[/]" if result["ok"] else "[bold red]FAILED[/]")
+    if json_out:
+        json_out.write_text(json.dumps(result, indent=2))
+    raise typer.Exit(0 if result["ok"] else 1)
 
 
 @app.command()
@@ -304,10 +382,11 @@ def _register_commands() -> None:
     from wms.inspection.commands import register as inspection
     from wms.picking.commands import register as picking
     from wms.robots.commands import register as robots
+    from wms.security.commands import register as security
     from wms.slotting.commands import register as slotting
     from wms.sorting.commands import register as sorting
 
-    for register in (inspection, picking, robots, slotting, sorting):
+    for register in (inspection, picking, robots, security, slotting, sorting):
         register(app, bench_app)
 
 

@@ -127,12 +127,13 @@ class VirtualClock(_Loop):
 class WallClock(_Loop):
     """Real time, optionally sped up: ``speed`` simulated seconds pass per real second."""
 
-    def __init__(self, speed: float = 1.0, start: float | None = None) -> None:
+    def __init__(self, speed: float = 1.0, start: float | None = None, anchor: float | None = None) -> None:
+        """``start`` is the clock's time at wall time ``anchor`` (epoch seconds; default: now)."""
         super().__init__()
         if speed <= 0:
             raise ValueError(f"clock speed must be > 0, got {speed}")
         self.speed = speed
-        self._t0 = time.monotonic()
+        self._t0 = time.monotonic() - (0.0 if anchor is None else time.time() - anchor)
         self._start = time.time() if start is None else start
         self._cv = threading.Condition()
         self._stopped = False

@@ -89,6 +89,7 @@ class Status(Strict):
     ts: float
     partition: str
     started: float
+    boot: int = Field(default=0, description="how many times the controller started before on this database")
     paused: bool = False
     orders_in: int = 0
     by_state: dict[str, int] = Field(default_factory=dict)

@@ -31,6 +31,8 @@ from wms.config import CustomsConfig, WarehouseConfig
 from wms.control.controller import Controller
 from wms.control.status import sla_met_pct
 from wms.domain import TERMINAL_STATES, ParcelState
+from wms.layout import Layout
+from wms.sorting.grid import build_grid
 from wms.store.db import connect
 from wms.store.models import ParcelRow
 
@@ -116,10 +118,28 @@ def build_shift(
         seed=seed,
     )
     ctl.start()
+    robots, conveyor, xray, feed = start_simulators(cfg, customs, opts, clock, bus, catalog, seed)
+    now = clock.now()
+    return Shift(ctl, robots, feed, conveyor, xray, clock, now, now + opts.duration_s, buses)
+
+
+def start_simulators(
+    cfg: WarehouseConfig,
+    customs: CustomsConfig,
+    opts: ShiftOptions,
+    clock: Any,
+    bus: Callable[..., Bus],
+    catalog: list[Any],
+    seed: int,
+) -> tuple[list[RobotSim], ConveyorSim, XrayGateSim, OrderFeed]:
+    """Start every simulator on ``clock``; ``bus(name, will=None)`` connects one client each."""
+    layout = Layout(cfg.storage, cfg.pack.stations, cfg.fleet.picking.charging_spots)
+    grid = build_grid(cfg.sortation, cfg.fleet.sorting.charging_spots)
+    feed_cfg = cfg.feed.model_copy(update={"seed": seed})
     robots: list[RobotSim] = []
     starts = {
-        "picking": [(n, ctl.layout.pos[n].x, ctl.layout.pos[n].y) for n in ctl.layout.pack_nodes],
-        "sorting": [(n, *ctl.grid.pos[n]) for n in ctl.grid.parking],
+        "picking": [(n, layout.pos[n].x, layout.pos[n].y) for n in layout.pack_nodes],
+        "sorting": [(n, *grid.pos[n]) for n in grid.parking],
     }
     for kind, prefix, rc in (("picking", "pick", cfg.fleet.picking), ("sorting", "sort", cfg.fleet.sorting)):
         for k in range(rc.count):
@@ -165,7 +185,7 @@ def build_shift(
     )
     feed.publish_lots(generate_lots(catalog, feed_cfg, now))
     clock.call_later(1.0, feed.start)  # stock first, then orders
-    return Shift(ctl, robots, feed, conveyor, xray, clock, now, now + opts.duration_s, buses)
+    return robots, conveyor, xray, feed
 
 
 def summary(shift: Shift, wall_s: float, mode: str, broker: str) -> dict[str, Any]:

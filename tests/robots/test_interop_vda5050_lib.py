@@ -199,6 +199,9 @@ class Events:
     def robot_changed(self, robot: RobotView) -> None:
         """Nothing to persist in this test."""
 
+    def task_released(self, robot: RobotView, task: ActiveTask) -> None:
+        """Nothing to persist in this test."""
+
     def alarm(self, severity: str, source: str, message: str) -> None:
         """Record an alarm."""
         self.alarms.append(f"{severity} {source}: {message}")

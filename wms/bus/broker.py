@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import pwd
 import shutil
 import socket
 import subprocess
@@ -11,6 +13,10 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from wms.security.credentials import Credentials
 
 log = logging.getLogger(__name__)
 
@@ -34,11 +40,18 @@ def _wait_listening(port: int, timeout: float) -> bool:
 
 
 class EmbeddedBroker:
-    """A broker owned by this process, bound to 127.0.0.1; use as a context manager."""
+    """A broker owned by this process, bound to 127.0.0.1; use as a context manager.
 
-    def __init__(self, port: int | None = None, prefer: str = "auto") -> None:
+    With ``auth`` (a `Credentials` or the directory ``wms security creds`` wrote) it refuses anonymous
+    clients and wrong passwords and enforces every account's topic rights; without, anyone may do anything.
+    """
+
+    def __init__(
+        self, port: int | None = None, prefer: str = "auto", auth: Credentials | str | Path | None = None
+    ) -> None:
         self.port = port or free_port()
         self.prefer = prefer
+        self.auth = _credentials(auth)
         self.kind = ""
         self._proc: subprocess.Popen[bytes] | None = None
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
@@ -51,6 +64,12 @@ class EmbeddedBroker:
         """The URL clients connect to."""
         return f"mqtt://127.0.0.1:{self.port}"
 
+    def client_url(self, name: str) -> str:
+        """The URL with the user name and password of client ``name`` (see `Credentials.url`)."""
+        if self.auth is None:
+            return self.url
+        return self.auth.url(self.url, name)
+
     def start(self) -> EmbeddedBroker:
         """Start Mosquitto as a child process if the binary exists (and ``prefer`` allows), else amqtt."""
         binary = shutil.which("mosquitto")
@@ -61,42 +80,79 @@ class EmbeddedBroker:
         else:
             self._start_amqtt()
         if not _wait_listening(self.port, 10.0):
+            why = self._mosquitto_log()
             self.stop()
-            raise RuntimeError(f"embedded {self.kind} broker did not listen on 127.0.0.1:{self.port}")
+            raise RuntimeError(f"embedded {self.kind} broker did not listen on 127.0.0.1:{self.port}{why}")
         return self
 
     def _start_mosquitto(self, binary: str) -> None:
         if self._tmp is None:  # kept across stop/start so that a restarted broker keeps its sessions
             self._tmp = tempfile.TemporaryDirectory(prefix="wms-mosquitto-")
-        conf = Path(self._tmp.name) / "mosquitto.conf"
+        tmp = Path(self._tmp.name)
+        conf = tmp / "mosquitto.conf"
         # nodelay: Nagle's algorithm was measured adding ~33 ms at p99 to small messages.
         # persistence: sessions, subscriptions and queued QoS 1 messages survive a broker restart.
+        # user: started as root, Mosquitto would switch to the `mosquitto` user, which can read neither
+        # this private directory (persistence, password and ACL files) nor write to it; as anyone else
+        # the line is ignored.
         conf.write_text(
-            f"listener {self.port} 127.0.0.1\nallow_anonymous true\nset_tcp_nodelay true\n"
+            f"listener {self.port} 127.0.0.1\n{self._mosquitto_auth(tmp)}set_tcp_nodelay true\n"
             f"persistence true\npersistence_location {self._tmp.name}/\nautosave_interval 1\n"
-            "log_dest none\nmax_queued_messages 100000\n"
+            f"user {pwd.getpwuid(os.geteuid()).pw_name}\n"
+            f"log_dest file {tmp / 'mosquitto.log'}\nlog_type error\nlog_type warning\n"
+            "max_queued_messages 100000\n"
         )
         self._proc = subprocess.Popen(
             [binary, "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
         )
         self.kind = "mosquitto"
 
+    def _mosquitto_auth(self, tmp: Path) -> str:
+        """The authentication lines of the child's config (password and ACL files written into ``tmp``)."""
+        if self.auth is None:
+            return "allow_anonymous true\n"
+        files = self.auth.write(tmp / "auth", secrets=False)
+        return f"allow_anonymous false\npassword_file {files['passwd']}\nacl_file {files['acl']}\n"
+
+    def _mosquitto_log(self) -> str:
+        """The end of the child's error log, to say why it did not start (empty if there is none)."""
+        if self.kind != "mosquitto" or self._tmp is None:
+            return ""
+        log_file = Path(self._tmp.name) / "mosquitto.log"
+        text = log_file.read_text(errors="replace").strip() if log_file.exists() else ""
+        return f": {text[-500:]}" if text else ""
+
     def _start_amqtt(self) -> None:
         from amqtt.broker import Broker
 
         logging.getLogger("amqtt").setLevel(logging.CRITICAL)  # it logs every port probe as an error
 
+        plugins: dict[str, object] = {
+            "amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": True}
+        }
+        if self.auth is not None:
+            from wms.security.amqtt_auth import amqtt_plugins
+
+            if self._tmp is None:
+                self._tmp = tempfile.TemporaryDirectory(prefix="wms-amqtt-")
+            plugins = amqtt_plugins(self.auth, Path(self._tmp.name))
         config = {
             "listeners": {"default": {"type": "tcp", "bind": f"127.0.0.1:{self.port}"}},
-            "plugins": {"amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": True}},
+            "plugins": plugins,
         }
         ready = threading.Event()
+        failed: list[BaseException] = []
 
         def serve() -> None:
             self._loop = asyncio.new_event_loop()
             asyncio.set_event_loop(self._loop)
-            self._amqtt = Broker(config, loop=self._loop)
-            self._loop.run_until_complete(self._amqtt.start())
+            try:
+                self._amqtt = Broker(config, loop=self._loop)
+                self._loop.run_until_complete(self._amqtt.start())
+            except Exception as exc:  # a bad plugin config: report it from start(), not a silent thread
+                failed.append(exc)
+                ready.set()
+                return
             ready.set()
             self._loop.run_forever()
 
@@ -104,6 +160,9 @@ class EmbeddedBroker:
         self._thread.start()
         ready.wait(10.0)
         self.kind = "amqtt"
+        if failed:
+            self._loop = None
+            raise RuntimeError(f"embedded amqtt broker did not start: {failed[0]!r}") from failed[0]
 
     def stop(self) -> None:
         """Stop the broker and clean up."""
@@ -137,3 +196,12 @@ class EmbeddedBroker:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _credentials(auth: Credentials | str | Path | None) -> Credentials | None:
+    """``auth`` as a `Credentials` (read from a directory or secrets file if given as a path)."""
+    if auth is None or not isinstance(auth, str | Path):
+        return auth
+    from wms.security.credentials import Credentials
+
+    return Credentials.load(auth)

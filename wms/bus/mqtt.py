@@ -6,7 +6,7 @@ import logging
 import socket
 import threading
 from typing import Any
-from urllib.parse import urlparse
+from urllib.parse import parse_qsl, quote, unquote, urlparse
 
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
@@ -22,14 +22,52 @@ MAX_INFLIGHT = 1000
 
 
 def parse_mqtt_url(url: str) -> tuple[str, int, str | None, str | None, bool]:
-    """``mqtt://user:pass@host:port`` (or ``mqtts://``) into host, port, username, password, tls."""
+    """``mqtt://user:pass@host:port`` (or ``mqtts://``) into host, port, username, password, tls.
+
+    User name and password are percent-decoded, so a password may hold any character once quoted.
+    """
     parsed = urlparse(url if "://" in url else f"mqtt://{url}")
     if parsed.scheme not in ("mqtt", "mqtts", "tcp", "ssl"):
         raise ValueError(f"MQTT URL {url!r}: scheme must be mqtt:// or mqtts://")
     tls = parsed.scheme in ("mqtts", "ssl")
     if not parsed.hostname:
         raise ValueError(f"MQTT URL {url!r}: no host")
-    return parsed.hostname, parsed.port or (8883 if tls else 1883), parsed.username, parsed.password, tls
+    user = None if parsed.username is None else unquote(parsed.username)
+    password = None if parsed.password is None else unquote(parsed.password)
+    return parsed.hostname, parsed.port or (8883 if tls else 1883), user, password, tls
+
+
+def tls_ca_file(url: str) -> str | None:
+    """The CA file of ``mqtts://host:8883?ca=/path/ca.crt`` (None: the system's trusted CAs).
+
+    Unknown query parameters, and ``ca=`` on a plain ``mqtt://`` URL, are errors rather than ignored.
+    """
+    parsed = urlparse(url if "://" in url else f"mqtt://{url}")
+    query = dict(parse_qsl(parsed.query, keep_blank_values=True))
+    unknown = sorted(set(query) - {"ca"})
+    if unknown:
+        raise ValueError(f"MQTT URL: unknown parameter(s) {', '.join(unknown)} (known: ca)")
+    ca = query.get("ca") or None
+    if ca is not None and parsed.scheme not in ("mqtts", "ssl"):
+        raise ValueError("MQTT URL: ca= needs an mqtts:// URL")
+    return ca
+
+
+def with_credentials(url: str, user: str, password: str) -> str:
+    """``url`` with this user name and password (percent-encoded); scheme, host, port and query kept."""
+    parsed = urlparse(url if "://" in url else f"mqtt://{url}")
+    host_port = parsed.netloc.rpartition("@")[2]
+    netloc = f"{quote(user, safe='')}:{quote(password, safe='')}@{host_port}"
+    return parsed._replace(netloc=netloc).geturl()
+
+
+def redact(url: str) -> str:
+    """``url`` with the password shown as ``***``, for logs, summaries and messages."""
+    parsed = urlparse(url if "://" in url else f"mqtt://{url}")
+    if parsed.password is None:
+        return url
+    userinfo, _, host_port = parsed.netloc.rpartition("@")
+    return parsed._replace(netloc=f"{userinfo.partition(':')[0]}:***@{host_port}").geturl()
 
 
 class MqttBus:
@@ -46,11 +84,14 @@ class MqttBus:
     ) -> None:
         """Connect; ``persistent`` keeps the broker session (subscriptions, queued QoS 1) on reconnect."""
         host, port, user, password, tls = parse_mqtt_url(url)
+        ca_file = tls_ca_file(url)
         self.url = url
         self.client_id = client_id
         self.clock = clock
         self._subs: list[tuple[str, Handler, int]] = []
         self._connected = threading.Event()
+        self._answered = threading.Event()  # the first CONNACK came, accepted or refused
+        self._refused: Any = None
         self._client = paho.Client(
             CallbackAPIVersion.VERSION2,
             client_id=client_id,
@@ -62,7 +103,7 @@ class MqttBus:
         if user:
             self._client.username_pw_set(user, password)
         if tls:
-            self._client.tls_set()
+            self._client.tls_set(ca_certs=ca_file)
         if will is not None:
             self._client.will_set(will.topic, will.payload, qos=will.qos, retain=will.retain)
         self._client.on_connect = self._on_connect
@@ -70,15 +111,24 @@ class MqttBus:
         self._client.on_message = self._on_message
         self._client.connect_async(host, port, keepalive=30)
         self._client.loop_start()
-        if not self._connected.wait(connect_timeout):
+        if not self._answered.wait(connect_timeout):
             self._client.loop_stop()
             raise ConnectionError(
                 f"MQTT client {client_id}: no connection to {host}:{port} in {connect_timeout}s"
+            )
+        if self._refused is not None:  # wrong credentials do not get better by retrying
+            self._client.loop_stop()
+            raise ConnectionRefusedError(
+                f"MQTT client {client_id}: {host}:{port} refused the connection: {self._refused}"
             )
 
     def _on_connect(self, client: paho.Client, userdata: Any, flags: Any, reason: Any, props: Any) -> None:
         if reason.is_failure:
             log.error("MQTT %s: connection refused: %s", self.client_id, reason)
+            if not self._answered.is_set():  # the first attempt: stop here, the constructor raises
+                self._refused = reason
+                client.disconnect()
+                self._answered.set()
             return
         sock = client.socket()
         if isinstance(sock, socket.socket):  # small messages must not wait for Nagle's algorithm
@@ -86,6 +136,7 @@ class MqttBus:
         for pattern, _, qos in self._subs:  # the broker forgot them if the session was clean
             client.subscribe(pattern, qos)
         self._connected.set()
+        self._answered.set()
 
     def _on_disconnect(self, client: paho.Client, userdata: Any, flags: Any, reason: Any, props: Any) -> None:
         self._connected.clear()

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 from pydantic import ValidationError
 from sqlalchemy.engine import Engine
+from sqlmodel import select
 
 from wms import topics
 from wms.bus.base import Bus
@@ -24,6 +25,7 @@ from wms.config import CustomsConfig, WarehouseConfig
 from wms.control.fleet import ActiveTask, FleetManager, FleetMap, RobotView
 from wms.control.outbox import Outbox
 from wms.control.pending import PendingCommands
+from wms.control.recovery import Snapshot, load_snapshot
 from wms.control.repo import Repo
 from wms.control.status import build_status
 from wms.dispatch.cutoffs import next_cutoff, next_daily
@@ -43,7 +45,16 @@ from wms.robots.assignment import min_cost_assignment
 from wms.slotting.putaway import plan_putaway, propose_reslot
 from wms.sorting.chute_plan import FirstFreeChutePlan
 from wms.sorting.grid import SortGrid, build_grid
-from wms.store.models import AlarmRow, DeclarationRow, InspectionRow, ReslotRow, RobotRow, SlotRow, TaskRow
+from wms.store.models import (
+    AlarmRow,
+    DeclarationRow,
+    InspectionRow,
+    ParcelRow,
+    ReslotRow,
+    RobotRow,
+    SlotRow,
+    TaskRow,
+)
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +69,7 @@ INTAKE_CODES = frozenset(
     }
 )
 DAY = 86400.0
+BOOT_ID_SPAN = 1_000_000
 
 
 @dataclass
@@ -133,7 +145,9 @@ class Controller:
         self.counters: dict[str, int] = {}
         self.stage_log: deque[tuple[float, str]] = deque()
         self.status_interval_s = status_interval_s
-        self._ids = itertools.count(1)
+        self.resumed = self.repo.has_state()
+        self.boot = self.repo.boot(clock.now(), self.resumed)
+        self._ids = itertools.count(self.boot * BOOT_ID_SPAN + 1)  # identifiers never repeat across restarts
         self.started = clock.now()
         self.ledger_ok = True
         self.outbox = Outbox(bus, self.repo.unit)
@@ -145,6 +159,7 @@ class Controller:
             events=self,
             timeout_s=cfg.fleet.state_timeout_s,
             manufacturers=[cfg.site.manufacturer],
+            seq_start=self.boot * BOOT_ID_SPAN,
         )
         self._chute_by_id = {c.chute: c for c in self.grid.chutes}
 
@@ -158,8 +173,14 @@ class Controller:
         return FleetMap(self.grid.pos, self.grid.chargers, self.grid.path, self.grid.distance)
 
     def start(self) -> None:
-        """Slot the catalogue, subscribe to every input, and start the periodic work."""
-        self._slot_catalog()
+        """Slot the catalogue (or resume what the database holds), subscribe, start the periodic work."""
+        snapshot = load_snapshot(self.repo.engine) if self.resumed else None
+        if snapshot is not None and snapshot.slots:
+            self.sku_slot = dict(snapshot.slots)
+        else:
+            self._slot_catalog()
+        if snapshot is not None:
+            self._resume(snapshot)
         p = self.part
         for topic, source, handler in (
             (topics.inbound(p), "inbound", self._on_inbound),
@@ -183,6 +204,9 @@ class Controller:
         for carrier in self.carriers.values():
             self._schedule_departure(carrier.code)
         self._schedule_reslot()
+        if snapshot is not None:
+            self.outbox.atomic(self._after_resume)()
+        self.outbox.atomic(self.publish_status)()  # consoles (and watchdogs) see at once that it serves
 
     def _every(self, period: float, fn) -> None:  # type: ignore[no-untyped-def]
         work = self.outbox.atomic(fn)
@@ -258,6 +282,118 @@ class Controller:
             f"({100 * plan.recovery:.0f}% of a full re-slot)",
         )
         self.picked_units.clear()
+
+    # recovery after a restart ----------------------------------------------------------------------
+
+    def _resume(self, snap: Snapshot) -> None:
+        """Rebuild the in-memory view of the shift from the database, as it was at the last commit."""
+        for lot in snap.lots:
+            self.lots[lot.lot] = LotView(lot.lot, lot.sku, lot.expiry, lot.qty_on_hand - lot.qty_allocated)
+            self.account_books[lot.lot] = lot.account_book
+        self.chute_plan.assigned.update(snap.chutes)
+        waved: dict[str, list[str]] = {}
+        at_induct: list[tuple[float, str, str]] = []
+        for rec in snap.parcels:
+            row = rec.row
+            bundle = OrderBundle.model_validate_json(rec.document)
+            p = Parcel(row.order_no, ParcelState(row.state), rec.received_at, row.carrier, row.route, bundle)
+            p.picks, p.done_at, p.sampled, p.reason = list(rec.picks), row.done_at, row.sampled, row.reason
+            self.parcels[p.order_no] = p
+            if p.order_no in snap.at_gate:
+                self.history.record_order(bundle.order, snap.at_gate[p.order_no])
+            if p.order_no in snap.released:
+                self.history.record_release(bundle.order, snap.released[p.order_no])
+            if p.state == ParcelState.WAVED:
+                waved.setdefault(row.task_id or "", []).append(p.order_no)
+            elif p.state == ParcelState.AT_INDUCT:
+                at_induct.append((row.updated_at, p.order_no, row.induct or ""))
+            elif p.state == ParcelState.SORTED and row.bag:
+                self.bags.setdefault(row.bag, []).append(p.order_no)
+            elif p.state == ParcelState.SORTED and row.chute:
+                self.chutes.setdefault(row.chute, Chute(row.chute, opened_at=row.updated_at)).parcels.append(
+                    p.order_no
+                )
+            elif p.state == ParcelState.INSPECTING:
+                p.hold_reasons, p.reason = row.reason, ""
+        for _ts, order_no, induct in sorted(at_induct):
+            queue = self.induct_queues.get(induct) or min(self.induct_queues.values(), key=len)
+            queue.append(order_no)
+        for t in snap.tasks:
+            if t.state == "assigned" and t.plan and t.robot:
+                self._adopt(t.robot, ActiveTask.from_plan(t.plan), snap)
+        for task_id, nos in waved.items():  # queued, or re-queued after a failure
+            self.pick_queue.append((task_id, nos))
+        for c in snap.commands:
+            if c.topic == topics.conveyor_cmd(self.part):
+                cmd: ConveyorCmd | XrayCmd = ConveyorCmd.model_validate_json(c.payload)
+                self.conveyor_jobs[cmd.cmd_id] = (cmd.parcel, cmd.kind, cmd.destination)
+            else:
+                cmd = XrayCmd.model_validate_json(c.payload)
+                self.parcels[cmd.parcel].xray_lane = cmd.lane
+                self.lane_queue[cmd.lane] += 1
+            self.pending.expect(c.key, c.topic, cmd, c.timeout_s, self.clock.now())
+
+    def _adopt(self, serial: str, task: ActiveTask, snap: Snapshot) -> None:
+        """Take back a task a robot was driving when the controller stopped."""
+        kind = "picking" if task.kind == "pick" else "sorting"
+        row = snap.robots.get(serial)
+        manufacturer = row.manufacturer if row else self.cfg.site.manufacturer
+        self.fleet.adopt(serial, manufacturer, kind, row.node if row else task.path[0], task)
+        if task.kind == "pick":
+            nos, pack = task.payload  # type: ignore[misc]
+            self.pack_load[pack] += len(nos)
+
+    def _after_resume(self) -> None:
+        """Send again what may not have left before the stop, and finish work that was in hand."""
+        now = self.clock.now()
+        owned = {r.task.task_id for r in self.fleet.robots.values() if r.task is not None}
+        resent = self.pending.overdue(now + 1e12)
+        for p in resent:
+            self.outbox.publish(p.topic, p.message, qos=1)
+        orphans = {ParcelState.PICKING: 0, ParcelState.SORTING: 0, ParcelState.AT_GATE: 0}
+        for p in list(self.parcels.values()):
+            if p.state == ParcelState.INSPECTING and p.xray_lane is None:
+                self._manual_check(p, self._lane_of(p.order_no))
+            elif p.state == ParcelState.AT_GATE:
+                orphans[p.state] += 1
+                self._inspect(p.order_no)
+        for task_id, nos in self._tasks_without_robot(owned).items():
+            kind = self.parcels[nos[0]].state
+            orphans[kind] += len(nos)
+            if kind == ParcelState.PICKING:
+                self._set(nos, ParcelState.WAVED, "re-queued after a restart", task_id=task_id)
+                self.pick_queue.appendleft((task_id, nos))
+            else:
+                induct = min(self.induct_queues, key=lambda i: len(self.induct_queues[i]))
+                self._set(nos, ParcelState.AT_INDUCT, "re-queued after a restart", induct=induct)
+                self.induct_queues[induct].extend(nos)
+        open_parcels = sum(1 for p in self.parcels.values() if p.state not in TERMINAL_STATES)
+        self.alarm(
+            "info",
+            "controller",
+            f"resumed (start {self.boot + 1} on this database): {open_parcels} open parcels, "
+            f"{len(owned)} robot tasks taken back, {len(resent)} device commands sent again, "
+            f"{sum(orphans.values())} parcels re-queued",
+        )
+
+    def _tasks_without_robot(self, owned: set[str]) -> dict[str, list[str]]:
+        """Parcels in a robot's hands whose task no robot holds any more, by task."""
+        out: dict[str, list[str]] = {}
+        with self.repo.session() as s:
+            rows = s.exec(
+                select(ParcelRow.order_no, ParcelRow.task_id).where(
+                    ParcelRow.state.in_([ParcelState.PICKING, ParcelState.SORTING])  # type: ignore[attr-defined]
+                )
+            ).all()
+        for order_no, task_id in rows:
+            if task_id not in owned:
+                out.setdefault(task_id or f"RQ-{order_no}", []).append(order_no)
+        return out
+
+    def _lane_of(self, order_no: str) -> int:
+        with self.repo.session() as s:
+            row = s.get(ParcelRow, order_no)
+        return row.lane if row is not None and row.lane is not None else 0
 
     # alarms and guarded handlers --------------------------------------------------------------------
 
@@ -448,7 +584,6 @@ class Controller:
                 ("pick", {"sku": sku, "lot": lot, "qty": qty, "orderNo": o})
             )
         actions[len(order) - 1] = [("drop", {"station": pack, "orders": len(nos)})]
-        metres = self.fleet.send(robot, task_id, "pick", order, actions, payload=(nos, pack))
         now = self.clock.now()
         self.repo.upsert_task(
             TaskRow(
@@ -459,9 +594,10 @@ class Controller:
                 orders=",".join(nos),
                 created_at=now,
                 assigned_at=now,
-                travel_m=metres,
+                travel_m=sum(self.layout.distance(a, b) for a, b in itertools.pairwise(order)),
             )
         )
+        self.fleet.send(robot, task_id, "pick", order, actions, payload=(nos, pack))
         self._set(nos, ParcelState.PICKING, robot.serial)
 
     # fleet events -----------------------------------------------------------------------------------
@@ -519,6 +655,11 @@ class Controller:
             )
         )
 
+    def task_released(self, robot: RobotView, task: ActiveTask) -> None:
+        """Store the order a robot drives for a task, so that a restarted controller resumes it."""
+        if task.kind != "charge":  # a trip to a charger is simply sent again
+            self.repo.save_plan(task.task_id, task.kind, robot.serial, task.plan(), self.clock.now())
+
     def robot_free(self, robot: RobotView) -> None:
         """A robot became available: give it work, or send it to charge."""
         if self.fleet.needs_charge(robot) and self.fleet.send_to_charger(robot):
@@ -536,9 +677,18 @@ class Controller:
         cmd = ConveyorCmd(
             cmd_id=cmd_id, parcel=parcel, kind=kind, origin=origin, destination=dest, seconds=seconds
         )  # type: ignore[arg-type]
-        topic = topics.conveyor_cmd(self.part)
-        self.pending.expect(cmd_id, topic, cmd, 1.5 * seconds + 30.0, self.clock.now())
+        self._command(cmd_id, topics.conveyor_cmd(self.part), cmd, 1.5 * seconds + 30.0)
+
+    def _command(self, key: str, topic: str, cmd: ConveyorCmd | XrayCmd, timeout_s: float) -> None:
+        """Send a device command and keep it (in memory and stored) until its answer arrives."""
+        now = self.clock.now()
+        self.pending.expect(key, topic, cmd, timeout_s, now)
+        self.repo.expect_command(key, topic, cmd.model_dump_json(), timeout_s, now)
         self.outbox.publish(topic, cmd, qos=1)
+
+    def _answered(self, key: str) -> None:
+        self.pending.done(key)
+        self.repo.command_done(key)
 
     def _on_conveyor(self, data: bytes) -> None:
         ev = ConveyorEvent.model_validate_json(data)
@@ -550,7 +700,7 @@ class Controller:
         if (ev.parcel, ev.kind, ev.location) != (parcel, "packed" if kind == "pack" else "arrived", dest):
             raise ValueError(f"conveyor event {ev.cmd_id} says {ev.parcel} {ev.kind} at {ev.location}")
         del self.conveyor_jobs[ev.cmd_id]
-        self.pending.done(ev.cmd_id)
+        self._answered(ev.cmd_id)
         if kind == "pack":
             self._set([parcel], ParcelState.PACKED, dest)
             induct = min(self.induct_queues, key=lambda i: (len(self.induct_queues[i]), i))
@@ -651,11 +801,18 @@ class Controller:
         lane = min(range(len(self.lane_queue)), key=lambda i: (self.lane_queue[i], i))
         self.lane_queue[lane] += 1
         p.xray_lane = lane
-        self._set([order_no], ParcelState.INSPECTING, f"x-ray lane {lane}", lane=lane)
-        cmd, topic = XrayCmd(parcel=order_no, lane=lane), topics.xray_cmd(self.part)
+        self._set(
+            [order_no],
+            ParcelState.INSPECTING,
+            f"x-ray lane {lane}",
+            lane=lane,
+            sampled=p.sampled,
+            reason=p.hold_reasons,
+        )
         timeout = (self.lane_queue[lane] + 1) * self.cfg.gate.xray_s + 60.0
-        self.pending.expect(f"xray:{order_no}", topic, cmd, timeout, self.clock.now())
-        self.outbox.publish(topic, cmd, qos=1)
+        self._command(
+            f"xray:{order_no}", topics.xray_cmd(self.part), XrayCmd(parcel=order_no, lane=lane), timeout
+        )
 
     def _on_xray(self, data: bytes) -> None:
         res = XrayResult.model_validate_json(data)
@@ -666,19 +823,23 @@ class Controller:
         if res.lane != p.xray_lane:
             raise ValueError(f"x-ray result for {res.parcel} from lane {res.lane}, sent to {p.xray_lane}")
         p.xray_lane = None
-        self.pending.done(f"xray:{res.parcel}")
+        self._answered(f"xray:{res.parcel}")
         self.lane_queue[res.lane] = max(0, self.lane_queue[res.lane] - 1)
         if res.verdict == "suspect":
             reason = "; ".join(r for r in (f"XRAY_SUSPECT: image {res.image_id}", p.hold_reasons) if r)
             self._decide(p, "hold", reason, xray="suspect", lane=res.lane, sampled=p.sampled)
         elif p.hold_reasons:
-            reason = f"manual check passed after {p.hold_reasons}"
-            self._later(
-                self.cfg.gate.manual_check_s,
-                lambda: self._decide(p, "release", reason, xray="clear", lane=res.lane, sampled=p.sampled),
-            )
+            self._manual_check(p, res.lane)
         else:
             self._decide(p, "release", "", xray="clear", lane=res.lane)
+
+    def _manual_check(self, p: Parcel, lane: int) -> None:
+        """A held parcel with a clear image is opened and checked by an officer, then released."""
+        reason = f"manual check passed after {p.hold_reasons}"
+        self._later(
+            self.cfg.gate.manual_check_s,
+            lambda: self._decide(p, "release", reason, xray="clear", lane=lane, sampled=p.sampled),
+        )
 
     def _declare(self, p: Parcel, now: float) -> None:
         """Write the CEB621 import inventory list of a released order (signing is a pluggable later step)."""

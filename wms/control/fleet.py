@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -41,8 +42,48 @@ class ActiveTask:
     actions: dict[int, list[Action]] = field(default_factory=dict)  # by path index
     base_end: int = 0  # index of the last released node
     update_id: int = 0
+    release_start: int = 0  # path index the last order or update started at
     last_message: Order | None = None
     sent_at: float = 0.0
+
+    def plan(self) -> str:
+        """The task as JSON, enough to resume driving it after a restart of the master."""
+        return json.dumps(
+            {
+                "task_id": self.task_id,
+                "kind": self.kind,
+                "order_id": self.order_id,
+                "final_node": self.final_node,
+                "action_ids": sorted(self.action_ids),
+                "payload": self.payload,
+                "path": self.path,
+                "actions": {
+                    str(i): [a.model_dump(mode="json", exclude_none=True) for a in acts]
+                    for i, acts in self.actions.items()
+                },
+                "base_end": self.base_end,
+                "update_id": self.update_id,
+                "release_start": self.release_start,
+            }
+        )
+
+    @classmethod
+    def from_plan(cls, plan: str) -> ActiveTask:
+        """The task a `plan` describes."""
+        d = json.loads(plan)
+        return cls(
+            task_id=d["task_id"],
+            kind=d["kind"],
+            order_id=d["order_id"],
+            final_node=d["final_node"],
+            action_ids=set(d["action_ids"]),
+            payload=d["payload"],
+            path=list(d["path"]),
+            actions={int(i): [Action.model_validate(a) for a in acts] for i, acts in d["actions"].items()},
+            base_end=d["base_end"],
+            update_id=d["update_id"],
+            release_start=d["release_start"],
+        )
 
 
 @dataclass
@@ -66,6 +107,7 @@ class RobotView:
     paused: bool = False
     tasks_done: int = 0
     cancelling: str = ""
+    stray: bool = False  # still driving an order the master does not own (being cancelled)
     headers: HeaderCounter = field(default_factory=HeaderCounter)
 
     @property
@@ -79,7 +121,7 @@ class RobotView:
             return "paused"
         if self.charging or (self.task is not None and self.task.kind == "charge"):
             return "charging"
-        return "busy" if self.task is not None else "idle"
+        return "busy" if self.task is not None or self.stray else "idle"
 
 
 class FleetEvents(Protocol):
@@ -101,6 +143,10 @@ class FleetEvents(Protocol):
         """A robot's connection, task, charging or error changed (persist it)."""
         ...
 
+    def task_released(self, robot: RobotView, task: ActiveTask) -> None:
+        """An order or order update of a task went out (persist the task to resume it after a restart)."""
+        ...
+
     def alarm(self, severity: str, source: str, message: str) -> None:
         """Raise an operator alarm."""
         ...
@@ -119,6 +165,7 @@ class FleetManager:
         timeout_s: float,
         manufacturers: list[str],
         release_nodes: int = 6,
+        seq_start: int = 0,
     ) -> None:
         self.bus = bus
         self.clock = clock
@@ -134,11 +181,19 @@ class FleetManager:
         self.expected: dict[str, str] = {}
         self.paused = False
         self.rejected = 0
-        self._seq = 0
+        self._all_silent = False
+        self._seq = seq_start  # orderIds and actionIds of a restarted master never repeat earlier ones
 
     def expect(self, serial: str, kind: str) -> None:
         """Declare a robot from config so that its kind is known when it appears."""
         self.expected[serial] = kind
+
+    def adopt(self, serial: str, manufacturer: str, kind: str, node: str, task: ActiveTask) -> None:
+        """Resume a task a robot was given before a restart; the order is sent again if the robot lacks it."""
+        robot = self.robots.setdefault(serial, RobotView(serial, manufacturer, kind, node=node))
+        robot.task = task
+        task.last_message = self._order_message(robot, task, task.release_start)
+        task.sent_at = float("-inf")
 
     def start(self) -> None:
         """Listen to the state and connection of every robot of this fleet's manufacturers."""
@@ -271,9 +326,16 @@ class FleetManager:
             self.bus.publish(vda(robot.manufacturer, robot.serial, "order"), task.last_message)
 
     def _cancel_stray_order(self, robot: RobotView, st: State) -> None:
-        """A robot driving an order the master no longer owns (e.g. after a reconnect) is told to drop it."""
+        """A robot driving an order the master no longer owns (e.g. after a reconnect) is told to drop it.
+
+        Until it has, the robot counts as busy, so no new order goes to it only to be refused.
+        """
         mine = robot.task.order_id if robot.task else None
-        if st.orderId and st.orderId != mine and st.nodeStates and robot.cancelling != st.orderId:
+        running = bool(st.nodeStates or st.edgeStates) or any(
+            a.actionStatus not in ("FINISHED", "FAILED") for a in st.actionStates
+        )
+        robot.stray = bool(st.orderId and st.orderId != mine and running)
+        if robot.stray and robot.cancelling != st.orderId:
             robot.cancelling = st.orderId
             self._instant(robot, "cancelOrder")
 
@@ -300,6 +362,9 @@ class FleetManager:
 
     def _track_charging(self, robot: RobotView, st: State) -> None:
         cls = self.classes[robot.kind]
+        if st.batteryState.charging and not robot.charging and robot.task is None:
+            robot.charging = True  # charging since before a restart of the master
+            robot.charger = robot.node
         if robot.charging and st.batteryState.batteryCharge >= cls.charged_pct:
             self._instant(robot, "stopCharging")
             robot.charging = False
@@ -321,10 +386,19 @@ class FleetManager:
         self._fail_task(robot, reason)
 
     def check_timeouts(self) -> None:
-        """Take robots that fell silent out of service and send idle robots with low batteries to charge."""
+        """Take robots that fell silent out of service and send idle robots with low batteries to charge.
+
+        Silence is measured against the latest state heard from any robot: when every robot seems silent,
+        the fault is more likely this master's link or its own backlog, so tasks stay where they are (a
+        robot that really went away is also reported by its last will).
+        """
         now = self.clock.now()
+        heard = max((r.last_seen for r in self.robots.values() if r.online), default=now)
+        if now - heard > self.timeout_s and not self._all_silent:
+            self.events.alarm("warning", "robots", f"no robot state for {now - heard:.0f} s: broker link?")
+        self._all_silent = now - heard > self.timeout_s
         for robot in self.robots.values():
-            if robot.online and now - robot.last_seen > self.timeout_s:
+            if robot.online and heard - robot.last_seen > self.timeout_s:
                 self._out_of_service(robot, f"no state for {now - robot.last_seen:.0f} s")
             elif self.needs_charge(robot):
                 self.send_to_charger(robot)
@@ -401,8 +475,16 @@ class FleetManager:
         The rest of the path travels as horizon, so the robot knows where it is heading but stops at the
         end of the base until the master releases more (where traffic control will decide how far).
         """
+        task.base_end = min(len(task.path) - 1, start + self.release_nodes)
+        task.release_start = start
+        task.last_message, task.sent_at = self._order_message(robot, task, start), self.clock.now()
+        self.events.task_released(robot, task)
+        self.bus.publish(vda(robot.manufacturer, robot.serial, "order"), task.last_message)
+
+    def _order_message(self, robot: RobotView, task: ActiveTask, start: int) -> Order:
+        """The order (``start`` = 0) or update from ``start`` up to the task's base end, plus horizon."""
         fmap = self.maps[robot.kind]
-        end = min(len(task.path) - 1, start + self.release_nodes)
+        end = task.base_end
         nodes = task.path[start:]
         order = build_order(
             manufacturer=robot.manufacturer,
@@ -418,9 +500,7 @@ class FleetManager:
         for i, node in enumerate(order.nodes):
             if start + i in task.actions and (start == 0 or i > 0):  # the stitch node's actions went before
                 node.actions.extend(task.actions[start + i])
-        task.base_end = end
-        task.last_message, task.sent_at = order, self.clock.now()
-        self.bus.publish(vda(robot.manufacturer, robot.serial, "order"), order)
+        return order
 
     def _extend_base(self, robot: RobotView, st: State) -> None:
         """Release more of the path once the robot is within half a window of the end of its base."""

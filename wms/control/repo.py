@@ -13,6 +13,8 @@ from wms.domain import LedgerKind, LotReceipt, OrderBundle, ParcelState, Sku
 from wms.store.models import (
     AlarmRow,
     AllocationRow,
+    BootRow,
+    CommandRow,
     DeclarationRow,
     InspectionRow,
     LedgerEntry,
@@ -295,12 +297,48 @@ class Repo:
         with self.unit() as s:
             s.merge(row)
 
+    def save_plan(self, task_id: str, kind: str, robot: str, plan: str, now: float) -> None:
+        """Keep the VDA 5050 order a robot is driving for a task, so a restarted controller resumes it."""
+        with self.unit() as s:
+            row = s.get(TaskRow, task_id) or TaskRow(
+                task_id=task_id, kind=kind, state="assigned", created_at=now
+            )
+            row.state, row.robot, row.plan = "assigned", robot, plan
+            row.assigned_at = row.assigned_at or now
+            s.add(row)
+
     def finish_task(self, task_id: str, kind: str, state: str, robot: str, now: float) -> None:
         """Mark a task done or failed, keeping what was recorded when it was created."""
         with self.unit() as s:
             row = s.get(TaskRow, task_id) or TaskRow(task_id=task_id, kind=kind, state=state, created_at=now)
             row.state, row.robot, row.done_at = state, robot, now
             s.add(row)
+
+    def expect_command(self, key: str, topic: str, payload: str, timeout_s: float, now: float) -> None:
+        """Remember a device command until its answer arrives."""
+        with self.unit() as s:
+            s.merge(CommandRow(key=key, topic=topic, payload=payload, timeout_s=timeout_s, sent_at=now))
+
+    def command_done(self, key: str) -> None:
+        """The device answered: forget the command."""
+        with self.unit() as s:
+            row = s.get(CommandRow, key)
+            if row is not None:
+                s.delete(row)
+
+    def boot(self, now: float, resumed: bool) -> int:
+        """Record a start of the controller; return how many starts came before it."""
+        with self.unit() as s:
+            n = s.exec(select(func.count()).select_from(BootRow)).one()
+            s.add(BootRow(started_at=now, resumed=resumed))
+            return int(n)
+
+    def has_state(self) -> bool:
+        """Whether an earlier run left stock or parcels in this database."""
+        with self.session() as s:
+            return s.exec(select(LotRow.lot).limit(1)).first() is not None or (
+                s.exec(select(ParcelRow.order_no).limit(1)).first() is not None
+            )
 
     def alarm(self, row: AlarmRow) -> None:
         """Append an alarm."""

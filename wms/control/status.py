@@ -52,6 +52,7 @@ def build_status(ctl: Controller) -> Status:
         ts=now,
         partition=ctl.part,
         started=ctl.started,
+        boot=ctl.boot,
         paused=ctl.fleet.paused,
         orders_in=len(ctl.parcels),
         by_state=dict(by_state),

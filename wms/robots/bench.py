@@ -203,6 +203,9 @@ class BenchMaster:
     def robot_changed(self, robot: RobotView) -> None:
         """Nothing is persisted in the bench."""
 
+    def task_released(self, robot: RobotView, task: ActiveTask) -> None:
+        """Nothing is persisted in the bench."""
+
     def alarm(self, severity: str, source: str, message: str) -> None:
         """Count alarms; keep the first few."""
         self.alarm_count += 1

@@ -138,6 +138,7 @@ class ParcelRow(SQLModel, table=True):
     manifest: str | None = None
     reason: str = ""
     done_at: float | None = None
+    sampled: bool = False
 
 
 class ParcelEvent(SQLModel, table=True):
@@ -179,6 +180,7 @@ class TaskRow(SQLModel, table=True):
     assigned_at: float | None = None
     done_at: float | None = None
     travel_m: float = 0.0
+    plan: str | None = Field(default=None, description="the VDA 5050 order being driven (JSON), to resume it")
 
 
 class InspectionRow(SQLModel, table=True):
@@ -249,3 +251,23 @@ class AlarmRow(SQLModel, table=True):
     severity: str
     source: str
     message: str
+
+
+class CommandRow(SQLModel, table=True):
+    """A command to a device (conveyor, X-ray) still awaiting its answer: re-sent after a restart."""
+
+    __tablename__ = "pending_command"
+    key: str = Field(primary_key=True)
+    topic: str
+    payload: str
+    timeout_s: float
+    sent_at: float
+
+
+class BootRow(SQLModel, table=True):
+    """One start of the controller on this database: numbers its identifiers apart from earlier starts."""
+
+    __tablename__ = "boot"
+    id: int | None = Field(default=None, primary_key=True)
+    started_at: float
+    resumed: bool = False
