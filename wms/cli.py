@@ -34,6 +34,10 @@ CustomsOpt = Annotated[
 ]
 MqttOpt = Annotated[str | None, typer.Option("--mqtt", help="broker URL, e.g. mqtt://user:pw@host:1883")]
 DbOpt = Annotated[str | None, typer.Option("--db", help="database URL (default WMS_DATABASE_URL or SQLite)")]
+CredsOpt = Annotated[
+    Path | None,
+    typer.Option("--creds", help="MQTT credentials from `wms security creds` (directory or secrets.toml)"),
+]
 
 
 def _configs(config: Path | None, customs: Path | None):  # type: ignore[no-untyped-def]
@@ -41,6 +45,18 @@ def _configs(config: Path | None, customs: Path | None):  # type: ignore[no-unty
         return load_warehouse(config), load_customs(customs)
     except ConfigError as exc:
         err.print(f"[bold red]config error:[/] {exc}")
+        raise typer.Exit(2) from None
+
+
+def _creds(path: Path | None):  # type: ignore[no-untyped-def]
+    if path is None:
+        return None
+    from wms.security import Credentials
+
+    try:
+        return Credentials.load(path)
+    except ValueError as exc:
+        err.print(f"[bold red]credentials:[/] {exc}")
         raise typer.Exit(2) from None
 
 
@@ -62,6 +78,10 @@ def demo(
     db: DbOpt = "sqlite:///wms-demo.db",
     mqtt: MqttOpt = None,
     seed: Annotated[int | None, typer.Option(help="random seed (default from config)")] = None,
+    secure: Annotated[
+        bool, typer.Option(help="every MQTT client logs in with its own account; the broker enforces ACLs")
+    ] = False,
+    creds: CredsOpt = None,
     config: ConfigOpt = None,
     customs: CustomsOpt = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
@@ -81,6 +101,8 @@ def demo(
         db_url=db,
         mqtt_url=mqtt,
         seed=seed,
+        creds=_creds(creds),
+        secure=secure,
     )
     if virtual:
         result = run_virtual(cfg, cust, opts)
@@ -106,7 +128,8 @@ def _run_with_console(cfg, cust, opts) -> dict[str, Any]:  # type: ignore[no-unt
 
     def tick(shift: Shift) -> None:
         if "client" not in state:
-            bus = MqttBus(shift.buses[0].url, f"console-{uuid.uuid4().hex[:8]}", shift.clock)  # type: ignore[attr-defined]
+            url = shift.url_for("console") if shift.url_for else shift.buses[0].url  # type: ignore[attr-defined]
+            bus = MqttBus(url, f"{cfg.site.partition}-console-{uuid.uuid4().hex[:8]}", shift.clock)
             state["client"] = ConsoleClient(bus, cfg.site.partition)
             shift.buses.append(bus)
         c = state["client"]
@@ -173,6 +196,7 @@ def run(
     manufacturer: Annotated[
         str | None, typer.Option(help="VDA 5050 manufacturer of the fleet (default from config)")
     ] = None,
+    creds: CredsOpt = None,
     config: ConfigOpt = None,
     customs: CustomsOpt = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
@@ -201,11 +225,13 @@ def run(
             err.print(f"[bold red]--time-anchor {time_anchor!r}[/]: expected WALL:SIM epoch seconds")
             raise typer.Exit(2) from None
     engine = connect(db, fresh=fresh)
-    broker = None if mqtt else EmbeddedBroker().start()
+    accounts = _creds(creds)
+    broker = None if mqtt else EmbeddedBroker(auth=accounts).start()
     url = mqtt or broker.url  # type: ignore[union-attr]
     clock = WallClock(speed, start, anchor)
     clock.on_error = lambda exc: logging.getLogger("wms").exception("handler failed: %s", exc)
-    bus = MqttBus(url, f"{cfg.site.partition}-controller", clock, persistent=True)
+    login = accounts.url(url, "controller") if accounts else url
+    bus = MqttBus(login, f"{cfg.site.partition}-controller", clock, persistent=True)
     ctl = Controller(bus, clock, engine, cfg, cust, generate_catalog(cfg.feed, cust))
     ctl.start()
     how = f"resumed (start {ctl.boot + 1})" if ctl.resumed else "started on a clean database"

@@ -59,6 +59,8 @@ class ShiftOptions:
     start_local: str = "2026-11-11T09:00:00"
     seed: int | None = None
     status_interval_s: float = 10.0
+    creds: Any = None  # a wms.security.Credentials: every client logs in with its own account
+    secure: bool = False  # without ``creds``: generate fresh ones (the embedded broker enforces them)
 
 
 @dataclass
@@ -74,6 +76,7 @@ class Shift:
     start: float
     feed_until: float
     buses: list[Bus] = field(default_factory=list)
+    url_for: Callable[[str], str] | None = None  # MQTT URL (with credentials) of a client by name
 
 
 def start_time(cfg: WarehouseConfig, local: str) -> float:
@@ -274,9 +277,18 @@ def run_mqtt(
     Without ``opts.mqtt_url`` an embedded broker is started and stopped here.
     """
     t0 = time.perf_counter()
-    broker = None if opts.mqtt_url else EmbeddedBroker().start()
+    creds = opts.creds
+    if creds is None and opts.secure:
+        from wms.security import Credentials
+
+        creds = Credentials.for_config(cfg)
+    broker = None if opts.mqtt_url else EmbeddedBroker(auth=creds).start()
     url = opts.mqtt_url or broker.url  # type: ignore[union-attr]
-    kind = broker.kind if broker else "external"
+    kind = (broker.kind if broker else "external") + (" with authentication" if creds else "")
+
+    def url_for(name: str) -> str:
+        return creds.url(url, name) if creds is not None else url
+
     clock = WallClock(opts.speed, start_time(cfg, opts.start_local))
     ctl_clock = clock.twin()
     for c in (clock, ctl_clock):
@@ -291,10 +303,11 @@ def run_mqtt(
             opts,
             clock,
             lambda name, will, on: MqttBus(
-                url, f"{part}-{name}", on, will=will, persistent=name in PERSISTENT_CLIENTS
+                url_for(name), f"{part}-{name}", on, will=will, persistent=name in PERSISTENT_CLIENTS
             ),
             ctl_clock=ctl_clock,
         )
+        shift.url_for = url_for
         limit = shift.feed_until + opts.drain_limit_s
         done = shift  # bound for the closure below
 
