@@ -156,6 +156,11 @@ class Waves(_Model):
     interval_s: float = Field(gt=0)
     batching: Literal["fcfs", "seed", "savings", "fcfs+ls", "seed+ls", "savings+ls"] = "savings"
     routing: Literal["exact", "nearest"] = "exact"
+    max_orders: int = Field(
+        default=0,
+        ge=0,
+        description="orders batched per wave at most, most urgent first (0: two carts per picking robot)",
+    )
 
 
 class Feed(_Model):

@@ -111,3 +111,41 @@ def test_controller_wave_on_the_reference_layout() -> None:
     assert total(waves) <= total(fcfs_batches(orders, cfg.fleet.picking.cart_orders)) + 1e-9
     with pytest.raises(PickError, match="order 'X'.*PACK1"):
         batch_pick_orders(lay, [PickOrder("X", 1.0, 0.0, ("PACK1",))], cart, timing)
+
+
+def test_large_waves_use_granular_savings_with_few_route_evaluations(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Above GRANULAR_ABOVE orders only near pairs are scored: fewer exact routes, same league of length."""
+    import random
+
+    from wms.picking import batch as batch_mod
+    from wms.picking.batch import BatchOrder, Cart, make_batches, router
+    from wms.picking.block import Block, Pick
+
+    block = Block(12, 24.0, 3.0, 2, 0)
+    rng = random.Random(3)
+    n = 150
+    orders = [
+        BatchOrder(f"O{i}", tuple(Pick(rng.randrange(12), rng.uniform(0.5, 23.5)) for _ in range(2)), 1)
+        for i in range(n)
+    ]
+    exact = router(block)
+
+    def run() -> tuple[float, int, list[int]]:
+        calls = 0
+
+        def counted(picks):  # type: ignore[no-untyped-def]
+            nonlocal calls
+            calls += 1
+            return exact(picks)
+
+        plan = make_batches(orders, Cart(6), counted, "savings", None, block.aisle_pitch_m)
+        return plan.total_m, calls, sorted(i for b in plan.batches for i in b)
+
+    assert n > batch_mod.GRANULAR_ABOVE
+    granular, granular_calls, covered = run()
+    monkeypatch.setattr(batch_mod, "GRANULAR_ABOVE", 10**9)
+    full, full_calls, _ = run()
+    assert covered == list(range(n))
+    assert granular_calls < 0.6 * full_calls
+    assert granular < 1.08 * full
+    assert granular < 0.8 * make_batches(orders, Cart(6), exact, "fcfs").total_m

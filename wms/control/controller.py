@@ -367,6 +367,7 @@ class Controller:
                 induct = min(self.induct_queues, key=lambda i: len(self.induct_queues[i]))
                 self._set(nos, ParcelState.AT_INDUCT, "re-queued after a restart", induct=induct)
                 self.induct_queues[induct].extend(nos)
+        self._wave()  # work for the robots at once, not one wave interval after the restart
         open_parcels = sum(1 for p in self.parcels.values() if p.state not in TERMINAL_STATES)
         self.alarm(
             "info",
@@ -521,7 +522,14 @@ class Controller:
         return next_cutoff(carrier, self.clock.now(), self.cfg.site.utc_offset_h)
 
     def _wave(self) -> None:
-        """Release allocated orders to picking in carts, earliest departure first."""
+        """Release allocated orders to picking in carts, earliest departure first.
+
+        A wave takes the most urgent orders only, as many as the picking fleet can start on soon, and
+        none while enough carts are already waiting: batching effort stays bounded after a backlog.
+        """
+        rc = self.cfg.fleet.picking
+        if len(self.pick_queue) >= 2 * rc.count:
+            return
         ready = [
             PickOrder(p.order_no, self._due(p), p.received_at, tuple(n for *_, n in p.picks))
             for p in self.parcels.values()
@@ -529,6 +537,9 @@ class Controller:
         ]
         if not ready:
             return
+        cap = self.cfg.waves.max_orders or 2 * rc.count * rc.cart_orders
+        if len(ready) > cap:
+            ready = sorted(ready, key=lambda o: (o.due, o.received_at, o.order_no))[:cap]
         for batch in self._batches(ready):
             task_id = f"PICK-{next(self._ids):06d}"
             nos = [o.order_no for o in batch]

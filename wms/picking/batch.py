@@ -106,9 +106,17 @@ def check_orders(orders: Sequence[BatchOrder], cart: Cart) -> None:
 class _Planner:
     """Shared state of one batching run: capacities, memoised lengths, cut-off checks."""
 
-    def __init__(self, orders: Sequence[BatchOrder], cart: Cart, length: RouteLength, timing: Timing) -> None:
+    def __init__(
+        self,
+        orders: Sequence[BatchOrder],
+        cart: Cart,
+        length: RouteLength,
+        timing: Timing,
+        pitch_m: float = 1.0,
+    ) -> None:
         check_orders(orders, cart)
         self.orders, self.cart, self._length, self.timing = orders, cart, length, timing
+        self.pitch_m = pitch_m  # metres between aisles, to compare orders by where their picks lie
         self.memo: dict[frozenset[int], float] = {}
         self.alone_late = {i for i, o in enumerate(orders) if self.finish((i,)) > o.due}
 
@@ -186,9 +194,38 @@ def _seed(p: _Planner) -> list[list[int]]:
     return out
 
 
+GRANULAR_ABOVE = 60  # orders; above this, savings are scored only between near neighbours
+NEIGHBOURS = 40
+
+
+def _neighbours(p: _Planner, k: int) -> dict[int, set[int]]:
+    """Each order's ``k`` nearest orders by the distance between their picks' centroids (symmetric)."""
+    pitch = p.pitch_m
+    cent = [
+        (
+            sum(q.aisle for q in o.picks) * pitch / len(o.picks),
+            sum(q.position_m for q in o.picks) / len(o.picks),
+        )
+        for o in p.orders
+    ]
+    near: dict[int, set[int]] = {i: set() for i in range(len(cent))}
+    for i, (x, y) in enumerate(cent):
+        ranked = sorted((abs(x - cx) + abs(y - cy), j) for j, (cx, cy) in enumerate(cent) if j != i)
+        for _, j in ranked[:k]:
+            near[i].add(j)
+            near[j].add(i)
+    return near
+
+
 def _savings(p: _Planner) -> list[list[int]]:
-    """Clarke–Wright (ii): merge the pair of batches with the largest saving that fits, recompute, repeat."""
-    batches: dict[int, list[int]] = {i: [i] for i in range(len(p.orders))}
+    """Clarke–Wright (ii): merge the pair of batches with the largest saving that fits, recompute, repeat.
+
+    Large waves use granular savings: only pairs of batches holding near-neighbour orders are scored,
+    which keeps the number of exact route evaluations linear in the wave instead of quadratic.
+    """
+    n = len(p.orders)
+    batches: dict[int, list[int]] = {i: [i] for i in range(n)}
+    near = _neighbours(p, NEIGHBOURS) if n > GRANULAR_ABOVE else {i: set(range(n)) - {i} for i in range(n)}
     saving: dict[tuple[int, int], float] = {}
 
     def score(a: int, b: int) -> None:
@@ -196,19 +233,21 @@ def _savings(p: _Planner) -> list[list[int]]:
         if p.fits(merged):
             saving[(a, b)] = p.length(batches[a]) + p.length(batches[b]) - p.length(merged)
 
-    keys = sorted(batches)
-    for x, a in enumerate(keys):
-        for b in keys[x + 1 :]:
-            score(a, b)
+    for a in range(n):
+        for b in near[a]:
+            if a < b:
+                score(a, b)
     while saving:
         (a, b), s = max(saving.items(), key=lambda kv: (kv[1], -kv[0][0], -kv[0][1]))
         if s < -1e-9:
             break
         batches[a] = batches[a] + batches.pop(b)
         saving = {k: v for k, v in saving.items() if a not in k and b not in k}
-        for c in batches:
-            if c != a:
-                score(min(a, c), max(a, c))
+        near[a] = (near[a] | near.pop(b)) - {a, b}
+        for c in near[a]:
+            near[c].discard(b)
+            near[c].add(a)
+            score(min(a, c), max(a, c))
     return list(batches.values())
 
 
@@ -261,12 +300,13 @@ def make_batches(
     length: RouteLength,
     method: str = "savings+ls",
     timing: Timing | None = None,
+    pitch_m: float = 1.0,
 ) -> BatchPlan:
     """Batch orders by ``method`` (``fcfs``, ``seed`` or ``savings``, ``+ls`` to improve by local search)."""
     build, _, ls = method.partition("+")
     if build not in _BUILD or ls not in ("", "ls"):
         raise PickError(f"unknown batching method {method!r}; choose one of {', '.join(BATCH_METHODS)}")
-    p = _Planner(orders, cart, length, timing or Timing())
+    p = _Planner(orders, cart, length, timing or Timing(), pitch_m)
     batches = _BUILD[build](p)
     if ls:
         batches = _improve(p, batches)
@@ -299,5 +339,5 @@ def batch_pick_orders(
             pts.append(p)
         count = 1 if items is None else items[o.order_no]
         rows.append(BatchOrder(o.order_no, tuple(pts), count, 0.0, o.due))
-    plan = make_batches(rows, cart, router(block), method, timing)
+    plan = make_batches(rows, cart, router(block), method, timing, block.aisle_pitch_m)
     return [[queue[i] for i in b] for b in plan.batches]
