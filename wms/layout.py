@@ -100,7 +100,7 @@ class Layout:
             dist[i, j] = dist[j, i] = min(dist[i, j], w)
         for k in range(n):
             np.minimum(dist, dist[:, k, None] + dist[None, k, :], out=dist)
-        return dist
+        return np.round(dist, 9)  # the same metres whatever the order sums were taken in
 
     def distance(self, a: str, b: str) -> float:
         """Shortest travel distance in metres between two nodes."""

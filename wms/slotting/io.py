@@ -248,7 +248,7 @@ class DepotLayout(Layout):
     def _distances(self) -> np.ndarray:
         """Shortest travel from the pick/drop point to every node, by Dijkstra."""
         lengths = nx.single_source_dijkstra_path_length(self.graph, self.depot)
-        return np.array([lengths.get(n, np.inf) for n in self.nodes])
+        return np.round(np.array([lengths.get(n, np.inf) for n in self.nodes]), 9)  # as Layout rounds
 
     def distance(self, a: str, b: str) -> float:
         """Travel from the pick/drop point to ``b`` (``a`` must be that point)."""
