@@ -48,6 +48,7 @@ class XrayGateSim:
         self._run_id = uuid.uuid4().hex[:8]  # image ids stay unique across restarts of the simulator
         self._image_no = itertools.count(1)
         self._queues: list[deque[str]] = [deque() for _ in range(lanes)]
+        self._priority: set[str] = set()
         self._scanning: list[str | None] = [None] * lanes
         self._timers: list[Timer | None] = [None] * lanes
         self._present: set[str] = set()
@@ -77,6 +78,7 @@ class XrayGateSim:
         self._scanning = [None] * self.lanes
         for queue in self._queues:
             queue.clear()
+        self._priority.clear()
         self._present.clear()
 
     def queue_length(self, lane: int) -> int:
@@ -123,7 +125,13 @@ class XrayGateSim:
             return
         self.accepted += 1
         self._present.add(cmd.parcel)
-        self._queues[cmd.lane].append(cmd.parcel)
+        if cmd.priority:  # an express parcel goes ahead of the regular ones, behind earlier express ones
+            queue = self._queues[cmd.lane]
+            ahead = sum(1 for p in queue if p in self._priority)
+            queue.insert(ahead, cmd.parcel)
+            self._priority.add(cmd.parcel)
+        else:
+            self._queues[cmd.lane].append(cmd.parcel)
         if self._scanning[cmd.lane] is None:
             self._next(cmd.lane)
 
@@ -150,6 +158,7 @@ class XrayGateSim:
             image_id=f"xr-{self._run_id}-{lane}-{next(self._image_no):07d}",
         )
         self._present.discard(parcel)
+        self._priority.discard(parcel)
         self.scanned += 1
         self.suspects += suspect
         self.bus.publish(self.result_topic, result, qos=1)

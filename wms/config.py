@@ -178,6 +178,33 @@ class Feed(_Model):
     seed: int = 7
 
 
+class O2O(_Model):
+    """On-site pickup in the experience store: counters, opening hours, assortment and express timings."""
+
+    counters: list[str] = Field(default_factory=lambda: ["C1"], min_length=1)
+    opens: str = "09:00"
+    closes: str = "22:00"
+    target_s: float = Field(default=120.0, gt=0, description="order-to-handover target (console highlight)")
+    assortment_skus: int = Field(
+        default=60, ge=1, description="fastest movers: on display in the store and on the forward pick face"
+    )
+    pick: Literal["forward", "robot"] = Field(
+        default="forward", description="a clerk picks from the forward face, or the nearest picking robot"
+    )
+    forward_pick_s: float = Field(default=15.0, gt=0, description="a clerk's first line at the forward face")
+    forward_line_s: float = Field(default=5.0, ge=0, description="each further line")
+    pack_s: float = Field(default=20.0, gt=0, description="express pack bench beside the counter")
+    conveyor_to_gate_s: float = Field(default=15.0, gt=0)
+    gate_to_counter_s: float = Field(default=10.0, gt=0)
+
+    @field_validator("opens", "closes")
+    @classmethod
+    def _hhmm(cls, v: str) -> str:
+        if not _HHMM.match(v):
+            raise ValueError(f"expected HH:MM, got {v!r}")
+        return v
+
+
 class WarehouseConfig(_Model):
     """Everything about the physical warehouse and its fleet."""
 
@@ -190,6 +217,7 @@ class WarehouseConfig(_Model):
     fleet: Fleet
     waves: Waves
     feed: Feed
+    o2o: O2O = O2O()
 
     @model_validator(mode="after")
     def _unique_carriers(self) -> Self:

@@ -42,6 +42,7 @@ class XrayCmd(Strict):
 
     parcel: str
     lane: int = Field(ge=0)
+    priority: bool = Field(default=False, description="an express (O2O) parcel: scanned before the queue")
 
 
 class XrayResult(Strict):
@@ -83,6 +84,29 @@ class AtRisk(Strict):
     carrier: str = ""
 
 
+class O2OEvent(Strict):
+    """Controller → counter clerks and consoles: where an O2O order is, or why it was refused or held."""
+
+    order_no: str
+    stage: str
+    counter: str = ""
+    accepted: bool = True
+    reason: str = ""
+    elapsed_s: float = 0.0
+    ts: float
+
+
+class O2OView(Strict):
+    """One O2O order on the console's counter view."""
+
+    order_no: str
+    counter: str
+    stage: str
+    elapsed_s: float
+    late: bool = False
+    reason: str = ""
+
+
 class Status(Strict):
     """The controller's live snapshot, published retained for any number of consoles."""
 
@@ -90,6 +114,8 @@ class Status(Strict):
     partition: str
     started: float
     boot: int = Field(default=0, description="how many times the controller started before on this database")
+    o2o: list[O2OView] = Field(default_factory=list, description="open and recently closed O2O orders")
+    o2o_target_s: float = 120.0
     paused: bool = False
     orders_in: int = 0
     by_state: dict[str, int] = Field(default_factory=dict)

@@ -85,3 +85,13 @@ def alarms(partition: str) -> str:
 def control(partition: str) -> str:
     """Consoles → controller: operator commands (emergency stop, resume)."""
     return f"wms/{partition}/control"
+
+
+def intake(partition: str) -> str:
+    """Controller → order sources: the retained back-pressure signal (accepting new orders or not)."""
+    return f"wms/{partition}/intake"
+
+
+def o2o(partition: str) -> str:
+    """Controller → counter clerks: each O2O order's acceptance or refusal, stage changes and handover."""
+    return f"wms/{partition}/o2o"

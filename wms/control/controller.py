@@ -28,14 +28,23 @@ from wms.control.pending import PendingCommands
 from wms.control.recovery import Snapshot, load_snapshot
 from wms.control.repo import Repo
 from wms.control.status import build_status
-from wms.dispatch.cutoffs import next_cutoff, next_daily
+from wms.dispatch.cutoffs import local_minute, next_cutoff, next_daily
 from wms.domain import TERMINAL_STATES, LedgerKind, LotReceipt, OrderBundle, ParcelState, Sku
 from wms.inspection.ceb import ceb621
 from wms.inspection.decision import decide
 from wms.inspection.receipts import parse_receipts
 from wms.inspection.rules import BuyerHistory, Finding, check_order
 from wms.layout import Layout
-from wms.messages import Ack, Alarm, ControlCmd, ConveyorCmd, ConveyorEvent, XrayCmd, XrayResult
+from wms.messages import (
+    Ack,
+    Alarm,
+    ControlCmd,
+    ConveyorCmd,
+    ConveyorEvent,
+    O2OEvent,
+    XrayCmd,
+    XrayResult,
+)
 from wms.picking.allocation import LotView, allocate_fefo
 from wms.picking.batch import Cart, Timing, batch_pick_orders
 from wms.picking.batching import PickOrder, fcfs_batches
@@ -68,6 +77,9 @@ INTAKE_CODES = frozenset(
         "DUPLICATE_ORDER",
     }
 )
+# An O2O shopper waits at the counter: what the gate would refuse later is refused at once instead.
+O2O_INTAKE_CODES = INTAKE_CODES | {"NOT_ON_POSITIVE_LIST", "SINGLE_LIMIT", "ANNUAL_LIMIT", "TAX_MISMATCH"}
+O2O_CARRIER = "O2O"
 DAY = 86400.0
 BOOT_ID_SPAN = 1_000_000
 
@@ -88,6 +100,11 @@ class Parcel:
     hold_reasons: str = ""
     xray_lane: int | None = None
     reason: str = ""
+
+    @property
+    def o2o(self) -> bool:
+        """An on-site pickup order: express path, handed over at a counter."""
+        return self.bundle.order.order_type == "o2o"
 
 
 @dataclass
@@ -162,6 +179,9 @@ class Controller:
             seq_start=self.boot * BOOT_ID_SPAN,
         )
         self._chute_by_id = {c.chute: c for c in self.grid.chutes}
+        self.o2o_skus = set(list(self.catalog)[: cfg.o2o.assortment_skus])  # the catalogue is by rank
+        self.o2o_picker_free_at = 0.0
+        self.o2o_closed: deque[Parcel] = deque(maxlen=10)
 
     # set-up ----------------------------------------------------------------------------------------
 
@@ -452,15 +472,18 @@ class Controller:
             self._ack("order", order.order_no)  # the sender missed our first ack
             return
         self._ack("order", order.order_no)  # sent after this unit commits, whatever the intake decides
+        codes = O2O_INTAKE_CODES if order.order_type == "o2o" else INTAKE_CODES
         findings = [
             f
             for f in check_order(
                 order, bundle.payment, bundle.waybill, self.catalog, self.customs, self.history, now
             )
-            if f.code in INTAKE_CODES
+            if f.code in codes
         ]
         carrier = bundle.waybill.carrier if bundle.waybill else ""
-        if not findings and carrier not in self.carriers:
+        if order.order_type == "o2o":
+            findings = findings or self._o2o_findings(bundle, now)
+        elif not findings and carrier not in self.carriers:
             findings = [Finding("UNKNOWN_CARRIER", f"waybill carrier {carrier!r} is not configured")]
         parcel = Parcel(
             order.order_no,
@@ -489,6 +512,9 @@ class Controller:
         parcel.state = ParcelState.ALLOCATED
         self.repo.record_order(bundle, ParcelState.ALLOCATED, now, "", rows)
         self._stage("allocated")
+        if parcel.o2o:
+            self._o2o_event(parcel, "accepted")
+            self._o2o_pick(parcel)
 
     def _ack(self, kind: str, ref: str) -> None:
         self.outbox.publish(topics.acks(self.part), Ack(kind=kind, ref=ref), qos=1)  # type: ignore[arg-type]
@@ -499,6 +525,8 @@ class Controller:
         parcel.reason = reason
         self.repo.record_order(parcel.bundle, ParcelState.REJECTED, self.clock.now(), reason)
         self._stage("rejected")
+        if parcel.o2o:
+            self._o2o_event(parcel, "refused", accepted=False)
 
     def _set(self, order_nos: list[str], state: ParcelState, detail: str = "", **fields: object) -> None:
         self.repo.transition(order_nos, state, self.clock.now(), detail, **fields)
@@ -516,6 +544,8 @@ class Controller:
     # picking ----------------------------------------------------------------------------------------
 
     def _due(self, parcel: Parcel) -> float:
+        if parcel.o2o:
+            return parcel.received_at + self.cfg.o2o.target_s
         carrier = self.carriers.get(parcel.carrier)
         if carrier is None:
             return parcel.received_at + DAY
@@ -533,7 +563,7 @@ class Controller:
         ready = [
             PickOrder(p.order_no, self._due(p), p.received_at, tuple(n for *_, n in p.picks))
             for p in self.parcels.values()
-            if p.state == ParcelState.ALLOCATED
+            if p.state == ParcelState.ALLOCATED and not p.o2o
         ]
         if not ready:
             return
@@ -622,7 +652,10 @@ class Controller:
             self.pack_load[pack] -= len(nos)
             self._set(nos, ParcelState.PICKED, pack)
             for o in nos:
-                self._conveyor(o, "pack", pack, pack, self.cfg.pack.pack_s)
+                if self.parcels[o].o2o:
+                    self._o2o_pack(self.parcels[o], pack)
+                else:
+                    self._conveyor(o, "pack", pack, pack, self.cfg.pack.pack_s)
         elif task.kind == "sort":
             order_no, chute = task.payload  # type: ignore[misc]
             self._set([order_no], ParcelState.SORTED, chute, chute=chute)
@@ -712,7 +745,10 @@ class Controller:
             raise ValueError(f"conveyor event {ev.cmd_id} says {ev.parcel} {ev.kind} at {ev.location}")
         del self.conveyor_jobs[ev.cmd_id]
         self._answered(ev.cmd_id)
-        if kind == "pack":
+        p = self.parcels.get(parcel)
+        if p is not None and p.o2o:
+            self._o2o_conveyed(p, kind, dest)
+        elif kind == "pack":
             self._set([parcel], ParcelState.PACKED, dest)
             induct = min(self.induct_queues, key=lambda i: (len(self.induct_queues[i]), i))
             self._conveyor(parcel, "move", dest, induct, self.cfg.pack.conveyor_to_sort_s)
@@ -799,6 +835,8 @@ class Controller:
 
     def _inspect(self, order_no: str) -> None:
         p = self.parcels[order_no]
+        if p.o2o:
+            self._o2o_event(p, "at_gate")
         b = p.bundle
         now = self.clock.now()
         d = decide(b.order, b.payment, b.waybill, self.catalog, self.customs, self.history, now, self.rng)
@@ -821,9 +859,8 @@ class Controller:
             reason=p.hold_reasons,
         )
         timeout = (self.lane_queue[lane] + 1) * self.cfg.gate.xray_s + 60.0
-        self._command(
-            f"xray:{order_no}", topics.xray_cmd(self.part), XrayCmd(parcel=order_no, lane=lane), timeout
-        )
+        cmd = XrayCmd(parcel=order_no, lane=lane, priority=p.o2o)
+        self._command(f"xray:{order_no}", topics.xray_cmd(self.part), cmd, timeout)
 
     def _on_xray(self, data: bytes) -> None:
         res = XrayResult.model_validate_json(data)
@@ -895,6 +932,10 @@ class Controller:
             self.history.record_release(p.bundle.order, now)
             self._declare(p, now)
             self._set([p.order_no], ParcelState.RELEASED, "released by the gate")
+            if p.o2o:
+                self._o2o_event(p, "released")
+                counter = f"COUNTER-{p.route}"
+                self._conveyor(p.order_no, "move", "GATE", counter, self.cfg.o2o.gate_to_counter_s)
             return
         state, kind = (
             (ParcelState.HELD, LedgerKind.HELD) if decision == "hold" else (ParcelState.REJECTED, None)
@@ -907,6 +948,84 @@ class Controller:
         p.state = state
         p.done_at = now
         self._stage(state.value)
+        if p.o2o:  # the shopper at the counter is told
+            self._o2o_event(p, state.value, accepted=False)
+            self.o2o_closed.append(p)
+
+    # O2O: on-site pickup at the experience store's counter ------------------------------------------
+
+    def _o2o_findings(self, bundle: OrderBundle, now: float) -> list[Finding]:
+        """What refuses an O2O order at once: an unknown or closed counter, goods outside the assortment."""
+        o2o, w = self.cfg.o2o, bundle.waybill
+        counter = w.route if w else ""
+        if w is None or w.carrier != O2O_CARRIER or counter not in o2o.counters:
+            known = ", ".join(o2o.counters)
+            return [Finding("COUNTER_UNKNOWN", f"pickup counter {counter!r} is not one of {known}")]
+        minute = local_minute(now, self.cfg.site.utc_offset_h)
+        opens, closes = (int(t[:2]) * 60 + int(t[3:]) for t in (o2o.opens, o2o.closes))
+        if not opens <= minute < closes:
+            return [Finding("COUNTER_CLOSED", f"counter {counter} is open {o2o.opens}-{o2o.closes}")]
+        outside = [ln.sku for ln in bundle.order.lines if ln.sku not in self.o2o_skus]
+        if outside:
+            return [Finding("O2O_NOT_ALLOWED", f"not in the store's O2O assortment: {', '.join(outside)}")]
+        return []
+
+    def _o2o_event(self, p: Parcel, stage: str, accepted: bool = True) -> None:
+        """Tell the counter clerk (and consoles) where an O2O order is."""
+        now = self.clock.now()
+        event = O2OEvent(
+            order_no=p.order_no,
+            stage=stage,
+            counter=p.route,
+            accepted=accepted,
+            reason=p.reason,
+            elapsed_s=round(now - p.received_at, 1),
+            ts=now,
+        )
+        self.outbox.publish(topics.o2o(self.part), event, qos=1)
+
+    def _o2o_pick(self, p: Parcel) -> None:
+        """Express pick: a clerk at the forward face by the counter, or the first free picking robot."""
+        task_id = f"O2O-{next(self._ids):06d}"
+        self.repo.upsert_task(
+            TaskRow(task_id=task_id, kind="pick", state="queued", orders=p.order_no, created_at=p.received_at)
+        )
+        self._set([p.order_no], ParcelState.WAVED, "express (O2O)", task_id=task_id)
+        if self.cfg.o2o.pick == "robot":
+            self.pick_queue.appendleft((task_id, [p.order_no]))  # ahead of every waiting cart
+            self._assign_picks()
+            return
+        o2o, now = self.cfg.o2o, self.clock.now()
+        start = max(now, self.o2o_picker_free_at)
+        self.o2o_picker_free_at = start + o2o.forward_pick_s + o2o.forward_line_s * (len(p.picks) - 1)
+        self._set([p.order_no], ParcelState.PICKING, "forward pick face")
+        self._later(self.o2o_picker_free_at - now, lambda: self._o2o_picked(p, task_id))
+
+    def _o2o_picked(self, p: Parcel, task_id: str) -> None:
+        self.repo.finish_task(task_id, "pick", "done", "forward-face", self.clock.now())
+        self._set([p.order_no], ParcelState.PICKED, "forward pick face")
+        self._o2o_pack(p, f"O2O-{p.route}")
+
+    def _o2o_pack(self, p: Parcel, station: str) -> None:
+        self._o2o_event(p, "picked")
+        self._conveyor(p.order_no, "pack", station, station, self.cfg.o2o.pack_s)
+
+    def _o2o_conveyed(self, p: Parcel, kind: str, dest: str) -> None:
+        """Packed: straight to the gate (no sortation). At the counter: handed over, the order closes."""
+        if kind == "pack":
+            self._set([p.order_no], ParcelState.PACKED, dest)
+            self._o2o_event(p, "packed")
+            self._conveyor(p.order_no, "move", dest, "GATE", self.cfg.o2o.conveyor_to_gate_s)
+        elif dest == "GATE":
+            self._set([p.order_no], ParcelState.AT_GATE, "express conveyor")
+            self._inspect(p.order_no)
+        else:
+            now = self.clock.now()
+            self.repo.dispatch(f"HANDOVER-{p.order_no}", O2O_CARRIER, [p.order_no], now)
+            p.state, p.done_at = ParcelState.DISPATCHED, now
+            self._stage("dispatched")
+            self._o2o_event(p, "handed_over")
+            self.o2o_closed.append(p)
 
     # dispatch ---------------------------------------------------------------------------------------
 

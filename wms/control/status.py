@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from wms.dispatch.cutoffs import local_hhmm, next_cutoff
 from wms.domain import TERMINAL_STATES, ParcelState
-from wms.messages import AtRisk, RobotStatus, Status
+from wms.messages import AtRisk, O2OView, RobotStatus, Status
 
 if TYPE_CHECKING:
     from wms.control.controller import Controller
@@ -48,11 +48,29 @@ def build_status(ctl: Controller) -> Status:
     )
     holds = [f"{p.order_no}: {p.reason}" for p in ctl.parcels.values() if p.state == ParcelState.HELD][-10:]
     utc = ctl.cfg.site.utc_offset_h
+    target = ctl.cfg.o2o.target_s
+    o2o = [p for p in open_parcels if p.o2o] + list(reversed(ctl.o2o_closed))
+    o2o_views = []
+    for p in o2o[:30]:
+        elapsed = (p.done_at if p.done_at is not None else now) - p.received_at
+        stage = "handed_over" if p.state == ParcelState.DISPATCHED else p.state.value
+        o2o_views.append(
+            O2OView(
+                order_no=p.order_no,
+                counter=p.route,
+                stage=stage,
+                elapsed_s=round(elapsed, 1),
+                late=elapsed > target,
+                reason=p.reason,
+            )
+        )
     return Status(
         ts=now,
         partition=ctl.part,
         started=ctl.started,
         boot=ctl.boot,
+        o2o=o2o_views,
+        o2o_target_s=target,
         paused=ctl.fleet.paused,
         orders_in=len(ctl.parcels),
         by_state=dict(by_state),

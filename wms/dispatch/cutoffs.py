@@ -29,3 +29,8 @@ def local_hhmm(ts: float, utc_offset_h: float) -> str:
     """``HH:MM`` local time of an instant."""
     secs = int((ts + utc_offset_h * 3600.0) % DAY)
     return f"{secs // 3600:02d}:{secs % 3600 // 60:02d}"
+
+
+def local_minute(ts: float, utc_offset_h: float) -> int:
+    """Minutes since local midnight of an instant."""
+    return int((ts + utc_offset_h * 3600.0) % DAY) // 60
