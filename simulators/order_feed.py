@@ -1,7 +1,9 @@
 """Simulated cross-border order feed: realistic consumer orders with their payment and waybill documents.
 
 `OrderFeedModel` is pure generation (seeded, no I/O, time passed in); `OrderFeed` puts it on a clock
-and publishes each `OrderBundle` as JSON on ``wms/{partition}/orders``.
+and publishes each `OrderBundle` as JSON on ``wms/{partition}/orders``. It honours the controller's
+back-pressure signal on ``wms/{partition}/intake``: while intake is closed new orders wait in the feed
+(counted in ``held_back``, none dropped) and go out, oldest first, once it opens again.
 """
 
 from __future__ import annotations
@@ -12,16 +14,21 @@ import random
 from collections import Counter, defaultdict, deque
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from wms import topics
 from wms.bus.base import Bus
 from wms.clock import Clock, Timer
 from wms.config import Carrier, CustomsConfig, Feed
+from wms.control.admission import IntakeSignal
 from wms.domain import CustomsOrder, LotReceipt, OrderBundle, OrderLine, Payment, Sku, Waybill, Zone
 from wms.inspection.ceb import route_of_address, timestamp
 from wms.inspection.rules import on_positive_list
 from wms.inspection.tax import compute_tax
 from wms.messages import Ack
+
+if TYPE_CHECKING:
+    from wms.o2o.feed import O2OOrderModel
 
 log = logging.getLogger(__name__)
 
@@ -188,10 +195,10 @@ class OrderFeedModel:
         self.orderable = self._orderable(catalog)
         if not self.orderable:
             raise ValueError("no orderable SKU: need bonded SKUs with listed HS codes and known categories")
-        # Pareto popularity: the SKU at rank r (random order) gets the Pareto quantile of (r − ½)/n, so
-        # the top share p of SKUs draws about p^(1 − 1/alpha) of the lines (80% of them for the top 20%
-        # at alpha 1.16).
-        self.rng.shuffle(self.orderable)
+        # Pareto popularity: the SKU at rank r (catalogue order, which the catalogue draws at random over
+        # categories and prices) gets the Pareto quantile of (r − ½)/n, so the top share p of SKUs draws
+        # about p^(1 − 1/alpha) of the lines (80% of them for the top 20% at alpha 1.16). The catalogue
+        # order is the rank the controller slots by until it has seen demand, and the O2O assortment.
         n = len(self.orderable)
         self.popularity = [((r + 0.5) / n) ** (-1 / feed.pareto_alpha) for r in range(n)]
         self._cum = list(_accumulate(self.popularity))
@@ -509,9 +516,16 @@ class OrderFeed:
         until: float | None = None,
         utc_offset_h: float = 8.0,
         resend_after_s: float = 60.0,
+        catchup_per_h: float | None = None,
+        o2o_per_hour: float = 0.0,
+        o2o_counters: Sequence[str] | None = None,
+        o2o_skus: Sequence[str] | None = None,
+        o2o_hours: tuple[str, str] = ("09:00", "22:00"),
     ) -> None:
         if rate_per_h <= 0:
             raise ValueError(f"rate_per_h must be > 0, got {rate_per_h}")
+        if catchup_per_h is not None and catchup_per_h <= 0:
+            raise ValueError(f"catchup_per_h must be > 0, got {catchup_per_h}")
         self.bus = bus
         self.clock = clock
         self.partition = partition
@@ -529,12 +543,33 @@ class OrderFeed:
         ] = {}  # (kind, ref) -> (topic, json, sent)
         self._timer: Timer | None = None
         self._resender: Timer | None = None
+        # back-pressure: orders generated while the controller's intake is closed wait here, in order
+        self.accepting = True
+        self.held_back = 0  # orders that had to wait for the intake to open (all sent later)
+        self.intake_signals = 0
+        self.catchup_per_h = catchup_per_h or 2.0 * rate_per_h
+        self._held: deque[tuple[str, str, bool]] = deque()  # (order_no, json, has a defect)
+        self._releaser: Timer | None = None
+        self._stopped = False
+        # O2O: shoppers' orders at the experience store's counters, on top of the regular flow (0: none)
+        self.o2o_model: O2OOrderModel | None = None
+        self.o2o_per_hour = 0.0
+        self.o2o_sent = 0
+        self._o2o_timer: Timer | None = None
+        if o2o_per_hour > 0:
+            self.enable_o2o(o2o_per_hour, o2o_counters or ["C1"], o2o_skus, o2o_hours)
         bus.subscribe(topics.acks(partition), self._on_ack, qos=1)
+        bus.subscribe(topics.intake(partition), self._on_intake, qos=1)
 
     @property
     def unacked(self) -> int:
         """Orders and lots sent but not yet confirmed by the controller."""
         return len(self._unacked)
+
+    @property
+    def holding(self) -> int:
+        """Orders generated but waiting for the controller's intake to open (not yet sent)."""
+        return len(self._held)
 
     def _send(self, kind: str, ref: str, topic: str, payload: str) -> None:
         """Publish and keep the message until the controller acknowledges it (at-least-once delivery)."""
@@ -551,6 +586,31 @@ class OrderFeed:
             return
         self._unacked.pop((ack.kind, ack.ref), None)
 
+    def _on_intake(self, topic: str, data: bytes) -> None:
+        """The controller opened or closed its intake: hold new orders, or send the held ones."""
+        try:
+            sig = IntakeSignal.model_validate_json(data)
+        except ValueError:
+            log.warning("order feed: malformed intake signal on %s: %.200r", topic, data)
+            return
+        self.intake_signals += 1
+        if sig.accepting == self.accepting:
+            return
+        self.accepting = sig.accepting
+        log.info("order feed: intake %s (%s)", "open" if sig.accepting else "closed", sig.reason)
+        if self.accepting and self._releaser is None and not self._stopped:
+            self._release()
+
+    def _release(self) -> None:
+        """Send the oldest held order, then the next after 1/catchup_per_h, while the intake is open."""
+        self._releaser = None
+        if self._stopped or not self.accepting or not self._held:
+            return
+        order_no, payload, bad = self._held.popleft()
+        self._publish_order(order_no, payload, bad)
+        if self._held:
+            self._releaser = self.clock.call_later(3600.0 / self.catchup_per_h, self._release)
+
     def _resend(self) -> None:
         """Send again what the controller has not confirmed within ``resend_after_s``."""
         now = self.clock.now()
@@ -563,14 +623,26 @@ class OrderFeed:
 
     def start(self) -> None:
         """Schedule the first order (no-op if already running)."""
+        self._stopped = False
         if self._timer is None:
             self._schedule()
+        if self._releaser is None and self._held:
+            self._release()
+        if self.o2o_model is not None and self._o2o_timer is None:
+            self._schedule_o2o()
 
     def stop(self) -> None:
-        """Cancel the next scheduled order."""
+        """Cancel the next scheduled order (and the sending of held ones, which are kept)."""
+        self._stopped = True
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
+        if self._releaser is not None:
+            self._releaser.cancel()
+            self._releaser = None
+        if self._o2o_timer is not None:
+            self._o2o_timer.cancel()
+            self._o2o_timer = None
 
     def _schedule(self) -> None:
         """Book the next arrival, unless it would fall after ``until``."""
@@ -582,12 +654,24 @@ class OrderFeed:
         self._timer = self.clock.call_at(at, self._fire)
 
     def _fire(self) -> None:
-        """Generate and publish one bundle, then book the next."""
+        """Generate one bundle and publish it (or hold it while the intake is closed), then book the next."""
         bundle = self.model.next_bundle(self.clock.now())
-        self._send("order", bundle.order.order_no, topics.orders(self.partition), bundle.model_dump_json())
-        self.sent += 1
-        self.bad_sent += self.model.last_defect is not None
+        order_no, payload = bundle.order.order_no, bundle.model_dump_json()
+        bad = self.model.last_defect is not None
+        if self.accepting and not self._held:
+            self._publish_order(order_no, payload, bad)
+        else:  # behind the orders already waiting, so they keep their order
+            self._held.append((order_no, payload, bad))
+            self.held_back += 1
+            if self.accepting and self._releaser is None:
+                self._release()
         self._schedule()
+
+    def _publish_order(self, order_no: str, payload: str, bad: bool) -> None:
+        """Send one order (kept until acknowledged) and count it."""
+        self._send("order", order_no, topics.orders(self.partition), payload)
+        self.sent += 1
+        self.bad_sent += bad
 
     def publish_lots(self, lots: list[LotReceipt]) -> int:
         """Publish each lot receipt on the inbound topic; returns how many were sent."""
@@ -595,3 +679,56 @@ class OrderFeed:
             self._send("lot", lot.lot, topics.inbound(self.partition), lot.model_dump_json())
         self.lots_sent += len(lots)
         return len(lots)
+
+    # O2O orders -----------------------------------------------------------------------------------
+
+    def enable_o2o(
+        self,
+        rate_per_h: float,
+        counters: Sequence[str],
+        skus: Sequence[str] | None = None,
+        hours: tuple[str, str] = ("09:00", "22:00"),
+        address: str = "home",
+    ) -> None:
+        """Also send O2O orders at ``rate_per_h`` while the counters are open, lines from ``skus``.
+
+        ``skus`` is the store's assortment (default: the first 60 of the catalogue, which is by rank).
+        O2O orders are not held back by a closed intake: a shopper waits at the counter for the answer.
+        """
+        from wms.o2o.feed import O2OOrderModel
+
+        if rate_per_h <= 0:
+            raise ValueError(f"o2o rate must be > 0, got {rate_per_h}")
+        assortment = list(self.model.catalog)[:60] if skus is None else list(skus)
+        self.o2o_model = O2OOrderModel(
+            self.model.catalog,
+            self.model.customs,
+            assortment,
+            counters,
+            opens=hours[0],
+            closes=hours[1],
+            seed=self.model.seed,
+            utc_offset_h=self.utc_offset_h,
+            address=address,  # type: ignore[arg-type]
+        )
+        self.o2o_per_hour = rate_per_h
+        if self._timer is not None and self._o2o_timer is None:  # already running
+            self._schedule_o2o()
+
+    def _schedule_o2o(self) -> None:
+        """Book the next O2O order, unless the counters never open or it would fall after ``until``."""
+        assert self.o2o_model is not None
+        now = self.clock.now()
+        gap = self.o2o_model.interarrival(now, self.o2o_per_hour)
+        if gap is None or (self.until is not None and now + gap > self.until):
+            self._o2o_timer = None
+            return
+        self._o2o_timer = self.clock.call_at(now + gap, self._fire_o2o)
+
+    def _fire_o2o(self) -> None:
+        """Generate one O2O order and send it at once (kept until acknowledged), then book the next."""
+        assert self.o2o_model is not None
+        bundle = self.o2o_model.next_bundle(self.clock.now())
+        self._publish_order(bundle.order.order_no, bundle.model_dump_json(), False)
+        self.o2o_sent += 1
+        self._schedule_o2o()

@@ -72,6 +72,9 @@ def demo(
     minutes: Annotated[float, typer.Option(help="simulated minutes of order arrivals")] = 10.0,
     speed: Annotated[float, typer.Option(help="simulated seconds per real second (MQTT mode)")] = 30.0,
     orders_per_hour: Annotated[float | None, typer.Option(help="arrival rate (default from config)")] = None,
+    o2o_per_hour: Annotated[
+        float, typer.Option(help="O2O orders per hour at the store's counters, on top of the regular flow")
+    ] = 0.0,
     virtual: Annotated[bool, typer.Option(help="in-process bus and virtual time instead of MQTT")] = False,
     headless: Annotated[bool, typer.Option(help="no live console")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="print only the summary as JSON")] = False,
@@ -97,6 +100,7 @@ def demo(
     opts = ShiftOptions(
         duration_s=minutes * 60.0,
         orders_per_hour=orders_per_hour,
+        o2o_per_hour=o2o_per_hour,
         speed=speed,
         db_url=db,
         mqtt_url=mqtt,
@@ -403,16 +407,75 @@ def report_sla(db: DbOpt = None, as_json: Annotated[bool, typer.Option("--json")
     _print_report(sla_report(connect(db)), as_json, "24-hour dispatch")
 
 
+@bench_app.command("load")
+def bench_load(
+    factor: Annotated[float, typer.Option(min=0.1, help="order rate as a multiple of the config's")] = 2.0,
+    hours: Annotated[float, typer.Option(min=0.05, help="simulated hours of order arrivals")] = 1.0,
+    baseline: Annotated[bool, typer.Option(help="also run 1x, side by side")] = True,
+    backlog_limit: Annotated[
+        int | None,
+        typer.Option(
+            "--backlog-limit",
+            min=0,
+            help="the controller's back-pressure ([intake] of the config by default; 0: off): close the "
+            "intake at this many parcels not yet released",
+        ),
+    ] = None,
+    resume_below: Annotated[
+        int | None, typer.Option("--resume-below", min=1, help="admission: reopen below (default 80%)")
+    ] = None,
+    drain_limit: Annotated[float, typer.Option(min=0.0, help="simulated hours allowed to drain")] = 3.0,
+    scale_stock: Annotated[
+        bool, typer.Option(help="bonded stock per lot times FACTOR, so stock-outs do not mask the load")
+    ] = True,
+    seed: Annotated[int | None, typer.Option(help="random seed (default from config)")] = None,
+    jobs: Annotated[int, typer.Option(min=1, help="runs in parallel processes")] = 2,
+    json_out: Annotated[
+        Path | None, typer.Option("--json", help="write the result (with samples) here")
+    ] = None,
+    png: Annotated[Path | None, typer.Option("--plot", help="PNG of backlog and RSS over time")] = None,
+    config: ConfigOpt = None,
+    customs: CustomsOpt = None,
+) -> None:
+    """A virtual-time shift at FACTOR x the configured order rate beside 1x: backlog, memory, nothing lost.
+
+    Exit 0 when the load run's backlog stays bounded or the intake back-pressures it, its memory is flat,
+    every order sent ends dispatched, held or rejected and the warehouse drains.
+    """
+    from wms.loadtest import LoadOptions, plot, render, run_load, verdict, write_json
+
+    cfg, cust = _configs(config, customs)
+    opts = LoadOptions(
+        factor=factor,
+        hours=hours,
+        baseline=baseline,
+        seed=seed,
+        drain_limit_h=drain_limit,
+        backlog_limit=backlog_limit,
+        resume_below=resume_below,
+        scale_stock=scale_stock,
+    )
+    result = run_load(cfg, cust, opts, jobs=jobs)
+    Console().print(render(result))
+    Console().print(verdict(result))
+    if json_out is not None:
+        write_json(result, json_out)
+    if png is not None:
+        plot(result, png)
+    raise typer.Exit(0 if result["ok"] else 1)
+
+
 def _register_commands() -> None:
     """Commands that live beside their planners (each module's ``register(app, bench)``)."""
     from wms.inspection.commands import register as inspection
+    from wms.o2o.commands import register as o2o
     from wms.picking.commands import register as picking
     from wms.robots.commands import register as robots
     from wms.security.commands import register as security
     from wms.slotting.commands import register as slotting
     from wms.sorting.commands import register as sorting
 
-    for register in (inspection, picking, robots, security, slotting, sorting):
+    for register in (inspection, o2o, picking, robots, security, slotting, sorting):
         register(app, bench_app)
 
 

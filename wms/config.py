@@ -178,6 +178,13 @@ class Feed(_Model):
     seed: int = 7
 
 
+class Intake(_Model):
+    """Back-pressure: the order intake closes while the backlog (orders not yet released) is this large."""
+
+    backlog_limit: int = Field(default=0, ge=0, description="0: never close the intake")
+    resume_below: int = Field(default=0, ge=0, description="reopen below this (0: 80% of the limit)")
+
+
 class O2O(_Model):
     """On-site pickup in the experience store: counters, opening hours, assortment and express timings."""
 
@@ -218,6 +225,7 @@ class WarehouseConfig(_Model):
     waves: Waves
     feed: Feed
     o2o: O2O = O2O()
+    intake: Intake = Intake()
 
     @model_validator(mode="after")
     def _unique_carriers(self) -> Self:

@@ -32,6 +32,7 @@ from wms.control.controller import Controller
 from wms.control.status import sla_met_pct
 from wms.domain import TERMINAL_STATES, ParcelState
 from wms.layout import Layout
+from wms.o2o.assortment import assortment
 from wms.sorting.grid import build_grid
 from wms.store.db import connect
 from wms.store.models import ParcelRow
@@ -59,6 +60,7 @@ class ShiftOptions:
     start_local: str = "2026-11-11T09:00:00"
     seed: int | None = None
     status_interval_s: float = 10.0
+    o2o_per_hour: float = 0.0  # O2O orders at the store's counters on top of the regular flow
     creds: Any = None  # a wms.security.Credentials: every client logs in with its own account
     secure: bool = False  # without ``creds``: generate fresh ones (the embedded broker enforces them)
 
@@ -185,6 +187,10 @@ def start_simulators(
         opts.orders_per_hour or cfg.feed.orders_per_hour,
         until=now + opts.duration_s,
         utc_offset_h=cfg.site.utc_offset_h,
+        o2o_per_hour=opts.o2o_per_hour,
+        o2o_counters=cfg.o2o.counters,
+        o2o_skus=assortment(catalog, cfg.o2o.assortment_skus),
+        o2o_hours=(cfg.o2o.opens, cfg.o2o.closes),
     )
     feed.publish_lots(generate_lots(catalog, feed_cfg, now))
     clock.call_later(1.0, feed.start)  # stock first, then orders
@@ -215,6 +221,8 @@ def summary(shift: Shift, wall_s: float, mode: str, broker: str) -> dict[str, An
         "in_progress": int(in_db) - terminal,
         "open_by_state": {k: v for k, v in states.items() if k not in TERMINAL_VALUES},
         "lost": shift.feed.sent - int(in_db),
+        "held_back_by_intake": shift.feed.held_back,
+        "still_held_back": shift.feed.holding,
         "resent": {
             "orders_unconfirmed": shift.feed.resent,
             "robot_orders": ctl.fleet.resent,
@@ -235,7 +243,13 @@ def summary(shift: Shift, wall_s: float, mode: str, broker: str) -> dict[str, An
 
 
 def _drained(shift: Shift) -> bool:
-    return shift.clock.now() >= shift.feed_until and shift.feed.unacked == 0 and shift.controller.all_done()
+    feed = shift.feed
+    return (
+        shift.clock.now() >= shift.feed_until
+        and feed.unacked == 0
+        and feed.holding == 0
+        and shift.controller.all_done()
+    )
 
 
 def virtual_shift(

@@ -46,13 +46,18 @@ def test_expanded_rights_per_user() -> None:
     assert ("read", "uagv/v2/wmssim/sort-01/order") in rules["sort-01"]
     assert all("pick-01" not in t for _, t in rules["sort-01"])
     assert rules["zz1-console"] == {("read", "wms/zz1/#")}
-    assert rules["zz1-cli"] == {("write", "wms/zz1/control")}
+    assert rules["zz1-cli"] == {
+        ("write", "wms/zz1/control"),
+        ("write", "wms/zz1/orders"),
+        ("read", "wms/zz1/o2o"),
+    }
     assert rules["zz1-conveyor"] == {("read", "wms/zz1/conveyor/cmd"), ("write", "wms/zz1/conveyor/event")}
     assert rules["zz1-xray"] == {("read", "wms/zz1/xray/cmd"), ("write", "wms/zz1/xray/result")}
     assert rules["zz1-order-feed"] == {
         ("write", "wms/zz1/orders"),
         ("write", "wms/zz1/inbound"),
         ("read", "wms/zz1/acks"),
+        ("read", "wms/zz1/intake"),
     }
     for user, rs in rules.items():  # nobody but a robot writes robot telemetry
         if not user.startswith(("pick-", "sort-")):

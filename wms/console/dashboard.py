@@ -23,7 +23,7 @@ from rich.text import Text
 from wms import topics
 from wms.bus.base import Bus
 from wms.clock import WallClock
-from wms.messages import Alarm, AtRisk, ControlCmd, RobotStatus, Status
+from wms.messages import Alarm, AtRisk, ControlCmd, O2OView, RobotStatus, Status
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +53,8 @@ MAX_AT_RISK = 6
 MAX_CUTOFFS = 5
 MAX_ALARMS = 5
 MAX_ALARM_SOURCES = 4
+MAX_O2O = 5
+O2O_CLOSED = frozenset({"handed_over", "refused", "held", "rejected", "dispatched"})
 LOW_BATTERY_PCT = 20.0
 STALE_S = 5.0
 
@@ -351,6 +353,43 @@ def _alarms(status: Status, live: Sequence[Alarm], utc_offset_h: float | None) -
     return Group(*parts)
 
 
+def _o2o_late(view: O2OView, target_s: float) -> bool:
+    """Whether an O2O order took (or is taking) longer than the target."""
+    return view.late or view.elapsed_s > target_s
+
+
+def _counter(status: Status) -> RenderableType:
+    """The counter view: each O2O order's counter, stage and elapsed time, red past the target."""
+    target = status.o2o_target_s
+    open_ = sorted((v for v in status.o2o if v.stage not in O2O_CLOSED), key=lambda v: -v.elapsed_s)
+    closed = [v for v in status.o2o if v.stage in O2O_CLOSED]
+    late = sum(_o2o_late(v, target) for v in open_)
+    title = f"Counter view (O2O): {len(open_)} open, {late} past the {target:g} s target"
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False, collapse_padding=True, expand=True)
+    table.add_column("order", no_wrap=True, overflow="ellipsis", max_width=30)
+    table.add_column("counter", no_wrap=True, max_width=8)
+    table.add_column("stage", no_wrap=True, max_width=12)
+    table.add_column("elapsed", justify="right", no_wrap=True)
+    table.add_column("reason", no_wrap=True, overflow="ellipsis", ratio=1)
+    shown = [*open_, *closed]
+    for v in shown[:MAX_O2O]:
+        is_late = _o2o_late(v, target)
+        style = "bold red" if is_late else "yellow" if v.stage in ("refused", "held", "rejected") else ""
+        if not is_late and v.stage == "handed_over":
+            style = "green"
+        table.add_row(
+            Text(v.order_no, style=style),
+            v.counter,
+            Text(v.stage, style=style),
+            Text(f"{v.elapsed_s:,.0f} s", style=style),
+            Text(v.reason or "", style="dim"),
+        )
+    parts: list[RenderableType] = [_title(title), table]
+    if len(shown) > MAX_O2O:
+        parts.append(_more(len(shown) - MAX_O2O))
+    return Group(*parts)
+
+
 def _gap() -> Text:
     """A blank line between sections."""
     return Text("")
@@ -396,7 +435,10 @@ def render(
             _alarms(status, live_alarms, utc_offset_h),
         ],
     )
-    return Group(_header(status, now, connected, malformed, age_s, utc_offset_h), body)
+    head = _header(status, now, connected, malformed, age_s, utc_offset_h)
+    if status.o2o:  # the counter view only where the store has O2O orders
+        return Group(head, body, _gap(), _counter(status))
+    return Group(head, body)
 
 
 class _Columns:

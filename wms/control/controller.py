@@ -22,6 +22,7 @@ from wms import topics
 from wms.bus.base import Bus
 from wms.clock import Clock
 from wms.config import CustomsConfig, WarehouseConfig
+from wms.control.admission import Admission, backlog
 from wms.control.fleet import ActiveTask, FleetManager, FleetMap, RobotView
 from wms.control.outbox import Outbox
 from wms.control.pending import PendingCommands
@@ -45,6 +46,7 @@ from wms.messages import (
     XrayCmd,
     XrayResult,
 )
+from wms.o2o.assortment import assortment
 from wms.picking.allocation import LotView, allocate_fefo
 from wms.picking.batch import Cart, Timing, batch_pick_orders
 from wms.picking.batching import PickOrder, fcfs_batches
@@ -93,18 +95,37 @@ class Parcel:
     received_at: float
     carrier: str
     route: str
-    bundle: OrderBundle
+    bundle: OrderBundle | None  # None once closed: memory stays flat over a long shift
     picks: list[tuple[str, str, int, str]] = field(default_factory=list)  # (lot, sku, qty, node)
     done_at: float | None = None
     sampled: bool = False
     hold_reasons: str = ""
     xray_lane: int | None = None
     reason: str = ""
+    order_type: str = "regular"
+    digest: int = 0  # of the order as received, kept to recognise a repeat once the bundle is dropped
+
+    def __post_init__(self) -> None:
+        if self.bundle is not None:
+            self.order_type = self.bundle.order.order_type
 
     @property
     def o2o(self) -> bool:
         """An on-site pickup order: express path, handed over at a counter."""
-        return self.bundle.order.order_type == "o2o"
+        return self.order_type == "o2o"
+
+    def close(self) -> None:
+        """Drop what a closed parcel no longer needs; the database keeps the order in full."""
+        if self.bundle is not None:
+            self.digest = hash(self.bundle.model_dump_json())
+            self.bundle = None
+        self.picks = []
+
+    def same_order(self, bundle: OrderBundle) -> bool:
+        """Whether ``bundle`` is this parcel's order as received."""
+        if self.bundle is not None:
+            return self.bundle == bundle
+        return self.digest == hash(bundle.model_dump_json())
 
 
 @dataclass
@@ -179,9 +200,13 @@ class Controller:
             seq_start=self.boot * BOOT_ID_SPAN,
         )
         self._chute_by_id = {c.chute: c for c in self.grid.chutes}
-        self.o2o_skus = set(list(self.catalog)[: cfg.o2o.assortment_skus])  # the catalogue is by rank
+        self.o2o_skus = set(assortment(self.catalog.values(), cfg.o2o.assortment_skus))
         self.o2o_picker_free_at = 0.0
         self.o2o_closed: deque[Parcel] = deque(maxlen=10)
+        limit = cfg.intake.backlog_limit
+        self.admission: Admission | None = (
+            Admission(limit, cfg.intake.resume_below or max(1, round(0.8 * limit))) if limit else None
+        )
 
     # set-up ----------------------------------------------------------------------------------------
 
@@ -221,6 +246,10 @@ class Controller:
         self._every(15.0, self.fleet.check_timeouts)
         self._every(30.0, self._resend_overdue)
         self._every(self.status_interval_s, self.publish_status)
+        self._every(10.0, self._admit)
+        if self.admission is not None:  # retained: replaces a stale "closed" left from before a restart
+            self.admission.update(backlog(p.state for p in self.parcels.values()))
+            self.outbox.atomic(self._publish_intake)()
         for carrier in self.carriers.values():
             self._schedule_departure(carrier.code)
         self._schedule_reslot()
@@ -335,6 +364,8 @@ class Controller:
                 )
             elif p.state == ParcelState.INSPECTING:
                 p.hold_reasons, p.reason = row.reason, ""
+            if p.state in TERMINAL_STATES:
+                p.close()
         for _ts, order_no, induct in sorted(at_induct):
             queue = self.induct_queues.get(induct) or min(self.induct_queues.values(), key=len)
             queue.append(order_no)
@@ -467,7 +498,7 @@ class Controller:
         now = self.clock.now()
         if order.order_no in self.parcels:
             self._count("duplicate_messages")
-            if self.parcels[order.order_no].bundle != bundle:
+            if not self.parcels[order.order_no].same_order(bundle):
                 self.alarm("warning", "orders", f"order {order.order_no}: DUPLICATE_ORDER with other content")
             self._ack("order", order.order_no)  # the sender missed our first ack
             return
@@ -523,10 +554,12 @@ class Controller:
         parcel.state = ParcelState.REJECTED
         parcel.done_at = self.clock.now()
         parcel.reason = reason
-        self.repo.record_order(parcel.bundle, ParcelState.REJECTED, self.clock.now(), reason)
+        self.repo.record_order(bundle_of(parcel), ParcelState.REJECTED, self.clock.now(), reason)
         self._stage("rejected")
+        parcel.close()
         if parcel.o2o:
             self._o2o_event(parcel, "refused", accepted=False)
+            self.o2o_closed.append(parcel)
 
     def _set(self, order_nos: list[str], state: ParcelState, detail: str = "", **fields: object) -> None:
         self.repo.transition(order_nos, state, self.clock.now(), detail, **fields)
@@ -837,7 +870,7 @@ class Controller:
         p = self.parcels[order_no]
         if p.o2o:
             self._o2o_event(p, "at_gate")
-        b = p.bundle
+        b = bundle_of(p)
         now = self.clock.now()
         d = decide(b.order, b.payment, b.waybill, self.catalog, self.customs, self.history, now, self.rng)
         self.history.record_order(b.order, now)  # declared at the gate, whatever the decision
@@ -891,7 +924,7 @@ class Controller:
 
     def _declare(self, p: Parcel, now: float) -> None:
         """Write the CEB621 import inventory list of a released order (signing is a pluggable later step)."""
-        b = p.bundle
+        b = bundle_of(p)
         assert b.waybill is not None  # intake refuses orders without a waybill
         ems_no = self.account_books.get(p.picks[0][0], "") if p.picks else ""
         xml = ceb621(
@@ -929,7 +962,7 @@ class Controller:
         )
         p.reason = reason
         if decision == "release":
-            self.history.record_release(p.bundle.order, now)
+            self.history.record_release(bundle_of(p).order, now)
             self._declare(p, now)
             self._set([p.order_no], ParcelState.RELEASED, "released by the gate")
             if p.o2o:
@@ -951,6 +984,22 @@ class Controller:
         if p.o2o:  # the shopper at the counter is told
             self._o2o_event(p, state.value, accepted=False)
             self.o2o_closed.append(p)
+        p.close()
+
+    # back-pressure ------------------------------------------------------------------------------------
+
+    def _admit(self) -> None:
+        """Close or reopen the order intake on the backlog (order sources hold new orders meanwhile)."""
+        if self.admission is None:
+            return
+        if self.admission.update(backlog(p.state for p in self.parcels.values())):
+            self._publish_intake()
+            self.alarm("info" if self.admission.accepting else "warning", "intake", self.admission.reason())
+
+    def _publish_intake(self) -> None:
+        if self.admission is not None:
+            signal = self.admission.signal(self.part, self.clock.now())
+            self.outbox.publish(topics.intake(self.part), signal, qos=1, retain=True)
 
     # O2O: on-site pickup at the experience store's counter ------------------------------------------
 
@@ -1026,6 +1075,7 @@ class Controller:
             self._stage("dispatched")
             self._o2o_event(p, "handed_over")
             self.o2o_closed.append(p)
+            p.close()
 
     # dispatch ---------------------------------------------------------------------------------------
 
@@ -1045,6 +1095,7 @@ class Controller:
             for o in nos:
                 self.parcels[o].state = ParcelState.DISPATCHED
                 self.parcels[o].done_at = now
+                self.parcels[o].close()
             self._stage("dispatched", len(nos))
         self._schedule_departure(code)
 
@@ -1083,6 +1134,13 @@ class Controller:
         """Publish the retained live status for consoles."""
         self.ledger_ok = bool(self.repo.ledger_check()["balanced"])
         self.outbox.publish(topics.status(self.part), build_status(self), qos=0, retain=True)
+
+
+def bundle_of(p: Parcel) -> OrderBundle:
+    """The order of an open parcel (closed ones no longer carry it)."""
+    if p.bundle is None:
+        raise ValueError(f"parcel {p.order_no} is closed ({p.state.value})")
+    return p.bundle
 
 
 def _reason(findings: list[Finding]) -> str:

@@ -120,7 +120,8 @@ class BuyerHistory:
         """Remember a declared order: its number, its time for the buyer, its buyer at its address."""
         self._declared.add(order.order_no)
         bisect.insort(self._order_times[order.buyer_id_number], now)
-        self._address_buyers[normalize_address(order.consignee_address)].add(order.buyer_id_number)
+        if order.order_type != "o2o":  # the store's counter is nobody's delivery address
+            self._address_buyers[normalize_address(order.consignee_address)].add(order.buyer_id_number)
 
     def record_release(self, order: CustomsOrder, now: float) -> None:
         """Count a released order's goods value against its buyer's quota for the year of release."""
@@ -323,6 +324,8 @@ def check_risk(
         out.append(
             Finding(RISK_BUYER_FREQUENCY, f"{recent} orders in 24 h > {risk.max_orders_per_buyer_per_day}")
         )
+    if order.order_type == "o2o":  # collected in person at the store's counter: no delivery address
+        return out
     buyers = history.buyers_at_address(order.consignee_address, including=order.buyer_id_number)
     if buyers > risk.max_buyers_per_address:
         out.append(

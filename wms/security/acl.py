@@ -53,13 +53,18 @@ def service_rules(role: Role, partition: str, manufacturer: str) -> list[Rule]:
                 Rule("write", topics.orders(p)),
                 Rule("write", topics.inbound(p)),
                 Rule("read", topics.acks(p)),
+                Rule("read", topics.intake(p)),
             ]
         case Role.CUSTOMS:
             return [Rule("write", topics.customs_receipts(p))]
         case Role.CONSOLE:
             return [Rule("read", f"wms/{p}/#")]
-        case Role.CLI:
-            return [Rule("write", topics.control(p))]
+        case Role.CLI:  # operators: e-stop and resume; counter clerks: O2O orders and their progress
+            return [
+                Rule("write", topics.control(p)),
+                Rule("write", topics.orders(p)),
+                Rule("read", topics.o2o(p)),
+            ]
     raise ValueError(f"no service rules for role {role}")
 
 
