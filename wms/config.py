@@ -9,6 +9,8 @@ from typing import Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from wms.limits import check_file
+
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "config"
 _HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 
@@ -18,7 +20,7 @@ class ConfigError(ValueError):
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)  # TOML has inf and nan: refuse both
 
 
 class Site(_Model):
@@ -279,10 +281,15 @@ class CustomsConfig(_Model):
 
 def _load(path: Path, model: type[BaseModel]) -> Any:
     try:
+        check_file(path, error=ConfigError)
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ConfigError(f"{path}: file not found") from None
-    except tomllib.TOMLDecodeError as exc:
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8: {exc.reason} at byte {exc.start}") from None
+    except (ValueError, RecursionError) as exc:  # TOMLDecodeError, or an integer too long to convert
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
     try:
         return model.model_validate(data)

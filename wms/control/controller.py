@@ -36,6 +36,7 @@ from wms.inspection.decision import decide
 from wms.inspection.receipts import parse_receipts
 from wms.inspection.rules import BuyerHistory, Finding, check_order
 from wms.layout import Layout
+from wms.limits import check_size
 from wms.messages import (
     Ack,
     Alarm,
@@ -464,6 +465,7 @@ class Controller:
 
         def handler(topic: str, data: bytes) -> None:
             try:
+                check_size(data, topic)  # refused before any parsing
                 fn(data)
             except ValidationError as exc:
                 err = exc.errors()[0]

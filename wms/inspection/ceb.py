@@ -30,6 +30,9 @@ from lxml import etree
 from pydantic import ValidationError
 
 from wms.domain import CustomsOrder, OrderLine, Payment, Sku, Waybill
+from wms.inspection.safexml import parse_xml
+from wms.inspection.safexml import parser as safe_parser
+from wms.limits import MAX_FILE_BYTES
 
 NS = "http://www.chinaport.gov.cn/ceb"
 DS = "http://www.w3.org/2000/09/xmldsig#"
@@ -39,6 +42,8 @@ MAX_DOCS = 100
 _Q = f"{{{NS}}}"
 _GUID_NS = uuid.uuid5(uuid.NAMESPACE_URL, NS)
 _DECIMAL = re.compile(r"^\+?(\d+(\.\d*)?|\.\d+)$")
+_MAX_INT_DIGITS = 14  # xs:decimal totalDigits 19, fractionDigits 5
+_FEN = Decimal("0.01")
 T = TypeVar("T")
 
 
@@ -427,21 +432,10 @@ def ceb621(
 
 
 def _root(xml: bytes, kind: str) -> etree._Element:
-    """Parse safely (no entities, no network) and check the root element."""
-    if isinstance(xml, str):
-        xml = xml.encode("utf-8")
-    if not isinstance(xml, bytes | bytearray):
-        raise CebError(f"{kind}: expected XML bytes, got {type(xml).__name__}")
-    if not xml.strip():
-        raise CebError(f"{kind}: empty message")
-    parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
-    try:
-        root = etree.fromstring(bytes(xml), parser)
-    except (etree.XMLSyntaxError, ValueError) as exc:
-        raise CebError(f"{kind}: not well-formed XML: {exc}") from None
-    if root is None or root.tag != f"{_Q}{kind}Message":
-        tag = getattr(root, "tag", None)
-        raise CebError(f"{kind}: root element is {tag!r}, expected {{{NS}}}{kind}Message")
+    """Parse safely (size-limited, no DTD, entities or network) and check the root element."""
+    root = parse_xml(xml, kind, CebError, MAX_FILE_BYTES)
+    if root.tag != f"{_Q}{kind}Message":
+        raise CebError(f"{kind}: root element is {root.tag!r}, expected {{{NS}}}{kind}Message")
     return root
 
 
@@ -468,19 +462,21 @@ class _Fields:
         if not _DECIMAL.match(raw):
             raise CebError(f"{self.where}: <{name}> {raw!r} is not a non-negative decimal")
         try:
-            return Decimal(raw)
+            value = Decimal(raw)
         except InvalidOperation:
             raise CebError(f"{self.where}: <{name}> {raw!r} is not a decimal") from None
+        if value.adjusted() >= _MAX_INT_DIGITS:
+            raise CebError(f"{self.where}: <{name}> {raw[:30]!r} has over {_MAX_INT_DIGITS} whole digits")
+        return value
 
     def fen(self, name: str, required: bool = True) -> int:
         """A CNY amount as whole fen (0 if optional and absent)."""
         value = self.decimal(name, required)
         if value is None:
             return 0
-        fen = value * 100
-        if fen != fen.to_integral_value():
+        if value != value.quantize(_FEN):
             raise CebError(f"{self.where}: <{name}> {value} CNY is not a whole number of fen")
-        return int(fen)
+        return int(value * 100)
 
     def whole(self, name: str) -> int:
         """A required whole number (quantities, gnum, id types)."""
@@ -651,9 +647,8 @@ def _schema(path: str) -> etree.XMLSchema:
 def validate(xml: bytes, xsd_path: str | Path) -> list[str]:
     """XSD validation errors of a message ("line N: message"), empty when it is valid."""
     schema = _schema(str(Path(xsd_path).resolve()))
-    parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
     try:
-        doc = etree.fromstring(xml, parser)
+        doc = etree.fromstring(xml, safe_parser())
     except (etree.XMLSyntaxError, ValueError) as exc:
         return [f"not well-formed XML: {exc}"]
     if schema.validate(doc):

@@ -32,8 +32,11 @@ from wms.inspection.ceb import (
 )
 from wms.inspection.receipts import KINDS as RECEIPT_KINDS
 from wms.inspection.receipts import Receipt, message_kind, parse_receipts
+from wms.limits import check_file, check_size
 
 _PLAIN = re.compile(r"^\+?(\d+(\.\d*)?|\.\d+)$")
+_MAX_DIGITS = 15  # whole digits of any amount or number: far beyond real values, cheap to convert
+_FEN = Decimal("0.01")
 
 
 def _names(text: str) -> frozenset[str]:
@@ -151,23 +154,36 @@ def to_fen(value: object) -> int:
         raise ValueError(f"{value!r} is not a CNY amount")
     if not amount.is_finite() or amount < 0:
         raise ValueError(f"{value!r} is not a non-negative CNY amount")
-    fen = amount * 100
-    if fen != fen.to_integral_value():
+    if amount.adjusted() >= _MAX_DIGITS:
+        raise ValueError(f"{_short(value)} is too large")
+    if amount != amount.quantize(_FEN):
         raise ValueError(f"{value!r} has more than 2 decimals")
-    return int(fen)
+    return int(amount * 100)
 
 
 def _number(value: object) -> Decimal:
-    """A JSON number or plain decimal string as a Decimal."""
+    """A finite JSON number or plain decimal string of at most 15 whole digits as a Decimal."""
     if isinstance(value, bool) or value is None:
         raise ValueError(f"{value!r} is not a number")
     if isinstance(value, int | Decimal):
-        return Decimal(value)
-    if isinstance(value, float):
-        return Decimal(repr(value))
-    if isinstance(value, str) and _PLAIN.match(value.strip()):
-        return Decimal(value.strip())
-    raise ValueError(f"{value!r} is not a number")
+        n = Decimal(value)
+    elif isinstance(value, float):
+        n = Decimal(repr(value))
+    elif isinstance(value, str) and _PLAIN.match(value.strip()):
+        n = Decimal(value.strip())
+    else:
+        raise ValueError(f"{_short(value)} is not a number")
+    if not n.is_finite():
+        raise ValueError(f"{value!r} is not a finite number")
+    if n.adjusted() >= _MAX_DIGITS:
+        raise ValueError(f"{_short(value)} is too large")
+    return n
+
+
+def _short(value: object) -> str:
+    """``repr`` of a value, cut to 40 characters for messages."""
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def _whole(value: object) -> int:
@@ -346,6 +362,11 @@ def read_documents(lines: Iterable[str | bytes]) -> Iterator[tuple[int, OrderBun
         if not text.strip():
             continue
         try:
+            check_size(text, "line", error=ValueError)
+        except ValueError as exc:
+            yield number, DocumentError(number, [("", str(exc))])
+            continue
+        try:
             yield number, parse_bundle(decode(text, number), number)
         except DocumentError as exc:
             yield number, exc
@@ -375,6 +396,7 @@ def read_ceb_dir(path: str | Path) -> CebBatch:
     batch = CebBatch()
     for file in sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() == ".xml"):
         try:
+            check_file(file, file.name, error=CebError)
             raw = file.read_bytes()
             kind = message_kind(raw)
             if kind == "CEB311":
@@ -431,15 +453,21 @@ class _Csv:
     def rows(self) -> Iterator[tuple[int, dict[str, str]]]:
         """``(line, row)`` pairs; raises `InputError` if the file or a column is missing."""
         try:
+            check_file(self.path, error=InputError)
             text = self.path.read_text(encoding="utf-8-sig")
         except OSError as exc:
             raise InputError(f"{self.path}: cannot read: {exc.strerror or exc}") from None
+        except UnicodeDecodeError as exc:
+            raise InputError(f"{self.path}: not UTF-8: {exc.reason} at byte {exc.start}") from None
         reader = csv.DictReader(text.splitlines())
-        missing = [c for c in self.columns if c not in (reader.fieldnames or [])]
-        if missing:
-            raise InputError(f"{self.path}: missing column(s) {', '.join(missing)}")
-        for row in reader:
-            yield reader.line_num, {k: (v or "").strip() for k, v in row.items() if k is not None}
+        try:
+            missing = [c for c in self.columns if c not in (reader.fieldnames or [])]
+            if missing:
+                raise InputError(f"{self.path}: missing column(s) {', '.join(missing)}")
+            for row in reader:
+                yield reader.line_num, {k: (v or "").strip() for k, v in row.items() if k is not None}
+        except csv.Error as exc:
+            raise InputError(f"{self.path}: line {max(reader.line_num, 1)}: malformed CSV: {exc}") from None
 
 
 def load_catalog_csv(path: str | Path) -> dict[str, Sku]:

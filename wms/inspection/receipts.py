@@ -14,6 +14,8 @@ from datetime import datetime, timedelta, timezone
 from lxml import etree
 
 from wms.inspection.ceb import NS, CebError
+from wms.inspection.safexml import parse_xml
+from wms.limits import MAX_FILE_BYTES, MAX_PAYLOAD_BYTES
 
 # returnStatus values as ceb-import-202205.xsd documents them; below 0 is a processing error.
 STATUS_TEXT: dict[str, str] = {
@@ -102,7 +104,7 @@ class Receipt:
 
 def message_kind(xml: bytes) -> str:
     """``CEBnnn`` of a message's root element; raises `CebError` if it is not a well-formed CEB message."""
-    root = _parse(xml, "CEB message")
+    root = _parse(xml, "CEB message", MAX_FILE_BYTES)
     tag = root.tag if isinstance(root.tag, str) else ""
     match = re.fullmatch(rf"{re.escape(_Q)}(CEB\d{{3}})Message", tag)
     if not match:
@@ -110,20 +112,9 @@ def message_kind(xml: bytes) -> str:
     return match.group(1)
 
 
-def _parse(xml: bytes, what: str) -> etree._Element:
-    """Parse safely (no entities, DTD or network)."""
-    if isinstance(xml, str):
-        xml = xml.encode("utf-8")
-    if not isinstance(xml, bytes | bytearray) or not bytes(xml).strip():
-        raise CebError(f"{what}: empty or not bytes")
-    parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
-    try:
-        root = etree.fromstring(bytes(xml), parser)
-    except (etree.XMLSyntaxError, ValueError) as exc:
-        raise CebError(f"{what}: not well-formed XML: {exc}") from None
-    if root is None:
-        raise CebError(f"{what}: no root element")
-    return root
+def _parse(xml: bytes, what: str, limit: int = MAX_PAYLOAD_BYTES) -> etree._Element:
+    """Parse safely: size-limited, no DTD, entities or network (see `wms.inspection.safexml`)."""
+    return parse_xml(xml, what, CebError, limit)
 
 
 def _text(el: etree._Element, name: str, where: str, required: bool = True) -> str:

@@ -14,6 +14,7 @@ from typing import Protocol, runtime_checkable
 from lxml import etree
 
 from wms.inspection.ceb import DS
+from wms.inspection.safexml import parser
 
 
 @runtime_checkable
@@ -55,8 +56,7 @@ def load_signer(spec: str | None) -> Signer:
 
 def is_signed(xml: bytes) -> bool:
     """Whether a message carries a non-empty signature value and digest."""
-    parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
-    root = etree.fromstring(xml, parser)
+    root = etree.fromstring(xml, parser())
     value = root.findtext(f".//{{{DS}}}SignatureValue")
     digest = root.findtext(f".//{{{DS}}}DigestValue")
     return bool((value or "").strip()) and bool((digest or "").strip())

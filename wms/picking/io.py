@@ -12,6 +12,7 @@ import tomllib
 from collections.abc import Iterator
 from pathlib import Path
 
+from wms.limits import check_file
 from wms.picking.batch import BatchOrder, Cart
 from wms.picking.block import Block, Pick, PickError
 
@@ -21,10 +22,13 @@ LAYOUT_KEYS = {"aisles", "aisle_length_m", "aisle_pitch_m", "cross_aisles", "dep
 def read_layout(path: Path) -> Block:
     """The block a layout TOML file describes (``LAYOUT_KEYS``; cross_aisles 2, depot 0 by default)."""
     try:
+        check_file(path, error=PickError)
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise PickError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    except tomllib.TOMLDecodeError as exc:
+    except UnicodeDecodeError as exc:
+        raise PickError(f"{path}: not UTF-8: {exc.reason} at byte {exc.start}") from None
+    except (ValueError, RecursionError) as exc:  # TOMLDecodeError, or an integer too long to convert
         raise PickError(f"{path}: not valid TOML: {exc}") from None
     unknown = sorted(set(data) - LAYOUT_KEYS)
     if unknown:
@@ -52,10 +56,22 @@ def _rows(
 ) -> Iterator[tuple[int, int, dict[str, str]]]:
     """(row, line, fields) for each data row, after checking the header."""
     try:
+        check_file(path, error=PickError)
         text = path.read_text(encoding="utf-8-sig")
     except OSError as exc:
         raise PickError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    reader = csv.DictReader(text.splitlines())
+    except UnicodeDecodeError as exc:
+        raise PickError(f"{path}: not UTF-8: {exc.reason} at byte {exc.start}") from None
+    try:
+        yield from _dict_rows(path, csv.DictReader(text.splitlines()), required, optional)
+    except csv.Error as exc:
+        raise PickError(f"{path}: malformed CSV: {exc}") from None
+
+
+def _dict_rows(
+    path: Path, reader: csv.DictReader[str], required: list[str], optional: list[str]
+) -> Iterator[tuple[int, int, dict[str, str]]]:
+    """The rows of ``_rows`` from an open reader (``csv.Error`` passes through)."""
     header = [h.strip() for h in (reader.fieldnames or [])]
     missing = [c for c in required if c not in header]
     if missing:
@@ -67,9 +83,10 @@ def _rows(
     row = 0
     for fields in reader:
         line = reader.line_num
-        if not any((v or "").strip() for v in fields.values()):
+        overflow = fields.pop(None, None) or []  # values beyond the header (csv.DictReader's restkey)
+        if not any(v.strip() for v in [*overflow, *(v for v in fields.values() if v is not None)]):
             continue  # blank line
-        if None in fields or any(fields.get(c) is None for c in header):
+        if overflow or any(fields.get(c) is None for c in header):
             raise PickError(f"{path} row {row} (line {line}): expected {len(header)} fields")
         yield row, line, {k: v.strip() for k, v in fields.items()}
         row += 1

@@ -20,6 +20,7 @@ from pydantic import (
 )
 
 from wms.clock import iso
+from wms.limits import check_size
 from wms.topics import VDA_KINDS
 
 VERSION = "2.0.0"
@@ -545,6 +546,7 @@ def _where(loc: tuple[int | str, ...]) -> str:
 
 
 def _parse(model: type[M], kind: str, data: bytes | str) -> M:
+    check_size(data, kind, error=VdaError)
     try:
         return model.model_validate_json(data, strict=True)
     except ValidationError as exc:

@@ -18,6 +18,7 @@ import numpy as np
 from wms.config import Storage
 from wms.domain import Zone
 from wms.layout import Layout
+from wms.limits import check_file
 from wms.slotting.model import SkuItem, SlotItem, SlottingError
 
 T = TypeVar("T")
@@ -69,8 +70,8 @@ class _Row:
     def integer(self, column: str) -> int:
         """A whole number ≥ 0."""
         raw = self.text(column)
-        if not raw.isdigit():
-            raise self.fail(column, f"{raw!r} is not a whole number ≥ 0")
+        if not (raw.isascii() and raw.isdigit()) or len(raw) > 18:
+            raise self.fail(column, f"{raw[:30]!r} is not a whole number ≥ 0")
         return int(raw)
 
     def flag(self, column: str) -> bool:
@@ -93,6 +94,7 @@ def _rows(path: str | Path, required: tuple[str, ...]) -> Iterator[_Row]:
     """Data rows of a CSV file that has at least the ``required`` columns; blank lines are skipped."""
     where = str(path)
     try:
+        check_file(path, where, error=SlottingError)
         handle = open(path, encoding="utf-8-sig", newline="")  # noqa: SIM115 - closed by the with below
     except FileNotFoundError:
         raise SlottingError(f"{where}: file not found") from None
@@ -106,6 +108,8 @@ def _rows(path: str | Path, required: tuple[str, ...]) -> Iterator[_Row]:
             raise SlottingError(f"{where}: empty file, expected the header {','.join(required)}") from None
         except UnicodeDecodeError:
             raise SlottingError(f"{where}: not UTF-8 text") from None
+        except csv.Error as exc:
+            raise SlottingError(f"{where}:1: malformed CSV: {exc}") from None
         missing = [c for c in required if c not in header]
         if missing:
             raise SlottingError(f"{where}:1: missing column(s) {', '.join(missing)}")
