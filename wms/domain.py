@@ -40,6 +40,7 @@ class ParcelState(StrEnum):
 
 
 TERMINAL_STATES = frozenset({ParcelState.REJECTED, ParcelState.HELD, ParcelState.DISPATCHED})
+SLA_S = 24 * 3600.0  # every order leaves within 24 hours of its arrival
 
 
 class LedgerKind(StrEnum):

@@ -31,12 +31,14 @@ from pathlib import Path
 from typing import Any
 
 from rich.table import Table
+from sqlmodel import select
 
 from wms import topics
 from wms.config import CustomsConfig, WarehouseConfig
 from wms.control.admission import IntakeSignal, backlog
-from wms.domain import TERMINAL_STATES, ParcelState
+from wms.domain import ParcelState
 from wms.shift import Shift, ShiftOptions, summary, virtual_shift
+from wms.store.models import ParcelRow
 
 BOUNDED_SHARE = 0.10  # backlog growth over the order period's 2nd half below this share of the rate: bounded
 FLAT_MB_PER_H = 10.0  # RSS growth over the order period's second half below this: flat
@@ -125,15 +127,15 @@ def take_sample(shift: Shift, intake: Intake, wall0: float) -> Sample:
     """The controller's queues, the feed's counters, RSS and wall time now."""
     ctl, feed = shift.controller, shift.feed
     by_state: dict[str, int] = {}
-    for p in ctl.parcels.values():
+    for p in ctl.parcels.values():  # open parcels: closed ones are counted in the controller's tally
         by_state[p.state.value] = by_state.get(p.state.value, 0) + 1
-    terminal = sum(by_state.get(s.value, 0) for s in TERMINAL_STATES)
+    terminal = ctl.tally.total
     return Sample(
         t_s=round(shift.clock.now() - shift.start, 1),
         wall_s=round(time.perf_counter() - wall0, 2),
-        backlog=len(ctl.parcels) - terminal - by_state.get(ParcelState.RELEASED.value, 0),
-        open_parcels=len(ctl.parcels) - terminal,
-        by_state={k: v for k, v in sorted(by_state.items()) if k not in {s.value for s in TERMINAL_STATES}},
+        backlog=len(ctl.parcels) - by_state.get(ParcelState.RELEASED.value, 0),
+        open_parcels=len(ctl.parcels),
+        by_state=dict(sorted(by_state.items())),
         pick_queue=len(ctl.pick_queue),
         induct_queue=sum(len(q) for q in ctl.induct_queues.values()),
         open_bags=sum(1 for c in ctl.chutes.values() if c.parcels) + len(ctl.bags),
@@ -142,7 +144,7 @@ def take_sample(shift: Shift, intake: Intake, wall0: float) -> Sample:
         unacked=feed.unacked,
         holding=feed.holding,
         sent=feed.sent,
-        received=len(ctl.parcels),
+        received=len(ctl.parcels) + terminal,
         terminal=terminal,
         accepting=intake.accepting,
         rss_mb=round(rss_mb(), 1),
@@ -208,6 +210,7 @@ def run_once(
                 break
         shift.controller.publish_status()
         end = summary(shift, time.perf_counter() - wall0, "virtual", "in-process")
+        reasons = _reasons(shift)
         shift.controller.repo.engine.dispose()
     result = {
         "factor": factor,
@@ -216,7 +219,7 @@ def run_once(
         "lot_qty": cfg.feed.lot_qty,
         "admission": source,
         "backlog_limit": cfg.intake.backlog_limit or None,
-        "reasons": _reasons(shift),
+        "reasons": reasons,
         "summary": {k: v for k, v in end.items() if k not in ("ledger", "database")},
         "held_back": shift.feed.held_back,
         "holding_at_end": shift.feed.holding,
@@ -232,10 +235,15 @@ def run_once(
 def _reasons(shift: Shift) -> dict[str, int]:
     """Held and rejected parcels by the code of their first reason (none goes without one)."""
     out: dict[str, int] = {}
-    for p in shift.controller.parcels.values():
-        if p.state in (ParcelState.HELD, ParcelState.REJECTED):
-            key = f"{p.state.value}: {p.reason.split(':', 1)[0] or '(no reason)'}"
-            out[key] = out.get(key, 0) + 1
+    with shift.controller.repo.session() as s:
+        rows = s.exec(
+            select(ParcelRow.state, ParcelRow.reason).where(
+                ParcelRow.state.in_([ParcelState.HELD.value, ParcelState.REJECTED.value])  # type: ignore[attr-defined]
+            )
+        ).all()
+    for state, reason in rows:
+        key = f"{state}: {reason.split(':', 1)[0] or '(no reason)'}"
+        out[key] = out.get(key, 0) + 1
     return dict(sorted(out.items(), key=lambda kv: -kv[1]))
 
 

@@ -10,10 +10,8 @@ from sqlalchemy import func
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from wms.domain import TERMINAL_STATES, LedgerKind, ParcelState
+from wms.domain import SLA_S, TERMINAL_STATES, LedgerKind, ParcelState
 from wms.store.models import LedgerEntry, LotRow, OrderRow, ParcelRow
-
-SLA_S = 24 * 3600.0
 
 
 @dataclass

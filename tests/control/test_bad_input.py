@@ -14,7 +14,7 @@ from wms.domain import CustomsOrder, ParcelState, Waybill
 from wms.inspection.receipts import parse_receipts
 from wms.inspection.tax import compute_tax
 from wms.shift import ShiftOptions, virtual_shift
-from wms.store.models import ParcelEvent
+from wms.store.models import ParcelEvent, ParcelRow
 
 CFG = load_warehouse(CONFIG_DIR / "warehouse.toml")
 CUSTOMS = load_customs(CONFIG_DIR / "customs.toml")
@@ -74,13 +74,26 @@ def test_malformed_and_invalid_orders_are_alarms_not_crashes(shift) -> None:  # 
     messages = [a.message for a in ctl.alarms]
     assert any("order.buyer_name" in m and "Field required" in m for m in messages)
     assert any("Invalid JSON" in m for m in messages)
-    rejected = ctl.parcels[unknown_sku["order"]["order_no"]]
-    assert rejected.state == ParcelState.REJECTED and "UNKNOWN_SKU" in rejected.reason
-    short = ctl.parcels[impossible["order"]["order_no"]]
-    assert short.state == ParcelState.REJECTED and "OUT_OF_STOCK" in short.reason
+    with ctl.repo.session() as s:  # closed parcels leave the controller's memory; the database keeps them
+        rejected = s.get(ParcelRow, unknown_sku["order"]["order_no"])
+        short = s.get(ParcelRow, impossible["order"]["order_no"])
+    assert unknown_sku["order"]["order_no"] not in ctl.parcels
+    assert rejected is not None and rejected.state == ParcelState.REJECTED and "UNKNOWN_SKU" in rejected.reason
+    assert short is not None and short.state == ParcelState.REJECTED and "OUT_OF_STOCK" in short.reason
+    assert ctl.tally.by_state[ParcelState.REJECTED.value] == 2
     assert ctl.parcels[good["order"]["order_no"]].state == ParcelState.ALLOCATED
     assert ctl.counters.get("duplicate_messages") == 1
     assert ctl.repo.ledger_check()["balanced"]
+
+    # a closed order sent again is recognised from the database: same content is a quiet redelivery
+    pub.publish(topics.orders(part), json.dumps(unknown_sku))
+    changed = json.loads(json.dumps(unknown_sku))
+    changed["order"]["buyer_name"] = "Someone Else"
+    pub.publish(topics.orders(part), json.dumps(changed))
+    shift.clock.run(until=shift.clock.now() + 1.0)
+    assert ctl.counters.get("duplicate_messages") == 3
+    assert sum("DUPLICATE_ORDER" in a.message for a in ctl.alarms) == 1
+    assert ctl.tally.by_state[ParcelState.REJECTED.value] == 2
 
 
 def test_bad_robot_messages_are_counted_and_ignored(shift) -> None:  # type: ignore[no-untyped-def]
@@ -139,7 +152,9 @@ def test_robot_connection_broken_requeues_its_task(shift) -> None:  # type: igno
     nos = task.payload[0]
     assert all(ctl.parcels[o].state in (ParcelState.WAVED, ParcelState.PICKING) for o in nos)
     shift.clock.run(until=shift.clock.now() + 1800.0)
-    assert all(ctl.parcels[o].state not in (ParcelState.WAVED, ParcelState.PICKING) for o in nos)
+    with ctl.repo.session() as s:  # some may have left memory by now (dispatched)
+        states = [s.get(ParcelRow, o).state for o in nos]  # type: ignore[union-attr]
+    assert all(st not in (ParcelState.WAVED, ParcelState.PICKING) for st in states)
 
 
 def test_other_fleets_and_lying_devices_change_nothing(shift) -> None:  # type: ignore[no-untyped-def]

@@ -29,6 +29,7 @@ from wms.control.pending import PendingCommands
 from wms.control.recovery import Snapshot, load_snapshot
 from wms.control.repo import Repo
 from wms.control.status import build_status
+from wms.control.tally import Tally
 from wms.dispatch.cutoffs import local_minute, next_cutoff, next_daily
 from wms.domain import TERMINAL_STATES, LedgerKind, LotReceipt, OrderBundle, ParcelState, Sku
 from wms.inspection.ceb import ceb621
@@ -69,6 +70,7 @@ from wms.store.models import (
 )
 
 log = logging.getLogger(__name__)
+LEDGER_CHECK_S = 300.0  # how often the live status re-checks the ledger against the lots
 
 INTAKE_CODES = frozenset(
     {
@@ -104,7 +106,6 @@ class Parcel:
     xray_lane: int | None = None
     reason: str = ""
     order_type: str = "regular"
-    digest: int = 0  # of the order as received, kept to recognise a repeat once the bundle is dropped
 
     def __post_init__(self) -> None:
         if self.bundle is not None:
@@ -117,16 +118,8 @@ class Parcel:
 
     def close(self) -> None:
         """Drop what a closed parcel no longer needs; the database keeps the order in full."""
-        if self.bundle is not None:
-            self.digest = hash(self.bundle.model_dump_json())
-            self.bundle = None
+        self.bundle = None
         self.picks = []
-
-    def same_order(self, bundle: OrderBundle) -> bool:
-        """Whether ``bundle`` is this parcel's order as received."""
-        if self.bundle is not None:
-            return self.bundle == bundle
-        return self.digest == hash(bundle.model_dump_json())
 
 
 @dataclass
@@ -165,7 +158,8 @@ class Controller:
         self.grid: SortGrid = build_grid(cfg.sortation, cfg.fleet.sorting.charging_spots)
         self.carriers = {c.code: c for c in cfg.carriers}
         self.history = BuyerHistory.for_customs(customs, cfg.site.utc_offset_h)
-        self.parcels: dict[str, Parcel] = {}
+        self.parcels: dict[str, Parcel] = {}  # open parcels only: closed ones are counted in the tally
+        self.tally = Tally()
         self.lots: dict[str, LotView] = {}
         self.account_books: dict[str, str] = {}  # lot -> bonded account book (emsNo)
         self.picked_units: Counter[str] = Counter()  # demand since the last re-slot proposal
@@ -182,13 +176,14 @@ class Controller:
         self.alarms: deque[Alarm] = deque(maxlen=50)
         self.alarm_counts: dict[str, int] = {}
         self.counters: dict[str, int] = {}
-        self.stage_log: deque[tuple[float, str]] = deque()
+        self.stage_counts: deque[tuple[int, Counter[str]]] = deque()  # per minute, the last hour
         self.status_interval_s = status_interval_s
         self.resumed = self.repo.has_state()
         self.boot = self.repo.boot(clock.now(), self.resumed)
         self._ids = itertools.count(self.boot * BOOT_ID_SPAN + 1)  # identifiers never repeat across restarts
         self.started = clock.now()
         self.ledger_ok = True
+        self._ledger_checked_at = -LEDGER_CHECK_S
         self.outbox = Outbox(bus, self.repo.unit)
         self.fleet = FleetManager(
             self.outbox,
@@ -348,11 +343,14 @@ class Controller:
             bundle = OrderBundle.model_validate_json(rec.document)
             p = Parcel(row.order_no, ParcelState(row.state), rec.received_at, row.carrier, row.route, bundle)
             p.picks, p.done_at, p.sampled, p.reason = list(rec.picks), row.done_at, row.sampled, row.reason
-            self.parcels[p.order_no] = p
             if p.order_no in snap.at_gate:
                 self.history.record_order(bundle.order, snap.at_gate[p.order_no])
             if p.order_no in snap.released:
                 self.history.record_release(bundle.order, snap.released[p.order_no])
+            if p.state in TERMINAL_STATES:
+                self._retire(p)
+                continue
+            self.parcels[p.order_no] = p
             if p.state == ParcelState.WAVED:
                 waved.setdefault(row.task_id or "", []).append(p.order_no)
             elif p.state == ParcelState.AT_INDUCT:
@@ -365,8 +363,6 @@ class Controller:
                 )
             elif p.state == ParcelState.INSPECTING:
                 p.hold_reasons, p.reason = row.reason, ""
-            if p.state in TERMINAL_STATES:
-                p.close()
         for _ts, order_no, induct in sorted(at_induct):
             queue = self.induct_queues.get(induct) or min(self.induct_queues.values(), key=len)
             queue.append(order_no)
@@ -420,7 +416,7 @@ class Controller:
                 self._set(nos, ParcelState.AT_INDUCT, "re-queued after a restart", induct=induct)
                 self.induct_queues[induct].extend(nos)
         self._wave()  # work for the robots at once, not one wave interval after the restart
-        open_parcels = sum(1 for p in self.parcels.values() if p.state not in TERMINAL_STATES)
+        open_parcels = len(self.parcels)
         self.alarm(
             "info",
             "controller",
@@ -498,9 +494,12 @@ class Controller:
         bundle = OrderBundle.model_validate_json(data)
         order = bundle.order
         now = self.clock.now()
-        if order.order_no in self.parcels:
+        known = self.parcels.get(order.order_no)
+        stored = None if known is not None else self.repo.order_document(order.order_no)
+        if known is not None or stored is not None:
             self._count("duplicate_messages")
-            if not self.parcels[order.order_no].same_order(bundle):
+            first = known.bundle if known is not None else OrderBundle.model_validate_json(stored or "")
+            if first != bundle:
                 self.alarm("warning", "orders", f"order {order.order_no}: DUPLICATE_ORDER with other content")
             self._ack("order", order.order_no)  # the sender missed our first ack
             return
@@ -558,7 +557,7 @@ class Controller:
         parcel.reason = reason
         self.repo.record_order(bundle_of(parcel), ParcelState.REJECTED, self.clock.now(), reason)
         self._stage("rejected")
-        parcel.close()
+        self._retire(parcel)
         if parcel.o2o:
             self._o2o_event(parcel, "refused", accepted=False)
             self.o2o_closed.append(parcel)
@@ -570,11 +569,27 @@ class Controller:
         self._stage(state.value, len(order_nos))
 
     def _stage(self, stage: str, n: int = 1) -> None:
-        now = self.clock.now()
-        for _ in range(n):
-            self.stage_log.append((now, stage))
-        while self.stage_log and self.stage_log[0][0] < now - 3600.0:
-            self.stage_log.popleft()
+        minute = int(self.clock.now() // 60)
+        if not self.stage_counts or self.stage_counts[-1][0] != minute:
+            self.stage_counts.append((minute, Counter()))
+            while self.stage_counts[0][0] <= minute - 60:
+                self.stage_counts.popleft()
+        self.stage_counts[-1][1][stage] += n
+
+    def throughput_last_hour(self) -> Counter[str]:
+        """Parcels that reached each stage over the last 60 minutes (by whole minutes)."""
+        minute = int(self.clock.now() // 60)
+        out: Counter[str] = Counter()
+        for m, counts in self.stage_counts:
+            if m > minute - 60:
+                out.update(counts)
+        return out
+
+    def _retire(self, p: Parcel) -> None:
+        """A parcel reached a terminal state: it leaves memory and is counted (the database keeps it)."""
+        self.parcels.pop(p.order_no, None)
+        self.tally.add(p.state, p.received_at, p.done_at, p.order_no, p.reason)
+        p.close()
 
     # picking ----------------------------------------------------------------------------------------
 
@@ -986,7 +1001,7 @@ class Controller:
         if p.o2o:  # the shopper at the counter is told
             self._o2o_event(p, state.value, accepted=False)
             self.o2o_closed.append(p)
-        p.close()
+        self._retire(p)
 
     # back-pressure ------------------------------------------------------------------------------------
 
@@ -1077,7 +1092,7 @@ class Controller:
             self._stage("dispatched")
             self._o2o_event(p, "handed_over")
             self.o2o_closed.append(p)
-            p.close()
+            self._retire(p)
 
     # dispatch ---------------------------------------------------------------------------------------
 
@@ -1095,9 +1110,9 @@ class Controller:
             manifest = f"M-{code}-{next(self._ids):06d}"
             self.repo.dispatch(manifest, code, nos, now)
             for o in nos:
-                self.parcels[o].state = ParcelState.DISPATCHED
-                self.parcels[o].done_at = now
-                self.parcels[o].close()
+                p = self.parcels[o]
+                p.state, p.done_at = ParcelState.DISPATCHED, now
+                self._retire(p)
             self._stage("dispatched", len(nos))
         self._schedule_departure(code)
 
@@ -1106,7 +1121,7 @@ class Controller:
         now = self.clock.now()
         for r in parse_receipts(data):
             order_no = r.order_no or r.cop_no
-            if order_no not in self.parcels:
+            if order_no not in self.parcels and self.repo.order_document(order_no) is None:
                 self._count("unmatched_receipts")
                 self.alarm("info", "customs", f"{r.message} receipt for unknown order {order_no!r}")
                 continue
@@ -1130,11 +1145,14 @@ class Controller:
 
     def all_done(self) -> bool:
         """Whether every order known so far has reached a terminal state."""
-        return all(p.state in TERMINAL_STATES for p in self.parcels.values())
+        return not self.parcels
 
     def publish_status(self) -> None:
         """Publish the retained live status for consoles."""
-        self.ledger_ok = bool(self.repo.ledger_check()["balanced"])
+        now = self.clock.now()
+        if now >= self._ledger_checked_at + LEDGER_CHECK_S:  # sums over the whole ledger: not every status
+            self._ledger_checked_at = now
+            self.ledger_ok = bool(self.repo.ledger_check()["balanced"])
         self.outbox.publish(topics.status(self.part), build_status(self), qos=0, retain=True)
 
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from typing import TypeVar
 
 from sqlalchemy import func
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session, SQLModel, select
 
-from wms.domain import LedgerKind, LotReceipt, OrderBundle, ParcelState, Sku
+from wms.domain import TERMINAL_STATES, LedgerKind, LotReceipt, OrderBundle, ParcelState, Sku
 from wms.store.models import (
     AlarmRow,
     AllocationRow,
@@ -33,6 +34,8 @@ from wms.store.models import (
     WaybillRow,
 )
 
+T = TypeVar("T", bound=SQLModel)
+
 
 class Repo:
     """Transactions the controller needs; nothing here decides anything."""
@@ -40,6 +43,30 @@ class Repo:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._unit: Session | None = None
+        # One session for the controller's units: rows it loaded stay in its identity map between
+        # transactions (weakly held, never expired: only this controller writes them), so a parcel read
+        # in one event is not selected again in the next.
+        self._work = Session(engine, expire_on_commit=False)
+        # Rows of live things (open parcels and tasks, lots, robots, pending commands) held strongly, so
+        # that the identity map keeps them between units; a row leaves when its thing closes.
+        self._live: dict[tuple[type[SQLModel], str], SQLModel] = {}
+        self._complete: set[type[SQLModel]] = set()  # every live row of these is held: a miss is "none"
+        self._prime()
+
+    def _prime(self) -> None:
+        """Hold every lot, robot, unfinished task and pending command: their misses need no query."""
+        s = self._work
+        unfinished = TaskRow.state.in_(["queued", "assigned", "failed"])  # type: ignore[attr-defined]
+        with s.begin():
+            for row in s.exec(select(LotRow)).all():
+                self._hold(row, row.lot)
+            for row in s.exec(select(RobotRow)).all():
+                self._hold(row, row.serial)
+            for row in s.exec(select(TaskRow).where(unfinished)).all():
+                self._hold(row, row.task_id)
+            for row in s.exec(select(CommandRow)).all():
+                self._hold(row, row.key)
+        self._complete = {LotRow, RobotRow, TaskRow, CommandRow}
 
     def session(self) -> Session:
         """A new session of its own (use as a context manager), e.g. for reports."""
@@ -51,17 +78,45 @@ class Repo:
         if self._unit is not None:
             yield self._unit
             return
-        s = self.session()
+        s = self._work
         self._unit = s
         try:
             yield s
             s.commit()
         except BaseException:
-            s.rollback()
+            s.rollback()  # expires what the session holds: the next read reloads it from the database
+            self._live.clear()  # rows added in the failed unit were never stored
+            self._complete.clear()
+            self._prime()
             raise
         finally:
             self._unit = None
-            s.close()
+
+    def _get(self, s: Session, cls: type[T], key: str) -> T | None:
+        """A live row by primary key, from memory if held, else loaded (and held)."""
+        row = self._live.get((cls, key))
+        if row is None and cls not in self._complete:
+            row = s.get(cls, key)
+            if row is not None:
+                self._live[(cls, key)] = row
+        return row  # type: ignore[return-value]
+
+    def _hold(self, row: T, key: str) -> T:
+        self._live[(type(row), key)] = row
+        return row
+
+    def _forget(self, cls: type[SQLModel], key: str) -> None:
+        self._live.pop((cls, key), None)
+
+    def _upsert(self, s: Session, row: T, key: str) -> None:
+        """Insert a row or copy its values onto the stored one."""
+        old = self._get(s, type(row), key)
+        if old is None:
+            s.add(self._hold(row, key))
+            return
+        for name in type(row).model_fields:
+            setattr(old, name, getattr(row, name))
+        s.add(old)
 
     # master data -----------------------------------------------------------------------------------
 
@@ -76,9 +131,9 @@ class Repo:
     def receive_lot(self, lot: LotReceipt, slot: str | None, now: float) -> bool:
         """Book a lot into stock with its RECEIVED ledger entry; False if the lot was already booked."""
         with self.unit() as s:
-            if s.get(LotRow, lot.lot) is not None:
+            if self._get(s, LotRow, lot.lot) is not None:
                 return False
-            s.add(
+            row = self._hold(
                 LotRow(
                     lot=lot.lot,
                     sku=lot.sku,
@@ -89,8 +144,10 @@ class Repo:
                     qty_received=lot.qty,
                     qty_on_hand=lot.qty,
                     received_at=now,
-                )
+                ),
+                lot.lot,
             )
+            s.add(row)
             s.add(
                 LedgerEntry(
                     ts=now, lot=lot.lot, sku=lot.sku, kind=LedgerKind.RECEIVED, qty=lot.qty, ref=lot.entry_no
@@ -161,24 +218,28 @@ class Repo:
                     )
                 )
             done = now if state == ParcelState.REJECTED else None
-            s.add(
-                ParcelRow(
-                    order_no=o.order_no,
-                    state=state,
-                    updated_at=now,
-                    carrier=w.carrier if w else "",
-                    route=w.route if w else "",
-                    reason=reason,
-                    done_at=done,
-                )
+            parcel = ParcelRow(
+                order_no=o.order_no,
+                state=state,
+                updated_at=now,
+                carrier=w.carrier if w else "",
+                route=w.route if w else "",
+                reason=reason,
+                done_at=done,
             )
+            s.add(parcel if state in TERMINAL_STATES else self._hold(parcel, o.order_no))
             s.add(ParcelEvent(order_no=o.order_no, ts=now, from_state="", to_state=state, detail=reason))
             for lot, sku, qty, slot, node in allocations or []:
                 s.add(AllocationRow(order_no=o.order_no, lot=lot, sku=sku, qty=qty, slot=slot, node=node))
-                row = s.get(LotRow, lot)
+                row = self._get(s, LotRow, lot)
                 assert row is not None, f"allocation from unknown lot {lot}"
                 row.qty_allocated += qty
                 s.add(row)
+
+    def order_document(self, order_no: str) -> str | None:
+        """The order as received (its three documents as JSON), or None if it never arrived."""
+        with self.unit() as s:
+            return s.exec(select(OrderRow.document).where(OrderRow.order_no == order_no)).first()
 
     def transition(
         self, order_nos: Iterable[str], to: ParcelState, now: float, detail: str = "", **fields: object
@@ -187,8 +248,8 @@ class Repo:
         with self.unit() as s:
             self._transition(s, order_nos, to, now, detail, fields)
 
-    @staticmethod
     def _transition(
+        self,
         s: Session,
         order_nos: Iterable[str],
         to: ParcelState,
@@ -197,9 +258,11 @@ class Repo:
         fields: dict[str, object],
     ) -> None:
         for order_no in order_nos:
-            row = s.get(ParcelRow, order_no)
+            row = self._get(s, ParcelRow, order_no)
             if row is None:
                 raise KeyError(f"no parcel for order {order_no}")
+            if to in TERMINAL_STATES:
+                self._forget(ParcelRow, order_no)
             s.add(ParcelEvent(order_no=order_no, ts=now, from_state=row.state, to_state=to, detail=detail))
             row.state = to
             row.updated_at = now
@@ -225,7 +288,7 @@ class Repo:
         """End a parcel: HELD takes its goods off the shelf with ledger entries, REJECTED restocks them."""
         with self.unit() as s:
             for alloc in s.exec(select(AllocationRow).where(AllocationRow.order_no == order_no)).all():
-                lot = s.get(LotRow, alloc.lot)
+                lot = self._get(s, LotRow, alloc.lot)
                 assert lot is not None
                 lot.qty_allocated -= alloc.qty
                 if kind is not None:
@@ -246,7 +309,7 @@ class Repo:
             )
             allocs = s.exec(select(AllocationRow).where(AllocationRow.order_no.in_(order_nos))).all()  # type: ignore[attr-defined]
             for alloc in allocs:
-                lot = s.get(LotRow, alloc.lot)
+                lot = self._get(s, LotRow, alloc.lot)
                 assert lot is not None
                 lot.qty_allocated -= alloc.qty
                 lot.qty_on_hand -= alloc.qty
@@ -290,18 +353,18 @@ class Repo:
     def upsert_robot(self, row: RobotRow) -> None:
         """Keep the fleet table current."""
         with self.unit() as s:
-            s.merge(row)
+            self._upsert(s, row, row.serial)
 
     def upsert_task(self, row: TaskRow) -> None:
         """Create or update a task."""
         with self.unit() as s:
-            s.merge(row)
+            self._upsert(s, row, row.task_id)
 
     def save_plan(self, task_id: str, kind: str, robot: str, plan: str, now: float) -> None:
         """Keep the VDA 5050 order a robot is driving for a task, so a restarted controller resumes it."""
         with self.unit() as s:
-            row = s.get(TaskRow, task_id) or TaskRow(
-                task_id=task_id, kind=kind, state="assigned", created_at=now
+            row = self._get(s, TaskRow, task_id) or self._hold(
+                TaskRow(task_id=task_id, kind=kind, state="assigned", created_at=now), task_id
             )
             row.state, row.robot, row.plan = "assigned", robot, plan
             row.assigned_at = row.assigned_at or now
@@ -310,19 +373,30 @@ class Repo:
     def finish_task(self, task_id: str, kind: str, state: str, robot: str, now: float) -> None:
         """Mark a task done or failed, keeping what was recorded when it was created."""
         with self.unit() as s:
-            row = s.get(TaskRow, task_id) or TaskRow(task_id=task_id, kind=kind, state=state, created_at=now)
+            row = (
+                self._get(s, TaskRow, task_id)
+                or s.get(TaskRow, task_id)  # finished before (a repeated report)
+                or TaskRow(task_id=task_id, kind=kind, state=state, created_at=now)
+            )
+            if state == "done":  # a failed task is queued again under its id
+                self._forget(TaskRow, task_id)
+            else:
+                self._hold(row, task_id)
             row.state, row.robot, row.done_at = state, robot, now
             s.add(row)
 
     def expect_command(self, key: str, topic: str, payload: str, timeout_s: float, now: float) -> None:
         """Remember a device command until its answer arrives."""
         with self.unit() as s:
-            s.merge(CommandRow(key=key, topic=topic, payload=payload, timeout_s=timeout_s, sent_at=now))
+            self._upsert(
+                s, CommandRow(key=key, topic=topic, payload=payload, timeout_s=timeout_s, sent_at=now), key
+            )
 
     def command_done(self, key: str) -> None:
         """The device answered: forget the command."""
         with self.unit() as s:
-            row = s.get(CommandRow, key)
+            row = self._get(s, CommandRow, key)
+            self._forget(CommandRow, key)
             if row is not None:
                 s.delete(row)
 

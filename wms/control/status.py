@@ -12,24 +12,19 @@ from wms.messages import AtRisk, O2OView, RobotStatus, Status
 if TYPE_CHECKING:
     from wms.control.controller import Controller
 
-SLA_S = 24 * 3600.0
 AT_RISK_AFTER_S = 20 * 3600.0
 
 
 def sla_met_pct(ctl: Controller) -> float:
     """Share of dispatched parcels that left within 24 hours of their order."""
-    done = [p for p in ctl.parcels.values() if p.state == ParcelState.DISPATCHED and p.done_at is not None]
-    if not done:
-        return 100.0
-    ok = sum(1 for p in done if p.done_at - p.received_at <= SLA_S)  # type: ignore[operator]
-    return round(100.0 * ok / len(done), 3)
+    return ctl.tally.sla_met_pct()
 
 
 def build_status(ctl: Controller) -> Status:
     """Counts by stage, last-hour throughput, robots, gate, holds, risks, alarms, ledger."""
     now = ctl.clock.now()
-    by_state = Counter(p.state.value for p in ctl.parcels.values())
-    throughput = Counter(stage for ts, stage in ctl.stage_log if ts >= now - 3600.0)
+    by_state = Counter(p.state.value for p in ctl.parcels.values()) + ctl.tally.by_state
+    throughput = ctl.throughput_last_hour()
     robots = [
         RobotStatus(
             serial=r.serial,
@@ -46,7 +41,7 @@ def build_status(ctl: Controller) -> Status:
     risky = sorted(
         (p for p in open_parcels if now - p.received_at >= AT_RISK_AFTER_S), key=lambda p: p.received_at
     )
-    holds = [f"{p.order_no}: {p.reason}" for p in ctl.parcels.values() if p.state == ParcelState.HELD][-10:]
+    holds = list(ctl.tally.holds)
     utc = ctl.cfg.site.utc_offset_h
     target = ctl.cfg.o2o.target_s
     o2o = [p for p in open_parcels if p.o2o] + list(reversed(ctl.o2o_closed))
@@ -72,7 +67,7 @@ def build_status(ctl: Controller) -> Status:
         o2o=o2o_views,
         o2o_target_s=target,
         paused=ctl.fleet.paused,
-        orders_in=len(ctl.parcels),
+        orders_in=len(ctl.parcels) + ctl.tally.total,
         by_state=dict(by_state),
         throughput_per_h={k: float(v) for k, v in throughput.items()},
         dispatched=by_state.get(ParcelState.DISPATCHED.value, 0),

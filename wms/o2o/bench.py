@@ -23,7 +23,7 @@ from rich.table import Table
 from sqlmodel import Session, select
 
 from wms.config import CustomsConfig, WarehouseConfig
-from wms.control.status import SLA_S
+from wms.domain import SLA_S
 from wms.o2o.assortment import assortment
 from wms.store.models import OrderRow, ParcelEvent, ParcelRow
 
