@@ -30,7 +30,7 @@ class ConveyorSim:
         *,
         jitter: float = 0.1,
         seed: int = 0,
-        remember: int = 100_000,
+        remember: int = 20_000,
     ) -> None:
         if not 0.0 <= jitter < 1.0:
             raise ValueError(f"jitter must be in [0, 1), got {jitter}")
@@ -46,7 +46,8 @@ class ConveyorSim:
         self.event_topic = topics.conveyor_event(partition)
         self._rng = random.Random(seed)
         self._inflight: dict[str, tuple[ConveyorCmd, Timer]] = {}
-        self._done: OrderedDict[str, tuple[ConveyorCmd, ConveyorEvent]] = OrderedDict()
+        # finished operations, compactly (what was done, the event as sent), for repeated commands
+        self._done: OrderedDict[str, tuple[tuple[str, str, str, str], str]] = OrderedDict()
         self._subscribed = False
         self.running = False
         self.received = 0
@@ -107,8 +108,8 @@ class ConveyorSim:
             return
         known = self._inflight.get(cmd.cmd_id)
         done = self._done.get(cmd.cmd_id)
-        original = known[0] if known else done[0] if done else None
-        if original is not None and _what(original) != _what(cmd):
+        original = _what(known[0]) if known else done[0] if done else None
+        if original is not None and original != _what(cmd):
             self._reject(f"cmd_id {cmd.cmd_id} reused for a different operation", data)
             return
         if known is not None:
@@ -143,7 +144,7 @@ class ConveyorSim:
             event = ConveyorEvent(
                 cmd_id=cmd.cmd_id, parcel=cmd.parcel, kind="arrived", location=cmd.destination
             )
-        self._done[cmd_id] = (cmd, event)
+        self._done[cmd_id] = (_what(cmd), event.model_dump_json())
         while len(self._done) > self.remember:
             self._done.popitem(last=False)
         self.completed += 1

@@ -560,7 +560,10 @@ class RobotSim:
             self._loads.append(Load(loadId=load_id, loadType=load_type, loadPosition="deck"))
         elif action.actionType == "drop" and self._loads:
             match = [ld for ld in self._loads if ld.loadId == load_id]
-            self._loads.remove(match[0] if match else self._loads[-1])
+            if match:
+                self._loads.remove(match[0])
+            else:  # no load named: the whole deck is unloaded (a picking cart at its pack station)
+                self._loads.clear()
         self._set_action(action, "FINISHED")
 
     def _start_edge(self, edge: Edge, node: Node) -> None:

@@ -211,6 +211,18 @@ def test_executes_order_with_pick_and_drop_on_time(rig: Rig) -> None:
     assert by_time[7.0]["agvPosition"]["theta"] == pytest.approx(math.pi / 2)
 
 
+def test_a_drop_naming_no_load_unloads_the_whole_deck(rig: Rig) -> None:
+    """A picking cart takes several loads and drops them all at its pack station."""
+    picks = {
+        "B": [make_action("pick", "p1", {"loadId": "L1"}), make_action("pick", "p2", {"loadId": "L2"})],
+        "C": [make_action("drop", "d1")],
+    }
+    rig.order(PICK_DROP_PATH, actions=picks)
+    rig.run_until(lambda: rig.robot.summary()["ordersDone"] == 1)
+    assert any(len(m["loads"]) == 2 for m in rig.states())
+    assert rig.state()["loads"] == []
+
+
 def test_stops_at_end_of_base_and_continues_after_update(rig: Rig) -> None:
     path = [("A", 0.0, 0.0), ("B", 10.0, 0.0), ("C", 20.0, 0.0), ("D", 30.0, 0.0)]
     rig.order(path, released=2)

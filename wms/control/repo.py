@@ -6,7 +6,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import TypeVar
 
-from sqlalchemy import func
+from sqlalchemy import func, insert
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, SQLModel, select
 
@@ -51,6 +51,9 @@ class Repo:
         # that the identity map keeps them between units; a row leaves when its thing closes.
         self._live: dict[tuple[type[SQLModel], str], SQLModel] = {}
         self._complete: set[type[SQLModel]] = set()  # every live row of these is held: a miss is "none"
+        # Append-only rows (parcel events, ledger entries, order lines) go in with one multi-row INSERT
+        # per table at the end of their unit, in its transaction: no ORM bookkeeping per row.
+        self._appends: dict[type[SQLModel], list[dict[str, object]]] = {}
         self._prime()
 
     def _prime(self) -> None:
@@ -82,8 +85,13 @@ class Repo:
         self._unit = s
         try:
             yield s
+            for cls, rows in self._appends.items():
+                if rows:
+                    s.execute(insert(cls), rows)
+            self._appends = {}
             s.commit()
         except BaseException:
+            self._appends = {}
             s.rollback()  # expires what the session holds: the next read reloads it from the database
             self._live.clear()  # rows added in the failed unit were never stored
             self._complete.clear()
@@ -104,6 +112,10 @@ class Repo:
     def _hold(self, row: T, key: str) -> T:
         self._live[(type(row), key)] = row
         return row
+
+    def _append(self, cls: type[SQLModel], **values: object) -> None:
+        """Queue an append-only row for the end of the current unit."""
+        self._appends.setdefault(cls, []).append(values)
 
     def _forget(self, cls: type[SQLModel], key: str) -> None:
         self._live.pop((cls, key), None)
@@ -148,10 +160,14 @@ class Repo:
                 lot.lot,
             )
             s.add(row)
-            s.add(
-                LedgerEntry(
-                    ts=now, lot=lot.lot, sku=lot.sku, kind=LedgerKind.RECEIVED, qty=lot.qty, ref=lot.entry_no
-                )
+            self._append(
+                LedgerEntry,
+                ts=now,
+                lot=lot.lot,
+                sku=lot.sku,
+                kind=LedgerKind.RECEIVED,
+                qty=lot.qty,
+                ref=lot.entry_no,
             )
         return True
 
@@ -185,15 +201,14 @@ class Repo:
                 )
             )
             for line in o.lines:
-                s.add(
-                    OrderLineRow(
-                        order_no=o.order_no,
-                        gnum=line.gnum,
-                        sku=line.sku,
-                        qty=line.qty,
-                        price_fen=line.price_fen,
-                        total_fen=line.total_fen,
-                    )
+                self._append(
+                    OrderLineRow,
+                    order_no=o.order_no,
+                    gnum=line.gnum,
+                    sku=line.sku,
+                    qty=line.qty,
+                    price_fen=line.price_fen,
+                    total_fen=line.total_fen,
                 )
             if p is not None and s.get(PaymentRow, p.pay_transaction_id) is None:
                 s.add(
@@ -228,7 +243,9 @@ class Repo:
                 done_at=done,
             )
             s.add(parcel if state in TERMINAL_STATES else self._hold(parcel, o.order_no))
-            s.add(ParcelEvent(order_no=o.order_no, ts=now, from_state="", to_state=state, detail=reason))
+            self._append(
+                ParcelEvent, order_no=o.order_no, ts=now, from_state="", to_state=state, detail=reason
+            )
             for lot, sku, qty, slot, node in allocations or []:
                 s.add(AllocationRow(order_no=o.order_no, lot=lot, sku=sku, qty=qty, slot=slot, node=node))
                 row = self._get(s, LotRow, lot)
@@ -263,7 +280,9 @@ class Repo:
                 raise KeyError(f"no parcel for order {order_no}")
             if to in TERMINAL_STATES:
                 self._forget(ParcelRow, order_no)
-            s.add(ParcelEvent(order_no=order_no, ts=now, from_state=row.state, to_state=to, detail=detail))
+            self._append(
+                ParcelEvent, order_no=order_no, ts=now, from_state=row.state, to_state=to, detail=detail
+            )
             row.state = to
             row.updated_at = now
             for k, v in fields.items():
@@ -276,10 +295,13 @@ class Repo:
             row = s.get(ParcelRow, order_no)
             if row is None:
                 raise KeyError(f"no parcel for order {order_no}")
-            s.add(
-                ParcelEvent(
-                    order_no=order_no, ts=now, from_state=row.state, to_state=row.state, detail=detail
-                )
+            self._append(
+                ParcelEvent,
+                order_no=order_no,
+                ts=now,
+                from_state=row.state,
+                to_state=row.state,
+                detail=detail,
             )
 
     def close_out(
@@ -293,10 +315,14 @@ class Repo:
                 lot.qty_allocated -= alloc.qty
                 if kind is not None:
                     lot.qty_on_hand -= alloc.qty
-                    s.add(
-                        LedgerEntry(
-                            ts=now, lot=alloc.lot, sku=alloc.sku, kind=kind, qty=alloc.qty, ref=order_no
-                        )
+                    self._append(
+                        LedgerEntry,
+                        ts=now,
+                        lot=alloc.lot,
+                        sku=alloc.sku,
+                        kind=kind,
+                        qty=alloc.qty,
+                        ref=order_no,
                     )
                 s.add(lot)
             self._transition(s, [order_no], to, now, reason, {"reason": reason, "done_at": now})
@@ -314,15 +340,14 @@ class Repo:
                 lot.qty_allocated -= alloc.qty
                 lot.qty_on_hand -= alloc.qty
                 s.add(lot)
-                s.add(
-                    LedgerEntry(
-                        ts=now,
-                        lot=alloc.lot,
-                        sku=alloc.sku,
-                        kind=LedgerKind.RELEASED,
-                        qty=alloc.qty,
-                        ref=alloc.order_no,
-                    )
+                self._append(
+                    LedgerEntry,
+                    ts=now,
+                    lot=alloc.lot,
+                    sku=alloc.sku,
+                    kind=LedgerKind.RELEASED,
+                    qty=alloc.qty,
+                    ref=alloc.order_no,
                 )
             self._transition(
                 s,
