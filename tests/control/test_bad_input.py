@@ -78,7 +78,8 @@ def test_malformed_and_invalid_orders_are_alarms_not_crashes(shift) -> None:  # 
         rejected = s.get(ParcelRow, unknown_sku["order"]["order_no"])
         short = s.get(ParcelRow, impossible["order"]["order_no"])
     assert unknown_sku["order"]["order_no"] not in ctl.parcels
-    assert rejected is not None and rejected.state == ParcelState.REJECTED and "UNKNOWN_SKU" in rejected.reason
+    assert rejected is not None and rejected.state == ParcelState.REJECTED
+    assert "UNKNOWN_SKU" in rejected.reason
     assert short is not None and short.state == ParcelState.REJECTED and "OUT_OF_STOCK" in short.reason
     assert ctl.tally.by_state[ParcelState.REJECTED.value] == 2
     assert ctl.parcels[good["order"]["order_no"]].state == ParcelState.ALLOCATED
