@@ -77,6 +77,10 @@ def test_restarts_mid_shift_lose_and_duplicate_nothing(tmp_path: Path) -> None:
         assert new.resumed and new.boot == len(resumed_with) + 1
         assert set(new.parcels) == set(old.parcels)
         assert {o: p.state for o, p in new.parcels.items()} == {o: p.state for o, p in old.parcels.items()}
+        assert new.tally == old.tally  # closed parcels counted from the database, the last holds too
+        assert new.tally.total > 0 or at == 240.0
+        assert len(old.history._declared) == len(new.history._declared)
+        assert old.history._released_totals == new.history._released_totals
         assert {lot: v.available for lot, v in new.lots.items()} == {
             lot: v.available for lot, v in old.lots.items()
         }

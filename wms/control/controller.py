@@ -31,7 +31,7 @@ from wms.control.repo import Repo
 from wms.control.status import build_status
 from wms.control.tally import Tally
 from wms.dispatch.cutoffs import local_minute, next_cutoff, next_daily
-from wms.domain import TERMINAL_STATES, LedgerKind, LotReceipt, OrderBundle, ParcelState, Sku
+from wms.domain import LedgerKind, LotReceipt, OrderBundle, ParcelState, Sku
 from wms.inspection.ceb import ceb621
 from wms.inspection.decision import decide
 from wms.inspection.receipts import parse_receipts
@@ -336,6 +336,14 @@ class Controller:
             self.lots[lot.lot] = LotView(lot.lot, lot.sku, lot.expiry, lot.qty_on_hand - lot.qty_allocated)
             self.account_books[lot.lot] = lot.account_book
         self.chute_plan.assigned.update(snap.chutes)
+        for d in snap.declared:
+            self.history.note_order(d.order_no, d.buyer_id, d.address, d.order_type, d.at_gate)
+            if d.released is not None:
+                self.history.note_release(d.order_no, d.buyer_id, d.value_fen, d.released)
+        for c in snap.closed:
+            self.tally.restore(c.state, c.count, c.in_sla)
+        for order_no, reason in snap.holds:
+            self.tally.holds.append(f"{order_no}: {reason}")
         waved: dict[str, list[str]] = {}
         at_induct: list[tuple[float, str, str]] = []
         for rec in snap.parcels:
@@ -343,13 +351,6 @@ class Controller:
             bundle = OrderBundle.model_validate_json(rec.document)
             p = Parcel(row.order_no, ParcelState(row.state), rec.received_at, row.carrier, row.route, bundle)
             p.picks, p.done_at, p.sampled, p.reason = list(rec.picks), row.done_at, row.sampled, row.reason
-            if p.order_no in snap.at_gate:
-                self.history.record_order(bundle.order, snap.at_gate[p.order_no])
-            if p.order_no in snap.released:
-                self.history.record_release(bundle.order, snap.released[p.order_no])
-            if p.state in TERMINAL_STATES:
-                self._retire(p)
-                continue
             self.parcels[p.order_no] = p
             if p.state == ParcelState.WAVED:
                 waved.setdefault(row.task_id or "", []).append(p.order_no)

@@ -8,11 +8,11 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from sqlalchemy import func
+from sqlalchemy import case, func
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from wms.domain import ParcelState
+from wms.domain import SLA_S, TERMINAL_STATES, ParcelState
 from wms.store.models import (
     AllocationRow,
     CommandRow,
@@ -38,18 +38,41 @@ class ParcelRecord:
 
 
 @dataclass
+class Declared:
+    """An order the gate saw, as its buyer history needs it (columns, not the whole document)."""
+
+    order_no: str
+    buyer_id: str
+    address: str
+    order_type: str
+    value_fen: int
+    at_gate: float
+    released: float | None
+
+
+@dataclass
+class Closed:
+    """Parcels that reached one terminal state: how many, how many within 24 hours (dispatched)."""
+
+    state: str
+    count: int
+    in_sla: int
+
+
+@dataclass
 class Snapshot:
     """The state of a shift as the database holds it."""
 
     slots: dict[str, tuple[str, str]]  # sku -> (slot, node)
     lots: list[LotRow]
-    parcels: list[ParcelRecord]
+    parcels: list[ParcelRecord]  # open parcels only: closed ones are counted in ``closed``
     tasks: list[TaskRow]  # tasks not finished, oldest first
     commands: list[CommandRow]
     robots: dict[str, RobotRow]
     chutes: dict[tuple[str, str], str]  # (carrier, route) -> chute, as parcels were sorted
-    at_gate: dict[str, float]  # order -> when it reached the gate (its declaration to customs)
-    released: dict[str, float]  # order -> when customs released it
+    declared: list[Declared]  # every order that reached the gate, for the rules' buyer history
+    closed: list[Closed]
+    holds: list[tuple[str, str]]  # the last parcels held: (order, reason), oldest first
 
 
 def load_snapshot(engine: Engine) -> Snapshot:
@@ -60,13 +83,21 @@ def load_snapshot(engine: Engine) -> Snapshot:
             for r in s.exec(select(SlotRow).where(SlotRow.sku.is_not(None))).all()  # type: ignore[union-attr]
         }
         lots = list(s.exec(select(LotRow)).all())
+        open_ = ParcelRow.state.not_in([t.value for t in TERMINAL_STATES])  # type: ignore[attr-defined]
         rows = s.exec(
             select(ParcelRow, OrderRow.document, OrderRow.received_at)
             .join(OrderRow, OrderRow.order_no == ParcelRow.order_no)  # type: ignore[arg-type]
+            .where(open_)
             .order_by(OrderRow.received_at, OrderRow.order_no)
         ).all()
         picks: dict[str, list[tuple[str, str, int, str]]] = defaultdict(list)
-        for a in s.exec(select(AllocationRow).order_by(AllocationRow.id)).all():  # type: ignore[arg-type]
+        allocs = s.exec(
+            select(AllocationRow)
+            .join(ParcelRow, ParcelRow.order_no == AllocationRow.order_no)  # type: ignore[arg-type]
+            .where(open_)
+            .order_by(AllocationRow.id)  # type: ignore[arg-type]
+        ).all()
+        for a in allocs:
             picks[a.order_no].append((a.lot, a.sku, a.qty, a.node))
         parcels = [
             ParcelRecord(row, doc, received, picks.get(row.order_no, [])) for row, doc, received in rows
@@ -81,17 +112,53 @@ def load_snapshot(engine: Engine) -> Snapshot:
         chutes = {
             (carrier, route): chute
             for carrier, route, chute in s.exec(
-                select(ParcelRow.carrier, ParcelRow.route, ParcelRow.chute).where(
-                    ParcelRow.chute.is_not(None)
-                )  # type: ignore[union-attr]
+                select(ParcelRow.carrier, ParcelRow.route, ParcelRow.chute)
+                .where(ParcelRow.chute.is_not(None))  # type: ignore[union-attr]
+                .distinct()
             ).all()
         }
-        at_gate = dict(
-            s.exec(
-                select(ParcelEvent.order_no, func.min(ParcelEvent.ts))
-                .where(ParcelEvent.to_state == ParcelState.AT_GATE.value)
-                .group_by(ParcelEvent.order_no)
-            ).all()
+        at_gate = (
+            select(ParcelEvent.order_no, func.min(ParcelEvent.ts).label("ts"))
+            .where(ParcelEvent.to_state == ParcelState.AT_GATE.value)
+            .group_by(ParcelEvent.order_no)
+            .subquery()
         )
-        released = dict(s.exec(select(DeclarationRow.order_no, DeclarationRow.ts)).all())
-    return Snapshot(slots, lots, parcels, tasks, commands, robots, chutes, at_gate, released)
+        declared = [
+            Declared(*r)
+            for r in s.exec(
+                select(
+                    OrderRow.order_no,
+                    OrderRow.buyer_id,
+                    OrderRow.consignee_address,
+                    OrderRow.order_type,
+                    OrderRow.goods_value_fen,
+                    at_gate.c.ts,
+                    DeclarationRow.ts,
+                )
+                .join(at_gate, at_gate.c.order_no == OrderRow.order_no)
+                .outerjoin(DeclarationRow, DeclarationRow.order_no == OrderRow.order_no)  # type: ignore[arg-type]
+                .order_by(at_gate.c.ts)
+            ).all()
+        ]
+        in_sla = case((ParcelRow.done_at - OrderRow.received_at <= SLA_S, 1), else_=0)  # type: ignore[operator]
+        closed = [
+            Closed(state, int(n), int(ok or 0))
+            for state, n, ok in s.exec(
+                select(ParcelRow.state, func.count(), func.sum(in_sla))
+                .join(OrderRow, OrderRow.order_no == ParcelRow.order_no)  # type: ignore[arg-type]
+                .where(~open_)
+                .group_by(ParcelRow.state)
+            ).all()
+        ]
+        holds = [
+            (o, r)
+            for o, r in reversed(
+                s.exec(
+                    select(ParcelRow.order_no, ParcelRow.reason)
+                    .where(ParcelRow.state == ParcelState.HELD.value)
+                    .order_by(ParcelRow.done_at.desc())  # type: ignore[union-attr]
+                    .limit(10)
+                ).all()
+            )
+        ]
+    return Snapshot(slots, lots, parcels, tasks, commands, robots, chutes, declared, closed, holds)

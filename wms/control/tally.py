@@ -31,6 +31,12 @@ class Tally:
         if state == ParcelState.HELD:
             self.holds.append(f"{order_no}: {reason}")
 
+    def restore(self, state: str, count: int, in_sla: int) -> None:
+        """Count parcels closed before a restart (``in_sla``: of them, dispatched within 24 hours)."""
+        self.by_state[state] += count
+        if state == ParcelState.DISPATCHED.value:
+            self.dispatched_in_sla += in_sla
+
     def sla_met_pct(self) -> float:
         """Share of dispatched parcels that left within 24 hours of their order."""
         dispatched = self.by_state.get(ParcelState.DISPATCHED.value, 0)

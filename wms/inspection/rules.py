@@ -118,19 +118,27 @@ class BuyerHistory:
 
     def record_order(self, order: CustomsOrder, now: float) -> None:
         """Remember a declared order: its number, its time for the buyer, its buyer at its address."""
-        self._declared.add(order.order_no)
-        bisect.insort(self._order_times[order.buyer_id_number], now)
-        if order.order_type != "o2o":  # the store's counter is nobody's delivery address
-            self._address_buyers[normalize_address(order.consignee_address)].add(order.buyer_id_number)
+        self.note_order(order.order_no, order.buyer_id_number, order.consignee_address, order.order_type, now)
+
+    def note_order(self, order_no: str, buyer_id: str, address: str, order_type: str, now: float) -> None:
+        """`record_order` from the stored columns of an order (a restarted controller's history)."""
+        self._declared.add(order_no)
+        bisect.insort(self._order_times[buyer_id], now)
+        if order_type != "o2o":  # the store's counter is nobody's delivery address
+            self._address_buyers[normalize_address(address)].add(buyer_id)
 
     def record_release(self, order: CustomsOrder, now: float) -> None:
         """Count a released order's goods value against its buyer's quota for the year of release."""
+        self.note_release(order.order_no, order.buyer_id_number, order.goods_value_fen, now)
+
+    def note_release(self, order_no: str, buyer_id: str, value_fen: int, now: float) -> None:
+        """`record_release` from the stored columns of an order."""
         year = local_year(now, self.utc_offset_h)
-        old = self._releases.get(order.order_no)
+        old = self._releases.get(order_no)
         if old is not None:  # released again: count it once
             self._released_totals[(old.buyer_id, old.year)] -= old.value_fen
-        self._releases[order.order_no] = _Release(order.buyer_id_number, order.goods_value_fen, year)
-        self._released_totals[(order.buyer_id_number, year)] += order.goods_value_fen
+        self._releases[order_no] = _Release(buyer_id, value_fen, year)
+        self._released_totals[(buyer_id, year)] += value_fen
 
     def record_return(self, order: CustomsOrder, now: float, released_at: float) -> bool:
         """A returned order restores the quota if returned within the window; True if it did."""
