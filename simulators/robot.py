@@ -559,7 +559,7 @@ class RobotSim:
             load_type = str(load_type) if load_type is not None else None
             self._loads.append(Load(loadId=load_id, loadType=load_type, loadPosition="deck"))
         elif action.actionType == "drop" and self._loads:
-            match = [ld for ld in self._loads if ld.loadId == load_id]
+            match = [ld for ld in self._loads if load_id is not None and ld.loadId == load_id]
             if match:
                 self._loads.remove(match[0])
             else:  # no load named: the whole deck is unloaded (a picking cart at its pack station)

@@ -214,7 +214,7 @@ def test_executes_order_with_pick_and_drop_on_time(rig: Rig) -> None:
 def test_a_drop_naming_no_load_unloads_the_whole_deck(rig: Rig) -> None:
     """A picking cart takes several loads and drops them all at its pack station."""
     picks = {
-        "B": [make_action("pick", "p1", {"loadId": "L1"}), make_action("pick", "p2", {"loadId": "L2"})],
+        "B": [make_action("pick", "p1", {"sku": "S1"}), make_action("pick", "p2", {"sku": "S2"})],
         "C": [make_action("drop", "d1")],
     }
     rig.order(PICK_DROP_PATH, actions=picks)
