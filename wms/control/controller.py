@@ -161,6 +161,7 @@ class Controller:
         self.parcels: dict[str, Parcel] = {}  # open parcels only: closed ones are counted in the tally
         self.tally = Tally()
         self.lots: dict[str, LotView] = {}
+        self.sku_lots: dict[str, list[str]] = {}  # sku -> its lots: an order looks at its own SKUs' lots only
         self.account_books: dict[str, str] = {}  # lot -> bonded account book (emsNo)
         self.picked_units: Counter[str] = Counter()  # demand since the last re-slot proposal
         self.sku_slot: dict[str, tuple[str, str]] = {}
@@ -334,6 +335,7 @@ class Controller:
         """Rebuild the in-memory view of the shift from the database, as it was at the last commit."""
         for lot in snap.lots:
             self.lots[lot.lot] = LotView(lot.lot, lot.sku, lot.expiry, lot.qty_on_hand - lot.qty_allocated)
+            self.sku_lots.setdefault(lot.sku, []).append(lot.lot)
             self.account_books[lot.lot] = lot.account_book
         self.chute_plan.assigned.update(snap.chutes)
         for d in snap.declared:
@@ -488,6 +490,7 @@ class Controller:
         slot = self.sku_slot.get(lot.sku)
         if self.repo.receive_lot(lot, slot[0] if slot else None, self.clock.now()):
             self.lots[lot.lot] = LotView(lot.lot, lot.sku, lot.expiry, lot.qty)
+            self.sku_lots.setdefault(lot.sku, []).append(lot.lot)
             self.account_books[lot.lot] = lot.account_book
         self._ack("lot", lot.lot)
 
@@ -530,7 +533,9 @@ class Controller:
         if findings:
             self._reject_intake(parcel, _reason(findings))
             return
-        alloc = allocate_fefo([(ln.sku, ln.qty) for ln in order.lines], list(self.lots.values()))
+        skus = {ln.sku for ln in order.lines}
+        lots = [self.lots[lot] for sku in skus for lot in self.sku_lots.get(sku, ())]
+        alloc = allocate_fefo([(ln.sku, ln.qty) for ln in order.lines], lots)
         if alloc is None:
             self._reject_intake(parcel, "OUT_OF_STOCK: not enough bonded stock for every line")
             return
