@@ -8,18 +8,19 @@ back-pressure signal on ``wms/{partition}/intake``: while intake is closed new o
 
 from __future__ import annotations
 
+import itertools
 import logging
 import math
 import random
 from collections import Counter, defaultdict, deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from wms import topics
 from wms.bus.base import Bus
 from wms.clock import Clock, Timer
-from wms.config import Carrier, CustomsConfig, Feed
+from wms.config import Carrier, CustomsConfig, Feed, Promotion
 from wms.control.admission import IntakeSignal
 from wms.domain import CustomsOrder, LotReceipt, OrderBundle, OrderLine, Payment, Sku, Waybill, Zone
 from wms.inspection.ceb import route_of_address, timestamp
@@ -181,7 +182,8 @@ class OrderFeedModel:
         seed: int | None = None,
         *,
         utc_offset_h: float = 8.0,
-        daily_profile: Sequence[float] = DAILY_PROFILE,
+        daily_profile: Sequence[float] | None = None,
+        promotions: Sequence[Promotion] | None = None,
     ) -> None:
         if not carriers:
             raise ValueError("at least one carrier is needed")
@@ -202,7 +204,11 @@ class OrderFeedModel:
         n = len(self.orderable)
         self.popularity = [((r + 0.5) / n) ** (-1 / feed.pareto_alpha) for r in range(n)]
         self._cum = list(_accumulate(self.popularity))
+        if daily_profile is None:
+            daily_profile = feed.daily_profile or DAILY_PROFILE
         self.profile = _normalized(daily_profile)
+        self.promotions = tuple(feed.promotions if promotions is None else promotions)
+        self._curves: dict[tuple[tuple[float, ...], float], ArrivalCurve] = {}
         self._buyers: dict[int, Buyer] = {}
         self._seen: list[int] = []
         self._seen_set: set[int] = set()
@@ -450,12 +456,22 @@ class OrderFeedModel:
 
     # ---------------------------------------------------------------------------------------------- timing
 
+    def curve(
+        self, utc_offset_h: float | None = None, profile: Sequence[float] | None = None
+    ) -> ArrivalCurve:
+        """The arrival curve (daily profile and promotions, mean 1 over a day) at a UTC offset, cached."""
+        hourly = self.profile if profile is None else _normalized(profile)
+        offset = self.utc_offset_h if utc_offset_h is None else utc_offset_h
+        key = (hourly, offset)
+        if key not in self._curves:
+            self._curves[key] = ArrivalCurve(hourly, self.promotions, offset)
+        return self._curves[key]
+
     def rate_multiplier(
         self, now: float, utc_offset_h: float | None = None, profile: Sequence[float] | None = None
     ) -> float:
         """Daily-curve factor at ``now`` (mean 1 over a day), linear between the hourly values."""
-        curve = self.profile if profile is None else _normalized(profile)
-        return _curve(curve, now, self.utc_offset_h if utc_offset_h is None else utc_offset_h)
+        return self.curve(utc_offset_h, profile).value(now)
 
     def interarrival(
         self,
@@ -468,14 +484,68 @@ class OrderFeedModel:
         """Seconds to the next order: Poisson at mean rate_per_h shaped by the daily curve (by thinning)."""
         if rate_per_h <= 0:
             raise ValueError(f"rate_per_h must be > 0, got {rate_per_h}")
-        curve = self.profile if profile is None else _normalized(profile)
-        offset = self.utc_offset_h if utc_offset_h is None else utc_offset_h
-        peak = max(curve)
+        curve = self.curve(utc_offset_h, profile)
+        peak = curve.peak
         t = now
         while True:
             t += self.rng.expovariate(rate_per_h * peak / 3600.0)
-            if self.rng.random() * peak <= _curve(curve, t, offset):
+            if self.rng.random() * peak <= curve.value(t):
                 return t - now
+
+
+class ArrivalCurve:
+    """Relative order rate over the local day: the hourly profile times any promotion windows, mean 1.
+
+    Without promotions it is the profile itself (linear between local whole hours); with them the whole
+    curve is scaled down so that a day still brings ``rate_per_h * 24`` orders on average, the promotion
+    hours taking their extra share from the rest of the day.
+    """
+
+    def __init__(
+        self, hourly: Sequence[float], promotions: Sequence[Promotion] = (), utc_offset_h: float = 8.0
+    ) -> None:
+        mean = sum(hourly) / 24 if len(hourly) == 24 else 0.0
+        self.hourly = tuple(hourly) if abs(mean - 1.0) < 1e-12 else _normalized(hourly)
+        self.utc_offset_h = utc_offset_h
+        self.windows = [(p.start_h, p.start_h + p.hours, p.factor) for p in promotions]
+        self.scale = 1.0 / self._day_mean() if self.windows else 1.0
+        top = max(self.hourly)
+        self.peak = top * self.scale * math.prod(max(1.0, f) for *_, f in self.windows)
+
+    def promotion_factor(self, local_h: float) -> float:
+        """Product of the factors of the promotion windows covering a local hour of the day (0..24)."""
+        factor = 1.0
+        for a, b, f in self.windows:
+            if a <= local_h < b or a <= local_h + 24.0 < b:
+                factor *= f
+        return factor
+
+    def value(self, ts: float) -> float:
+        """Relative rate at an instant (mean 1 over a local day)."""
+        base = _curve(self.hourly, ts, self.utc_offset_h)
+        if not self.windows:
+            return base
+        return base * self.scale * self.promotion_factor((ts / 3600.0 + self.utc_offset_h) % 24.0)
+
+    def _day_mean(self) -> float:
+        """Mean over a local day of profile times promotion factor, exact (piecewise linear pieces)."""
+        cuts = {float(h) for h in range(25)}
+        for a, b, _ in self.windows:
+            cuts |= {a % 24.0, b % 24.0}
+        points = sorted(cuts)
+        total = 0.0
+        for a, b in itertools.pairwise(points):
+            if b <= a:
+                continue
+            ca, cb = self._hourly_at(a), self._hourly_at(b)
+            total += (ca + cb) / 2.0 * (b - a) * self.promotion_factor((a + b) / 2.0)
+        return total / 24.0
+
+    def _hourly_at(self, local_h: float) -> float:
+        """Profile value at a local hour (0..24), linear between whole hours, 24 wrapping to 0."""
+        i = int(local_h) % 24
+        f = local_h - int(local_h)
+        return self.hourly[i] * (1 - f) + self.hourly[(i + 1) % 24] * f
 
 
 def _curve(curve: Sequence[float], ts: float, utc_offset_h: float) -> float:
@@ -551,6 +621,8 @@ class OrderFeed:
         self._held: deque[tuple[str, str, bool]] = deque()  # (order_no, json, has a defect)
         self._releaser: Timer | None = None
         self._stopped = False
+        # called with (order_no, time generated, held back) for every regular order (benches count arrivals)
+        self.on_generated: Callable[[str, float, bool], None] | None = None
         # O2O: shoppers' orders at the experience store's counters, on top of the regular flow (0: none)
         self.o2o_model: O2OOrderModel | None = None
         self.o2o_per_hour = 0.0
@@ -658,7 +730,10 @@ class OrderFeed:
         bundle = self.model.next_bundle(self.clock.now())
         order_no, payload = bundle.order.order_no, bundle.model_dump_json()
         bad = self.model.last_defect is not None
-        if self.accepting and not self._held:
+        held = not (self.accepting and not self._held)
+        if self.on_generated is not None:
+            self.on_generated(order_no, self.clock.now(), held)
+        if not held:
             self._publish_order(order_no, payload, bad)
         else:  # behind the orders already waiting, so they keep their order
             self._held.append((order_no, payload, bad))

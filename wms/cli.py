@@ -467,6 +467,7 @@ def bench_load(
 
 def _register_commands() -> None:
     """Commands that live beside their planners (each module's ``register(app, bench)``)."""
+    from wms.day.commands import register as day
     from wms.fuzz.commands import register as fuzz
     from wms.inspection.commands import register as inspection
     from wms.o2o.commands import register as o2o
@@ -476,7 +477,7 @@ def _register_commands() -> None:
     from wms.slotting.commands import register as slotting
     from wms.sorting.commands import register as sorting
 
-    for register in (fuzz, inspection, o2o, picking, robots, security, slotting, sorting):
+    for register in (day, fuzz, inspection, o2o, picking, robots, security, slotting, sorting):
         register(app, bench_app)
 
 

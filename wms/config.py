@@ -165,6 +165,26 @@ class Waves(_Model):
     )
 
 
+class Promotion(_Model):
+    """A promotion window of the order feed: the daily curve times ``factor`` from ``start`` for ``hours``."""
+
+    start: str = Field(description="local HH:MM")
+    hours: float = Field(gt=0, le=24)
+    factor: float = Field(gt=0, le=100, description="multiplies the daily curve inside the window")
+
+    @field_validator("start")
+    @classmethod
+    def _hhmm(cls, v: str) -> str:
+        if not _HHMM.match(v):
+            raise ValueError(f"expected HH:MM, got {v!r}")
+        return v
+
+    @property
+    def start_h(self) -> float:
+        """Local start as hours after midnight."""
+        return int(self.start[:2]) + int(self.start[3:]) / 60.0
+
+
 class Feed(_Model):
     """The simulated order feed."""
 
@@ -178,6 +198,19 @@ class Feed(_Model):
     lot_qty: int = Field(ge=1)
     lots_per_sku: int = Field(default=2, ge=1)
     seed: int = 7
+    daily_profile: list[float] | None = Field(
+        default=None, description="24 relative hourly rates from local midnight (default: evening peak)"
+    )
+    promotions: list[Promotion] = Field(
+        default_factory=list, description="windows of raised (or lowered) demand; the daily mean is kept"
+    )
+
+    @field_validator("daily_profile")
+    @classmethod
+    def _profile(cls, v: list[float] | None) -> list[float] | None:
+        if v is not None and (len(v) != 24 or min(v) < 0 or sum(v) <= 0):
+            raise ValueError("a daily profile has 24 non-negative hourly factors, not all zero")
+        return v
 
 
 class Intake(_Model):

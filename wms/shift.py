@@ -263,11 +263,23 @@ def virtual_shift(
     ), broker
 
 
-def run_until_drained(shift: Shift, drain_limit_s: float, step_s: float = 60.0) -> None:
-    """Advance a virtual shift until the feed stopped and every order is closed, or the limit passes."""
+def run_until_drained(
+    shift: Shift,
+    drain_limit_s: float,
+    step_s: float = 60.0,
+    on_step: Callable[[Shift], bool | None] | None = None,
+) -> bool:
+    """Advance a virtual shift until the feed stopped and every order is closed, or the limit passes.
+
+    ``on_step`` is called after every step (benches sample the shift there); returning True stops the run.
+    Returns whether the shift drained.
+    """
     limit = shift.feed_until + drain_limit_s
     while shift.clock.now() < limit and not _drained(shift):
         shift.clock.run(until=shift.clock.now() + step_s)
+        if on_step is not None and on_step(shift):
+            break
+    return _drained(shift)
 
 
 def run_virtual(cfg: WarehouseConfig, customs: CustomsConfig, opts: ShiftOptions) -> dict[str, Any]:

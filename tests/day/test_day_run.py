@@ -1,0 +1,190 @@
+"""A small simulated day through the whole flow: every order accounted for, figures consistent with the DB.
+
+The reference warehouse for a day of a few hundred orders keeps the test short (the harness is the same for
+250,000 orders on config/city.toml; ``wms bench day`` runs that).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from rich.console import Console
+
+from wms.config import CONFIG_DIR, Promotion, load_customs, load_warehouse
+from wms.day.bench import DayOptions, checks, run_day, targets
+from wms.day.plot import plot_day
+from wms.day.render import hourly_table, summary_table, verdict
+from wms.day.report import OPEN_STATES
+
+CFG = load_warehouse(CONFIG_DIR / "warehouse.toml")
+CUSTOMS = load_customs(CONFIG_DIR / "customs.toml")
+ROOT = Path(__file__).resolve().parents[2]
+KEYS = {
+    "orders",
+    "sla",
+    "per_hour",
+    "queues",
+    "gate",
+    "robots",
+    "chutes",
+    "ledger",
+    "wall",
+    "peak_rss_mb",
+    "checks",
+    "targets",
+    "config",
+    "drained",
+}
+
+
+@pytest.fixture(scope="module")
+def day() -> dict[str, Any]:
+    """A 400-order day with an evening flash sale, on a temporary SQLite file."""
+    opts = DayOptions(
+        orders=400, seed=11, drain_limit_h=6.0, promotions=[Promotion(start="20:00", hours=2, factor=2)]
+    )
+    return run_day(CFG, CUSTOMS, opts)
+
+
+def test_every_order_is_accounted_for_and_the_ledger_balances(day: dict[str, Any]) -> None:
+    o = day["orders"]
+    assert day["checks"] == {
+        "accounted_for": True,
+        "ledger_balanced": True,
+        "no_internal_errors": True,
+        "within_24h": True,
+    }
+    assert 300 < o["placed"] < 500  # about the 400 requested
+    assert o["placed"] == o["sent"] == o["in_db"] == o["parcels_in_db"]
+    assert o["in_db"] == o["dispatched"] + o["held"] + o["rejected"] and o["open"] == 0 and o["lost"] == 0
+    assert o["dispatched"] > 0.9 * o["placed"]
+    assert day["drained"] and day["drain_s"] is not None and day["drain_s"] < 6 * 3600
+    assert day["ledger"]["balanced"] and day["ledger"]["lots"] > 0
+
+
+def test_stage_counts_per_hour_add_up_to_the_totals(day: dict[str, Any]) -> None:
+    ph, o, g = day["per_hour"], day["orders"], day["gate"]
+    assert len(ph["placed"]) == len(ph["dispatched"]) >= 24
+    assert sum(ph["placed"]) == o["placed"]
+    assert sum(ph["received"]) == o["in_db"]
+    assert sum(ph["dispatched"]) == o["dispatched"]
+    assert sum(ph["held"]) == o["held"]
+    assert sum(ph["rejected"]) == o["rejected"]
+    assert sum(ph["allocated"]) == o["in_db"] - g["rejected_at_intake"]  # the rest refused at intake
+    assert sum(ph["released"]) == o["dispatched"]
+    assert sum(ph["placed"][24:]) == 0  # nothing placed after the day
+    # the flash sale: the evening hours bring more orders than any other two hours of the day
+    evening = ph["placed"][20] + ph["placed"][21]
+    assert all(evening > ph["placed"][h] + ph["placed"][h + 1] for h in range(0, 19))
+
+
+def test_queues_from_the_events_never_go_negative_and_end_empty(day: dict[str, Any]) -> None:
+    by = day["queues"]["by_state"]
+    assert set(by) == set(OPEN_STATES)
+    for state, series in by.items():
+        assert min(series) >= 0, state
+        assert series[-1] == 0, state  # drained: nothing open at the end
+    assert max(max(s) for s in by.values()) > 0
+    samples = day["queues"]["samples"]
+    assert samples and all(s["t_s"] > 0 for s in samples)
+    assert samples[-1]["generated"] == day["orders"]["placed"]
+
+
+def test_sla_gate_robots_and_chutes_agree_with_the_counts(day: dict[str, Any]) -> None:
+    s, o, g = day["sla"], day["orders"], day["gate"]
+    assert s["owed"] == o["dispatched"] + s["out_of_stock"] + o["open"] + s["never_received"]
+    assert s["within_24h"] + s["dispatched_late"] == s["dispatched"] == o["dispatched"]
+    assert s["within_24h_pct"] == pytest.approx(100.0 * s["within_24h"] / s["owed"], abs=1e-3)
+    t = s["order_to_dispatch_s"]
+    assert 0 < t["p50"] <= t["p90"] <= t["p99"] <= t["max"] <= 24 * 3600
+    assert g["inspected"] == g["released"] + g["held"] + g["rejected_at_gate"]
+    assert g["released"] == o["dispatched"] and g["held"] == o["held"]
+    assert g["rejected_at_gate"] + g["rejected_at_intake"] == o["rejected"]
+    assert sum(g["intake_rejects_by_reason"].values()) == g["rejected_at_intake"]
+    assert g["xray"].get("clear", 0) + g["xray"].get("suspect", 0) == g["released"] + g["held"]
+    for kind, count in (("picking", CFG.fleet.picking.count), ("sorting", CFG.fleet.sorting.count)):
+        r = day["robots"][kind]
+        assert r["robots"] == count
+        shares = r["utilisation_pct"] + r["charging_pct"] + r["idle_pct"] + r["other_pct"]
+        assert shares == pytest.approx(100.0, abs=0.5)
+        assert 0 < r["utilisation_pct"] < 100 and r["orders_driven"] > 0
+    c = day["chutes"]
+    assert c["parcels_bagged"] == g["inspected"]  # every parcel at the gate came in a bag
+    assert c["bags_closed"] > 0 and 0 < c["mean_fill_pct"] <= 100
+    assert 0 < c["open_chutes_peak"] <= c["chutes"]
+
+
+def test_json_table_and_plot(day: dict[str, Any], tmp_path: Path) -> None:
+    assert set(day) >= KEYS
+    back = json.loads(json.dumps(day))
+    assert back["orders"] == day["orders"]
+    assert day["wall"]["total_s"] > 0 and day["peak_rss_mb"] > 0 and day["wall"]["orders_per_s"] > 0
+    console = Console(record=True, width=160)
+    console.print(summary_table([day]))
+    console.print(hourly_table(day))
+    console.print(verdict(day))
+    text = console.export_text()
+    assert "every parcel accounted for" in text and "FAIL" not in text
+    plot_day(day, tmp_path / "day.png")
+    assert (tmp_path / "day.png").stat().st_size > 20_000
+
+
+def test_the_checks_catch_a_lost_parcel_an_open_one_and_an_unbalanced_ledger(day: dict[str, Any]) -> None:
+    lost = copy.deepcopy(day)
+    lost["orders"]["lost"] = 1
+    assert not checks(lost)["accounted_for"]
+    still_open = copy.deepcopy(day)
+    still_open["orders"]["open"], still_open["orders"]["terminal"] = 1, day["orders"]["terminal"] - 1
+    assert not checks(still_open)["accounted_for"]
+    unbalanced = copy.deepcopy(day)
+    unbalanced["ledger"]["balanced"] = False
+    unbalanced["checks"] = checks(unbalanced)
+    assert not targets(unbalanced)["ledger balanced"]
+    late = copy.deepcopy(day)
+    late["sla"]["met"] = False
+    late["checks"] = checks(late)
+    assert not all(targets(late).values())
+
+
+def _wms(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "wms", "bench", "day", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+
+
+def test_cli_day_and_sweep_in_worker_processes(tmp_path: Path) -> None:
+    cfg = str(CONFIG_DIR / "warehouse.toml")
+    common = ["--orders", "120", "--config", cfg, "--drain-limit", "4", "--no-progress", "--seed", "5"]
+    out = _wms(*common, "--json", str(tmp_path / "day.json"), "--plot", str(tmp_path / "day.png"), cwd=ROOT)
+    assert out.returncode == 0, out.stdout + out.stderr
+    result = json.loads((tmp_path / "day.json").read_text())
+    (run,) = result["runs"]
+    assert run["checks"]["accounted_for"] and run["database_kind"] == "sqlite"
+    assert "Orders per hour by stage" in out.stdout and "pass  every parcel accounted for" in out.stdout
+    assert (tmp_path / "day.png").stat().st_size > 20_000
+    sweep = _wms(*common, "--sweep", "robots=2,3", "--json", str(tmp_path / "sweep.json"), cwd=ROOT)
+    assert sweep.returncode == 0, sweep.stdout + sweep.stderr
+    answer = json.loads((tmp_path / "sweep.json").read_text())["answer"]
+    assert answer == {"picking": 2, "sorting": 2, "confirmed_together": True, "found": True}
+    bad = _wms(*common, "--sweep", "robots=picking:4,x", cwd=ROOT)
+    assert bad.returncode == 2 and "'x' is not a whole number of robots" in bad.stderr
+
+
+@pytest.mark.integration
+def test_the_same_day_on_postgresql(pg_url: str) -> None:
+    result = run_day(CFG, CUSTOMS, DayOptions(orders=120, seed=5, drain_limit_h=4.0, db_url=pg_url))
+    assert result["database_kind"] == "postgresql"
+    assert result["checks"]["accounted_for"] and result["checks"]["ledger_balanced"]
+    ph, o = result["per_hour"], result["orders"]
+    assert sum(ph["received"]) == o["in_db"] and sum(ph["dispatched"]) == o["dispatched"]  # FLOOR buckets
+    assert all(series[-1] == 0 for series in result["queues"]["by_state"].values())
