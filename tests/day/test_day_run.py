@@ -175,7 +175,13 @@ def test_cli_day_and_sweep_in_worker_processes(tmp_path: Path) -> None:
     sweep = _wms(*common, "--sweep", "robots=2,3", "--json", str(tmp_path / "sweep.json"), cwd=ROOT)
     assert sweep.returncode == 0, sweep.stdout + sweep.stderr
     answer = json.loads((tmp_path / "sweep.json").read_text())["answer"]
-    assert answer == {"picking": 2, "sorting": 2, "confirmed_together": True, "found": True}
+    assert answer == {
+        "picking": 2,
+        "sorting": 2,
+        "swept": ["picking", "sorting"],
+        "confirmed_together": True,
+        "found": True,
+    }
     bad = _wms(*common, "--sweep", "robots=picking:4,x", cwd=ROOT)
     assert bad.returncode == 2 and "'x' is not a whole number of robots" in bad.stderr
 

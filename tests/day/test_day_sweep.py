@@ -6,7 +6,16 @@ from typing import Any
 
 import pytest
 
-from wms.day.sweep import Case, SweepError, confirmation, parse_sweep, parse_sweeps, plan, smallest
+from wms.day.sweep import (
+    Case,
+    SweepError,
+    answer,
+    confirmation,
+    parse_sweep,
+    parse_sweeps,
+    plan,
+    smallest,
+)
 
 
 def test_sweep_syntax() -> None:
@@ -79,3 +88,20 @@ def test_smallest_passing_fleets_and_their_confirmation() -> None:
     lost = _result(True)
     lost["checks"]["accounted_for"] = False  # a fleet that loses a parcel does not pass, whatever its SLA
     assert smallest(both, {**res, Case(7, 7, ("both",)).key: lost}) == {"picking": 9, "sorting": 9}
+
+
+def test_the_answer_names_the_held_fleet_and_needs_the_confirmation_to_pass() -> None:
+    one = plan(parse_sweeps(["robots=picking:4,6"]), picking=12, sorting=9)
+    res = {c.key: _result(c.picking >= 6) for c in one}
+    a = answer(one, smallest(one, res), res)
+    assert a == {"picking": 6, "sorting": 9, "swept": ["picking"], "confirmed_together": True, "found": True}
+    two = plan(parse_sweeps(["robots=picking:4,6", "robots=sorting:3,5"]), 12, 12)
+    res = {c.key: _result(True) for c in two}
+    found = smallest(two, res)
+    confirm = confirmation(two, found)
+    assert confirm is not None and found == {"picking": 4, "sorting": 3}
+    res[confirm.key] = _result(False)  # each alone passed, together they do not
+    a = answer([*two, confirm], found, res)
+    assert a["confirmed_together"] is False and a["found"] is False
+    none = {c.key: _result(False) for c in one}
+    assert answer(one, smallest(one, none), none)["found"] is False

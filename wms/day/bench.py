@@ -15,6 +15,7 @@ else is read back from the database at the end (`wms.day.report`). Each run can 
 
 from __future__ import annotations
 
+import logging
 import math
 import multiprocessing as mp
 import queue
@@ -477,8 +478,15 @@ def targets(result: dict[str, Any]) -> dict[str, bool]:
 # ---------------------------------------------------------------------------------------------- processes
 
 
+def quiet_logs() -> None:
+    """Only errors on stderr: the controller's alarms (intake closed, re-slot proposals) are counted."""
+    logging.basicConfig(level=logging.ERROR, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logging.getLogger().setLevel(logging.ERROR)
+
+
 def _child(key: str, cfg: WarehouseConfig, customs: CustomsConfig, opts: DayOptions, out: Any) -> None:
     """Entry point of a worker process: one day, its progress and result sent back on ``out``."""
+    quiet_logs()
     try:
         result = run_day(cfg, customs, opts, progress=lambda p: out.put(("progress", key, p)))
     except Exception:  # the parent reports it beside the other runs

@@ -184,6 +184,9 @@ def _days(
         cases.append((label, cfg, cust, replace(base, db_url=url, label=label)))
     with _Bar(out, enabled=progress) as bar:
         if in_process:
+            from wms.day.bench import quiet_logs
+
+            quiet_logs()
             results = {}
             for key, c, cu, opts in cases:
                 bar.start(key)
@@ -198,7 +201,7 @@ def _days(
         out.print(summary_table(done, title=f"Simulated day: {base.orders:,} orders requested"))
     for r in done:
         out.print(f"[bold]{r['label']}[/]")
-        out.print(verdict(r))
+        out.print(verdict(r), highlight=False)
     for e in errors(runs):
         err.print(f"[bold red]run failed:[/] {e}", highlight=False)
     return {"bench": "day", "runs": runs}
@@ -219,7 +222,7 @@ def _sweep(
 
     from wms.day.bench import run_cases
     from wms.day.render import sweep_table
-    from wms.day.sweep import confirmation, passes, plan, smallest
+    from wms.day.sweep import answer, confirmation, plan, smallest
 
     cases = plan(sweeps, cfg.fleet.picking.count, cfg.fleet.sorting.count)
     if url is not None and not url.startswith("sqlite"):
@@ -242,29 +245,25 @@ def _sweep(
                 run_cases([(confirm.key, cfg, cust, options(confirm))], 1, bar.update, on_start=bar.start)
             )
     out.print(sweep_table(cases, results, base.target_pct))
-    key = None
-    if found.get("picking") is not None and found.get("sorting") is not None:
-        key = f"pick {found['picking']} / sort {found['sorting']}"
-    confirmed = key is not None and key in results and passes(results[key])
-    answer = {
-        "picking": found.get("picking"),
-        "sorting": found.get("sorting"),
-        "confirmed_together": confirmed if key in results else None,
-        "found": bool(found)
-        and all(v is not None for v in found.values())
-        and (key not in results or confirmed),
-    }
-    swept = ", ".join(f"{k} {v}" for k, v in found.items())
-    if answer["found"]:
-        out.print(f"[green]smallest fleets keeping >= {base.target_pct:g}% within 24 h:[/] {swept}")
+    result = answer(cases, found, results)
+    swept = ", ".join(f"{k} {found[k]}" for k in result["swept"])
+    held = ", ".join(f"{k} {result[k]}" for k in ("picking", "sorting") if k not in result["swept"])
+    if result["found"]:
+        out.print(
+            f"[green]smallest fleets keeping >= {base.target_pct:g}% within 24 h:[/] {swept}"
+            + (f" (with {held})" if held else ""),
+            highlight=False,
+        )
     else:
-        out.print(f"[red]no swept fleet size kept >= {base.target_pct:g}% within 24 h[/] ({swept or 'none'})")
+        out.print(
+            f"[red]no swept fleet size kept >= {base.target_pct:g}% within 24 h[/] ({swept})", highlight=False
+        )
     rows = [_sweep_row(c, results.get(c.key, {"error": "not run"})) for c in cases]
     return {
         "bench": "day-sweep",
         "orders": base.orders,
         "target_pct": base.target_pct,
-        "answer": answer,
+        "answer": result,
         "cases": rows,
     }
 

@@ -140,3 +140,26 @@ def confirmation(cases: Sequence[Case], found: dict[str, int | None]) -> Case | 
         return None
     case = Case(int(found["picking"]), int(found["sorting"]), ("confirm",))  # type: ignore[arg-type]
     return None if any(c.key == case.key for c in cases) else case
+
+
+def answer(
+    cases: Sequence[Case], found: dict[str, int | None], results: dict[str, dict[str, Any]]
+) -> dict[str, Any]:
+    """The smallest passing size of each swept fleet (the other at the size it was held at), confirmed."""
+    swept = sorted(found)
+    fleet = {k: found[k] for k in swept}
+    for k in ("picking", "sorting"):
+        if k not in fleet:  # not swept: the size the sweep held it at
+            fleet[k] = getattr(cases[0], k)
+    key = None
+    if all(v is not None for v in fleet.values()):
+        key = f"pick {fleet['picking']} / sort {fleet['sorting']}"
+    ran = key is not None and key in results
+    confirmed = ran and passes(results[key])
+    return {
+        "picking": fleet["picking"],
+        "sorting": fleet["sorting"],
+        "swept": swept,
+        "confirmed_together": confirmed if ran else None,
+        "found": all(found[k] is not None for k in swept) and (not ran or confirmed),
+    }
