@@ -1127,7 +1127,7 @@ class Controller:
         now = self.clock.now()
         for r in parse_receipts(data):
             order_no = r.order_no or r.cop_no
-            if order_no not in self.parcels and self.repo.order_document(order_no) is None:
+            if order_no not in self.parcels and not self.repo.has_order(order_no):
                 self._count("unmatched_receipts")
                 self.alarm("info", "customs", f"{r.message} receipt for unknown order {order_no!r}")
                 continue

@@ -258,6 +258,11 @@ class Repo:
         with self.unit() as s:
             return s.exec(select(OrderRow.document).where(OrderRow.order_no == order_no)).first()
 
+    def has_order(self, order_no: str) -> bool:
+        """Whether an order with this number arrived (open or closed), without reading its documents."""
+        with self.unit() as s:
+            return s.exec(select(OrderRow.order_no).where(OrderRow.order_no == order_no)).first() is not None
+
     def transition(
         self, order_nos: Iterable[str], to: ParcelState, now: float, detail: str = "", **fields: object
     ) -> None:
