@@ -1,4 +1,9 @@
-"""Simulated customs X-ray gate: several lanes, each scanning its FIFO queue one parcel at a time."""
+"""Simulated customs X-ray gate: several lanes, each scanning its FIFO queue one parcel at a time.
+
+Each lane also has a scan tunnel and a scale: the parcel's physical contents are modelled as its
+declared lines, except that a seeded share of parcels was packed one unit short (``mispack_rate``),
+and the scale reads the declared unit weights within ±1%.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +16,7 @@ from collections import deque
 from wms import topics
 from wms.bus.base import Bus
 from wms.clock import Clock, Timer
-from wms.messages import XrayCmd, XrayResult
+from wms.messages import XrayCmd, XrayItem, XrayResult
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +34,7 @@ class XrayGateSim:
         scan_s: float,
         suspect_rate: float,
         seed: int = 0,
+        mispack_rate: float = 0.0,
     ) -> None:
         if lanes < 1:
             raise ValueError(f"lanes must be >= 1, got {lanes}")
@@ -36,15 +42,18 @@ class XrayGateSim:
             raise ValueError(f"scan_s must be > 0, got {scan_s}")
         if not 0.0 <= suspect_rate <= 1.0:
             raise ValueError(f"suspect_rate must be in [0, 1], got {suspect_rate}")
+        if not 0.0 <= mispack_rate <= 1.0:
+            raise ValueError(f"mispack_rate must be in [0, 1], got {mispack_rate}")
         self.bus = bus
         self.clock = clock
         self.partition = partition
         self.lanes = lanes
         self.scan_s = scan_s
         self.suspect_rate = suspect_rate
+        self.mispack_rate = mispack_rate
         self.cmd_topic = topics.xray_cmd(partition)
         self.result_topic = topics.xray_result(partition)
-        self._rng = random.Random(seed)
+        self._rng = random.Random(f"xray-gate:{seed}")  # not the gate's sampling stream: flags independent
         self._run_id = uuid.uuid4().hex[:8]  # image ids stay unique across restarts of the simulator
         self._image_no = itertools.count(1)
         self._queues: list[deque[str]] = [deque() for _ in range(lanes)]
@@ -52,12 +61,14 @@ class XrayGateSim:
         self._scanning: list[str | None] = [None] * lanes
         self._timers: list[Timer | None] = [None] * lanes
         self._present: set[str] = set()
+        self._declared: dict[str, list[XrayItem]] = {}
         self._subscribed = False
         self.running = False
         self.received = 0
         self.accepted = 0
         self.scanned = 0
         self.suspects = 0
+        self.mispacked = 0
         self.duplicates = 0
         self.rejected = 0
 
@@ -80,6 +91,7 @@ class XrayGateSim:
             queue.clear()
         self._priority.clear()
         self._present.clear()
+        self._declared.clear()
 
     def queue_length(self, lane: int) -> int:
         """Parcels on ``lane`` waiting or being scanned."""
@@ -97,6 +109,7 @@ class XrayGateSim:
             "accepted": self.accepted,
             "scanned": self.scanned,
             "suspects": self.suspects,
+            "mispacked": self.mispacked,
             "duplicates": self.duplicates,
             "rejected": self.rejected,
             "queued": self.queued,
@@ -125,6 +138,7 @@ class XrayGateSim:
             return
         self.accepted += 1
         self._present.add(cmd.parcel)
+        self._declared[cmd.parcel] = list(cmd.declared)
         if cmd.priority:  # an express parcel goes ahead of the regular ones, behind earlier express ones
             queue = self._queues[cmd.lane]
             ahead = sum(1 for p in queue if p in self._priority)
@@ -151,11 +165,14 @@ class XrayGateSim:
         if self._scanning[lane] != parcel:
             return
         suspect = self._rng.random() < self.suspect_rate
+        items, weight = self._scan(self._declared.pop(parcel, []))
         result = XrayResult(
             parcel=parcel,
             lane=lane,
             verdict="suspect" if suspect else "clear",
             image_id=f"xr-{self._run_id}-{lane}-{next(self._image_no):07d}",
+            items=items,
+            weight_kg=weight,
         )
         self._present.discard(parcel)
         self._priority.discard(parcel)
@@ -163,3 +180,19 @@ class XrayGateSim:
         self.suspects += suspect
         self.bus.publish(self.result_topic, result, qos=1)
         self._next(lane)
+
+    def _scan(self, declared: list[XrayItem]) -> tuple[list[XrayItem] | None, float | None]:
+        """What the tunnel reads and the scale weighs: the declared lines, one unit short if mispacked."""
+        if not declared:
+            return None, None  # nothing declared with the command: image only, like a gate without a tunnel
+        lines = [(d.sku, d.qty, d.unit_kg) for d in declared]
+        if self.mispack_rate and self._rng.random() < self.mispack_rate:
+            self.mispacked += 1
+            k = self._rng.randrange(len(lines))
+            sku, qty, kg = lines[k]
+            lines[k] = (sku, qty - 1, kg)
+        items = [XrayItem(sku=sku, qty=qty) for sku, qty, _ in lines if qty > 0]
+        if any(kg is None for _, _, kg in lines):
+            return items, None
+        weight = sum(qty * kg for _, qty, kg in lines if kg is not None)
+        return items, round(weight * self._rng.uniform(0.99, 1.01), 3)

@@ -96,6 +96,8 @@ class Gate(_Model):
     xray_lanes: int = Field(ge=1)
     xray_s: float = Field(gt=0)
     manual_check_s: float = Field(gt=0)
+    manual_officers: int = Field(default=2, ge=1, description="officers on the hold lane, one parcel each")
+    weight_tolerance_pct: float = Field(default=5.0, ge=0, le=100, description="scale vs declared weight")
 
 
 class Carrier(_Model):
@@ -296,6 +298,9 @@ class CustomsConfig(_Model):
     tax_discount: float = Field(default=0.7, gt=0, le=1)
     sampling_rate: float = Field(ge=0, le=1)
     xray_suspect_rate: float = Field(default=0.0, ge=0, le=1, description="simulated X-ray only")
+    mispack_rate: float = Field(
+        default=0.0, ge=0, le=1, description="simulated gate only: share of parcels packed one unit short"
+    )
     return_window_days: int = Field(default=30, ge=0)
     customs_code: str = Field(default="4601", pattern=r"^\d{4}$", description="declaring customs office")
     port_code: str = Field(default="4601", pattern=r"^\d{4}$", description="port of entry")

@@ -37,21 +37,36 @@ class ConveyorEvent(Strict):
     weight_kg: float | None = None
 
 
+class XrayItem(Strict):
+    """One line of a parcel's contents: declared on the inventory list, or read by the gate's scanner."""
+
+    sku: str = Field(min_length=1, max_length=64)
+    qty: int = Field(ge=1)
+    unit_kg: float | None = Field(default=None, gt=0, description="declared unit weight (commands only)")
+
+
 class XrayCmd(Strict):
-    """Controller → X-ray gate: scan this parcel on this lane."""
+    """Controller → X-ray gate: scan this parcel on this lane (its inventory list shown to the officer)."""
 
     parcel: str
     lane: int = Field(ge=0)
     priority: bool = Field(default=False, description="an express (O2O) parcel: scanned before the queue")
+    declared: list[XrayItem] = Field(default_factory=list, description="the parcel's inventory-list lines")
 
 
 class XrayResult(Strict):
-    """X-ray gate → controller: the verdict on one image."""
+    """X-ray gate → controller: the verdict on one image, and what the scan tunnel read and weighed.
+
+    ``items`` and ``weight_kg`` are optional: a gate without a scan tunnel or scale sends the image
+    verdict only, and the controller then matches nothing.
+    """
 
     parcel: str
     lane: int = Field(ge=0)
     verdict: Literal["clear", "suspect"]
     image_id: str
+    items: list[XrayItem] | None = None
+    weight_kg: float | None = Field(default=None, ge=0)
 
 
 class Alarm(Strict):
@@ -126,6 +141,7 @@ class Status(Strict):
     sla_met_pct: float = 100.0
     robots: list[RobotStatus] = Field(default_factory=list)
     gate_queue: int = 0
+    hold_lane: int = Field(default=0, description="parcels waiting for or under a manual check")
     holds: list[str] = Field(default_factory=list, description="recent held orders with reason")
     at_risk: list[AtRisk] = Field(default_factory=list)
     alarms_total: int = 0

@@ -175,6 +175,7 @@ def start_simulators(
         scan_s=cfg.gate.xray_s,
         suspect_rate=customs.xray_suspect_rate,
         seed=seed,
+        mispack_rate=customs.mispack_rate,
     )
     xray.start()
     now = clock.now()

@@ -253,6 +253,7 @@ def _inspection(status: Status) -> RenderableType:
             "queue ",
             (f"{status.gate_queue:,}", queue_style),
             f"   inspecting {status.by_state.get('inspecting', 0):,}",
+            f"   hold lane {status.hold_lane:,}",
         ),
         Text(f"recent holds ({status.held:,} held in total)", style="bold"),
     ]

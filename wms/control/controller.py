@@ -36,6 +36,7 @@ from wms.inspection.ceb import ceb621
 from wms.inspection.decision import decide
 from wms.inspection.receipts import parse_receipts
 from wms.inspection.rules import BuyerHistory, Finding, check_order
+from wms.inspection.scan import scan_findings
 from wms.layout import Layout
 from wms.limits import check_size
 from wms.messages import (
@@ -46,6 +47,7 @@ from wms.messages import (
     ConveyorEvent,
     O2OEvent,
     XrayCmd,
+    XrayItem,
     XrayResult,
 )
 from wms.o2o.assortment import assortment
@@ -172,6 +174,8 @@ class Controller:
         self.bags: dict[str, list[str]] = {}
         self.conveyor_jobs: dict[str, tuple[str, str, str]] = {}  # cmd_id → (parcel or bag, kind, to)
         self.lane_queue = [0] * cfg.gate.xray_lanes
+        self.hold_lane: deque[tuple[str, int]] = deque()  # (parcel, x-ray lane) waiting for an officer
+        self.officers_busy = 0
         self.pending = PendingCommands()
         self.pack_load = dict.fromkeys(self.layout.pack_nodes, 0)
         self.alarms: deque[Alarm] = deque(maxlen=50)
@@ -915,7 +919,9 @@ class Controller:
             reason=p.hold_reasons,
         )
         timeout = (self.lane_queue[lane] + 1) * self.cfg.gate.xray_s + 60.0
-        cmd = XrayCmd(parcel=order_no, lane=lane, priority=p.o2o)
+        kg = {ln.sku: sku.weight_kg for ln in b.order.lines if (sku := self.catalog.get(ln.sku))}
+        declared = [XrayItem(sku=ln.sku, qty=ln.qty, unit_kg=kg.get(ln.sku)) for ln in b.order.lines]
+        cmd = XrayCmd(parcel=order_no, lane=lane, priority=p.o2o, declared=declared)
         self._command(f"xray:{order_no}", topics.xray_cmd(self.part), cmd, timeout)
 
     def _on_xray(self, data: bytes) -> None:
@@ -929,21 +935,57 @@ class Controller:
         p.xray_lane = None
         self._answered(f"xray:{res.parcel}")
         self.lane_queue[res.lane] = max(0, self.lane_queue[res.lane] - 1)
-        if res.verdict == "suspect":
-            reason = "; ".join(r for r in (f"XRAY_SUSPECT: image {res.image_id}", p.hold_reasons) if r)
-            self._decide(p, "hold", reason, xray="suspect", lane=res.lane, sampled=p.sampled)
+        mismatch = self._scan_findings(p, res)
+        if res.verdict == "suspect" or mismatch:
+            image = [f"XRAY_SUSPECT: image {res.image_id}"] if res.verdict == "suspect" else []
+            reason = "; ".join(r for r in (*image, *mismatch, p.hold_reasons) if r)
+            self._decide(p, "hold", reason, xray=res.verdict, lane=res.lane, sampled=p.sampled)
         elif p.hold_reasons:
             self._manual_check(p, res.lane)
         else:
             self._decide(p, "release", "", xray="clear", lane=res.lane)
 
-    def _manual_check(self, p: Parcel, lane: int) -> None:
-        """A held parcel with a clear image is opened and checked by an officer, then released."""
-        reason = f"manual check passed after {p.hold_reasons}"
-        self._later(
-            self.cfg.gate.manual_check_s,
-            lambda: self._decide(p, "release", reason, xray="clear", lane=lane, sampled=p.sampled),
+    def _scan_findings(self, p: Parcel, res: XrayResult) -> list[str]:
+        """The scan tunnel's items and the scale's weight against the parcel's inventory-list lines."""
+        if res.items is None and res.weight_kg is None:
+            return []
+        lines = bundle_of(p).order.lines
+        declared_kg = sum(ln.qty * sku.weight_kg for ln in lines if (sku := self.catalog.get(ln.sku)))
+        scanned = None if res.items is None else [(i.sku, i.qty) for i in res.items]
+        found = scan_findings(
+            [(ln.sku, ln.qty) for ln in lines],
+            declared_kg,
+            scanned,
+            res.weight_kg,
+            tolerance_pct=self.cfg.gate.weight_tolerance_pct,
         )
+        if found:
+            self._count("scan_mismatches")
+        return found
+
+    def _manual_check(self, p: Parcel, lane: int) -> None:
+        """Divert a held parcel with a clear image to the hold lane, where the next free officer opens it."""
+        self.hold_lane.append((p.order_no, lane))
+        waiting = len(self.hold_lane)
+        self.repo.note(p.order_no, self.clock.now(), f"diverted to the hold lane ({waiting} waiting)")
+        self._next_manual_check()
+
+    def _next_manual_check(self) -> None:
+        """Start manual checks while officers are free; each releases its parcel when done."""
+        while self.hold_lane and self.officers_busy < self.cfg.gate.manual_officers:
+            order_no, lane = self.hold_lane.popleft()
+            p = self.parcels.get(order_no)
+            if p is None or p.state != ParcelState.INSPECTING:
+                continue
+            self.officers_busy += 1
+
+            def done(p: Parcel = p, lane: int = lane) -> None:
+                self.officers_busy -= 1
+                reason = f"manual check passed after {p.hold_reasons}"
+                self._decide(p, "release", reason, xray="clear", lane=lane, sampled=p.sampled)
+                self._next_manual_check()
+
+            self._later(self.cfg.gate.manual_check_s, done)
 
     def _declare(self, p: Parcel, now: float) -> None:
         """Write the CEB621 import inventory list of a released order (signing is a pluggable later step)."""
