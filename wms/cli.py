@@ -394,8 +394,41 @@ def report_ledger(db: DbOpt = None, as_json: Annotated[bool, typer.Option("--jso
     from wms.store.db import connect
 
     result = ledger_report(connect(db))
-    _print_report(result, as_json, "Bonded ledger: received = in stock + released + returned + held")
+    if as_json:
+        _print_report(result, as_json, "")
+    else:
+        _print_ledger(result)
     raise typer.Exit(0 if result["balanced"] else 1)
+
+
+def _print_ledger(result: dict[str, Any]) -> None:
+    """The reconciliation as an account-book table, then every lot that does not balance."""
+    from rich.table import Table
+
+    from wms.reports import BALANCE_KEYS
+
+    table = Table(
+        title="Bonded ledger: received (+ adjusted) = in stock + released + returned + held",
+        caption="released is net of consumer returns; returned waits in the returns area; "
+        "restocked and rejected are the audit trail",
+    )
+    table.add_column("account book")
+    for key in BALANCE_KEYS:
+        table.add_column(key.replace("_", " "), justify="right")
+    for book, sums in sorted(result["account_books"].items()):
+        table.add_row(book, *(f"{sums.get(k, 0):,}" for k in BALANCE_KEYS))
+    console = Console()
+    if not console.is_terminal:
+        console = Console(width=140)  # a file or pipe: keep each row on one line
+    console.print(table)
+    for lot in result["unbalanced_lots"]:
+        console.print(
+            f"[red]lot {lot['lot']} ({lot['sku']}): {lot['difference']:+d} units unaccounted for[/]"
+        )
+    for lot in result["ledger_entries_without_lot"]:
+        console.print(f"[red]ledger entries for unknown lot {lot}[/]")
+    verdict = "[green]balanced[/]" if result["balanced"] else "[bold red]NOT balanced[/]"
+    console.print(f"{result['lots']:,} lots: {verdict}")
 
 
 @report_app.command("sla")
@@ -476,8 +509,9 @@ def _register_commands() -> None:
     from wms.security.commands import register as security
     from wms.slotting.commands import register as slotting
     from wms.sorting.commands import register as sorting
+    from wms.stockdesk.commands import register as stock
 
-    for register in (day, fuzz, inspection, o2o, picking, robots, security, slotting, sorting):
+    for register in (day, fuzz, inspection, o2o, picking, robots, security, slotting, sorting, stock):
         register(app, bench_app)
 
 

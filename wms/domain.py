@@ -44,12 +44,20 @@ SLA_S = 24 * 3600.0  # every order leaves within 24 hours of its arrival
 
 
 class LedgerKind(StrEnum):
-    """Bonded ledger movements; received = in stock + released + returned + held."""
+    """Bonded ledger movements; received = in stock + released + returned + held (see `wms.reports`).
+
+    RETURNED units came back from consumers into the returns area (so they count as released no longer);
+    RESTOCKED ones left the returns area for sellable stock; ADJUSTED is a signed stock-count correction;
+    REJECTED records a rejected order's units going back to available stock (no balance changes).
+    """
 
     RECEIVED = "received"
     RELEASED = "released"
     RETURNED = "returned"
+    RESTOCKED = "restocked"
     HELD = "held"
+    ADJUSTED = "adjusted"
+    REJECTED = "rejected"
 
 
 class Strict(BaseModel):

@@ -156,3 +156,42 @@ class ControlCmd(Strict):
 
     command: Literal["estop", "resume"]
     operator: str = "console"
+
+
+class ReturnLine(Strict):
+    """Units of one SKU a consumer sent back."""
+
+    sku: str = Field(min_length=1, max_length=64)
+    qty: int = Field(ge=1)
+
+
+class ReturnNotice(Strict):
+    """Returns desk → controller: a dispatched order's parcel came back (all of it, or the lines named).
+
+    ``restock`` puts the units back on sale at once; without it they wait in the returns area (still
+    bonded, counted as returned) for a later notice of the same ``return_no`` with ``restock``.
+    """
+
+    return_no: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")
+    order_no: str = Field(min_length=1, max_length=60)
+    lines: list[ReturnLine] | None = None
+    restock: bool = True
+
+
+class StockAdjustment(Strict):
+    """Stock controller → controller: a counted correction of one lot (signed), with its reason."""
+
+    adjustment_no: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")
+    lot: str = Field(min_length=1, max_length=64)
+    qty: int = Field(description="units found (+) or missing (-)")
+    reason: str = Field(min_length=1, max_length=500)
+
+
+class StockResult(Strict):
+    """Controller → returns desk / stock controller: a return or adjustment booked, or refused and why."""
+
+    ref: str
+    kind: Literal["return", "adjustment"]
+    accepted: bool
+    detail: str = ""
+    quota_restored_fen: int = 0

@@ -13,24 +13,55 @@ from sqlmodel import Session, select
 from wms.domain import SLA_S, TERMINAL_STATES, LedgerKind, ParcelState
 from wms.store.models import LedgerEntry, LotRow, OrderRow, ParcelRow
 
+BALANCE_KEYS = ("received", "adjusted", "in_stock", "released", "returned", "held", "restocked", "rejected")
+
 
 @dataclass
 class LotBalance:
-    """One lot's ledger against its stock: received = in stock + released + returned + held."""
+    """One lot's ledger against its stock: received (+ adjusted) = in stock + released + returned + held.
+
+    ``released`` is net of consumer returns; ``returned`` is what consumers sent back that waits in the
+    returns area (returned, not yet restocked); ``adjusted`` sums the signed stock-count corrections.
+    ``restocked`` and ``rejected`` are shown for the audit trail and change no balance.
+    """
 
     account_book: str
     sku: str
     lot: str
     received: int
+    adjusted: int
     in_stock: int
     released: int
     returned: int
     held: int
+    restocked: int = 0
+    rejected: int = 0
 
     @property
     def difference(self) -> int:
         """Units the ledger cannot account for (0 when balanced)."""
-        return self.received - (self.in_stock + self.released + self.returned + self.held)
+        return self.received + self.adjusted - (self.in_stock + self.released + self.returned + self.held)
+
+
+def balance(
+    moves: dict[str, int], in_stock: int, account_book: str = "", sku: str = "", lot: str = ""
+) -> LotBalance:
+    """The reconciliation of ledger sums by kind against the stock on hand."""
+    returned = moves.get(LedgerKind.RETURNED, 0)
+    restocked = moves.get(LedgerKind.RESTOCKED, 0)
+    return LotBalance(
+        account_book=account_book,
+        sku=sku,
+        lot=lot,
+        received=moves.get(LedgerKind.RECEIVED, 0),
+        adjusted=moves.get(LedgerKind.ADJUSTED, 0),
+        in_stock=in_stock,
+        released=moves.get(LedgerKind.RELEASED, 0) - returned,
+        returned=returned - restocked,
+        held=moves.get(LedgerKind.HELD, 0),
+        restocked=restocked,
+        rejected=moves.get(LedgerKind.REJECTED, 0),
+    )
 
 
 def ledger_report(engine: Engine) -> dict[str, Any]:
@@ -46,22 +77,13 @@ def ledger_report(engine: Engine) -> dict[str, Any]:
             moves[lot][kind] = int(qty or 0)
         lots = s.exec(select(LotRow)).all()
     balances = [
-        LotBalance(
-            account_book=lot.account_book,
-            sku=lot.sku,
-            lot=lot.lot,
-            received=moves[lot.lot].get(LedgerKind.RECEIVED, 0),
-            in_stock=lot.qty_on_hand,
-            released=moves[lot.lot].get(LedgerKind.RELEASED, 0),
-            returned=moves[lot.lot].get(LedgerKind.RETURNED, 0),
-            held=moves[lot.lot].get(LedgerKind.HELD, 0),
-        )
+        balance(moves[lot.lot], lot.qty_on_hand, lot.account_book, lot.sku, lot.lot)
         for lot in sorted(lots, key=lambda r: (r.account_book, r.sku, r.lot))
     ]
     orphans = sorted(set(moves) - {b.lot for b in balances})
     books: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     for b in balances:
-        for key in ("received", "in_stock", "released", "returned", "held"):
+        for key in BALANCE_KEYS:
             books[b.account_book][key] += getattr(b, key)
     unbalanced = [asdict(b) | {"difference": b.difference} for b in balances if b.difference]
     return {

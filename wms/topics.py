@@ -95,3 +95,18 @@ def intake(partition: str) -> str:
 def o2o(partition: str) -> str:
     """Controller → counter clerks: each O2O order's acceptance or refusal, stage changes and handover."""
     return f"wms/{partition}/o2o"
+
+
+def stock_returns(partition: str) -> str:
+    """Returns desk → controller: consumer returns of dispatched orders (`ReturnNotice`)."""
+    return f"wms/{partition}/stock/returns"
+
+
+def stock_adjustments(partition: str) -> str:
+    """Stock controller → controller: counted corrections of a lot (`StockAdjustment`)."""
+    return f"wms/{partition}/stock/adjustments"
+
+
+def stock_results(partition: str) -> str:
+    """Controller → returns desk and stock controller: each return or adjustment booked or refused."""
+    return f"wms/{partition}/stock/results"

@@ -54,7 +54,18 @@ def _exercise(url: str) -> None:
     repo.close_out("O2", ParcelState.HELD, 3.0, LedgerKind.HELD, "XRAY_SUSPECT")
     repo.close_out("O3", ParcelState.REJECTED, 3.0, None, "ANNUAL_LIMIT")
     check = repo.ledger_check()
-    assert check == {"received": 10, "in_stock": 6, "released": 2, "returned": 0, "held": 2, "balanced": True}
+    assert check == {
+        "received": 10,
+        "adjusted": 0,
+        "in_stock": 6,
+        "released": 2,
+        "returned": 0,
+        "held": 2,
+        "balanced": True,
+    }
+    with repo.session() as s:
+        rejected = s.exec(select(LedgerEntry).where(LedgerEntry.kind == LedgerKind.REJECTED)).all()
+        assert [(e.ref, e.qty) for e in rejected] == [("O3", 2)]  # on the audit trail, no balance change
     assert repo.parcel_states() == {"dispatched": 1, "held": 1, "rejected": 2}
     report = ledger_report(repo.engine)
     assert report["balanced"] and report["account_books"]["T1"]["released"] == 2
@@ -70,12 +81,24 @@ def _exercise(url: str) -> None:
             ("released", "dispatched"),
         ]
         assert s.get(ParcelRow, "O1").manifest == "M1"  # type: ignore[union-attr]
+    # a consumer sends a unit back: to the returns area, then on sale again; a count finds one more
+    repo.book_return("R1", "O1", [("LOT1", "SKU1", 1)], restock=False, quota_fen=1000, now=5.0)
+    c = repo.ledger_check()
+    assert (c["in_stock"], c["released"], c["returned"], c["balanced"]) == (6, 1, 1, True)
+    assert repo.restock_return("R1", 6.0) == [("LOT1", "SKU1", 1)]
+    assert repo.restock_return("R1", 6.5) == []  # a repeat restocks nothing
+    repo.adjust("ADJ1", "LOT1", 1, "cycle count found one", 7.0)
+    c = repo.ledger_check()
+    assert (c["adjusted"], c["in_stock"], c["released"], c["returned"], c["balanced"]) == (1, 8, 1, 0, True)
+    assert [r.quota_restored_fen for r in repo.returns_of("O1")] == [1000]
+    with repo.session() as s:
         # tamper with the ledger: the check must notice
         s.add(LedgerEntry(ts=4.0, lot="LOT1", sku="SKU1", kind=LedgerKind.RELEASED, qty=1))
         s.commit()
     assert repo.ledger_check()["balanced"] is False
     unbalanced = ledger_report(repo.engine)["unbalanced_lots"]
     assert [(u["lot"], u["difference"]) for u in unbalanced] == [("LOT1", -1)]
+    assert ledger_report(repo.engine)["account_books"]["T1"]["adjusted"] == 1
     with pytest.raises(KeyError, match="no parcel"):
         repo.transition(["NOPE"], ParcelState.PACKED, 5.0)
 

@@ -21,6 +21,7 @@ from wms.store.models import (
     OrderRow,
     ParcelEvent,
     ParcelRow,
+    ReturnRow,
     RobotRow,
     SlotRow,
     TaskRow,
@@ -73,6 +74,7 @@ class Snapshot:
     declared: list[Declared]  # every order that reached the gate, for the rules' buyer history
     closed: list[Closed]
     holds: list[tuple[str, str]]  # the last parcels held: (order, reason), oldest first
+    quota_restored: dict[str, int] = field(default_factory=dict)  # order -> fen its returns gave back
 
 
 def load_snapshot(engine: Engine) -> Snapshot:
@@ -161,4 +163,15 @@ def load_snapshot(engine: Engine) -> Snapshot:
                 ).all()
             )
         ]
-    return Snapshot(slots, lots, parcels, tasks, commands, robots, chutes, declared, closed, holds)
+        quota_restored = {
+            o: int(fen)
+            for o, fen in s.exec(
+                select(ReturnRow.order_no, func.sum(ReturnRow.quota_restored_fen)).group_by(
+                    ReturnRow.order_no
+                )
+            ).all()
+            if fen
+        }
+    return Snapshot(
+        slots, lots, parcels, tasks, commands, robots, chutes, declared, closed, holds, quota_restored
+    )

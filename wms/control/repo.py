@@ -11,7 +11,9 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, SQLModel, select
 
 from wms.domain import TERMINAL_STATES, LedgerKind, LotReceipt, OrderBundle, ParcelState, Sku
+from wms.reports import balance
 from wms.store.models import (
+    AdjustmentRow,
     AlarmRow,
     AllocationRow,
     BootRow,
@@ -27,6 +29,7 @@ from wms.store.models import (
     ParcelRow,
     PaymentRow,
     ReslotRow,
+    ReturnRow,
     RobotRow,
     SkuRow,
     SlotRow,
@@ -320,15 +323,15 @@ class Repo:
                 lot.qty_allocated -= alloc.qty
                 if kind is not None:
                     lot.qty_on_hand -= alloc.qty
-                    self._append(
-                        LedgerEntry,
-                        ts=now,
-                        lot=alloc.lot,
-                        sku=alloc.sku,
-                        kind=kind,
-                        qty=alloc.qty,
-                        ref=order_no,
-                    )
+                self._append(
+                    LedgerEntry,
+                    ts=now,
+                    lot=alloc.lot,
+                    sku=alloc.sku,
+                    kind=kind if kind is not None else LedgerKind.REJECTED,
+                    qty=alloc.qty,
+                    ref=order_no,
+                )
                 s.add(lot)
             self._transition(s, [order_no], to, now, reason, {"reason": reason, "done_at": now})
 
@@ -361,6 +364,110 @@ class Repo:
                 now,
                 manifest_id,
                 {"manifest": manifest_id, "done_at": now},
+            )
+
+    # stock movements after dispatch -----------------------------------------------------------------
+
+    def released_units(self, order_no: str) -> tuple[str | None, float | None, list[tuple[str, str, int]]]:
+        """An order's parcel state, when it closed, and the ``(lot, sku, qty)`` it took from stock."""
+        with self.session() as s:
+            row = s.get(ParcelRow, order_no)
+            allocs = s.exec(select(AllocationRow).where(AllocationRow.order_no == order_no)).all()
+            return (
+                row.state if row else None,
+                row.done_at if row else None,
+                [(a.lot, a.sku, a.qty) for a in allocs],
+            )
+
+    def returns_of(self, order_no: str) -> list[ReturnRow]:
+        """Every unit booked back from this order's earlier returns."""
+        with self.session() as s:
+            return list(s.exec(select(ReturnRow).where(ReturnRow.order_no == order_no)).all())
+
+    def return_rows(self, return_no: str) -> list[ReturnRow]:
+        """The rows one return booked (empty if it is new)."""
+        with self.session() as s:
+            return list(s.exec(select(ReturnRow).where(ReturnRow.return_no == return_no)).all())
+
+    def book_return(
+        self,
+        return_no: str,
+        order_no: str,
+        units: list[tuple[str, str, int]],
+        restock: bool,
+        quota_fen: int,
+        now: float,
+    ) -> None:
+        """Consumer-returned units back into bond: the returns area, or sellable stock with ``restock``."""
+        with self.unit() as s:
+            for k, (lot_id, sku, qty) in enumerate(units):
+                s.add(
+                    ReturnRow(
+                        return_no=return_no,
+                        order_no=order_no,
+                        ts=now,
+                        lot=lot_id,
+                        sku=sku,
+                        qty=qty,
+                        restocked=restock,
+                        quota_restored_fen=quota_fen if k == 0 else 0,
+                    )
+                )
+                self._append(
+                    LedgerEntry, ts=now, lot=lot_id, sku=sku, kind=LedgerKind.RETURNED, qty=qty, ref=return_no
+                )
+                if restock:
+                    self._restock(s, lot_id, sku, qty, return_no, now)
+            where = "back in stock" if restock else "in the returns area"
+            n = sum(q for _, _, q in units)
+            self.note(order_no, now, f"return {return_no}: {n} units {where}")
+
+    def restock_return(self, return_no: str, now: float) -> list[tuple[str, str, int]]:
+        """Put what a return left in the returns area back on sale; the ``(lot, sku, qty)`` restocked."""
+        with self.unit() as s:
+            rows = s.exec(
+                select(ReturnRow).where(ReturnRow.return_no == return_no, ReturnRow.restocked.is_(False))  # type: ignore[attr-defined]
+            ).all()
+            for row in rows:
+                row.restocked = True
+                s.add(row)
+                self._restock(s, row.lot, row.sku, row.qty, return_no, now)
+            if rows:
+                self.note(
+                    rows[0].order_no, now, f"return {return_no}: {sum(r.qty for r in rows)} units restocked"
+                )
+            return [(r.lot, r.sku, r.qty) for r in rows]
+
+    def _restock(self, s: Session, lot_id: str, sku: str, qty: int, ref: str, now: float) -> None:
+        lot = self._get(s, LotRow, lot_id)
+        if lot is None:
+            raise KeyError(f"no lot {lot_id}")
+        lot.qty_on_hand += qty
+        s.add(lot)
+        self._append(LedgerEntry, ts=now, lot=lot_id, sku=sku, kind=LedgerKind.RESTOCKED, qty=qty, ref=ref)
+
+    def adjustment(self, adjustment_no: str) -> AdjustmentRow | None:
+        """A stock adjustment already booked under this number."""
+        with self.session() as s:
+            return s.get(AdjustmentRow, adjustment_no)
+
+    def adjust(self, adjustment_no: str, lot_id: str, qty: int, reason: str, now: float) -> None:
+        """Book a counted correction: the lot's stock and a signed ADJUSTED ledger entry."""
+        with self.unit() as s:
+            lot = self._get(s, LotRow, lot_id)
+            if lot is None:
+                raise KeyError(f"no lot {lot_id}")
+            lot.qty_on_hand += qty
+            s.add(lot)
+            s.add(AdjustmentRow(adjustment_no=adjustment_no, ts=now, lot=lot_id, qty=qty, reason=reason))
+            self._append(
+                LedgerEntry,
+                ts=now,
+                lot=lot_id,
+                sku=lot.sku,
+                kind=LedgerKind.ADJUSTED,
+                qty=qty,
+                ref=adjustment_no,
             )
 
     def propose_reslot(self, row: ReslotRow) -> None:
@@ -452,7 +559,7 @@ class Repo:
     # checks ----------------------------------------------------------------------------------------
 
     def ledger_check(self) -> dict[str, int | bool]:
-        """Received = in stock + released + returned + held, from the ledger against the lots' state."""
+        """Received (+ adjusted) = in stock + released + returned + held, from the ledger against the lots."""
         with self.session() as s:
             sums = dict(
                 s.exec(select(LedgerEntry.kind, func.sum(LedgerEntry.qty)).group_by(LedgerEntry.kind)).all()
@@ -470,19 +577,16 @@ class Repo:
                 ).one()
                 or 0
             )
-        received = int(sums.get(LedgerKind.RECEIVED, 0) or 0)
-        released = int(sums.get(LedgerKind.RELEASED, 0) or 0)
-        returned = int(sums.get(LedgerKind.RETURNED, 0) or 0)
-        held = int(sums.get(LedgerKind.HELD, 0) or 0)
-        balanced = received == int(on_hand) + released + returned + held
+        b = balance({k: int(v or 0) for k, v in sums.items()}, int(on_hand))
         reservations_ok = int(allocated_lots) == int(allocated_rows) - int(closed)
         return {
-            "received": received,
-            "in_stock": int(on_hand),
-            "released": released,
-            "returned": returned,
-            "held": held,
-            "balanced": balanced and reservations_ok,
+            "received": b.received,
+            "adjusted": b.adjusted,
+            "in_stock": b.in_stock,
+            "released": b.released,
+            "returned": b.returned,
+            "held": b.held,
+            "balanced": b.difference == 0 and reservations_ok,
         }
 
     def parcel_states(self) -> dict[str, int]:

@@ -236,13 +236,32 @@ MESSAGES: dict[str, list[JSON]] = {
         {"cmd_id": "c1", "parcel": "EO1", "kind": "packed", "location": "pack-1", "weight_kg": 0.8},
         {"cmd_id": "c2", "parcel": "EO1", "kind": "arrived", "location": "induct-1"},
     ],
-    "XrayResult": [{"parcel": "EO1", "lane": 0, "verdict": "clear", "image_id": "img-1"}],
+    "XrayResult": [
+        {"parcel": "EO1", "lane": 0, "verdict": "clear", "image_id": "img-1"},
+        {
+            "parcel": "EO1",
+            "lane": 1,
+            "verdict": "suspect",
+            "image_id": "img-2",
+            "items": [{"sku": "SKU001", "qty": 2}],
+            "weight_kg": 1.25,
+        },
+    ],
+    "ReturnNotice": [
+        {"return_no": "RT-1", "order_no": "EO1"},
+        {"return_no": "RT-2", "order_no": "EO1", "lines": [{"sku": "SKU001", "qty": 1}], "restock": False},
+    ],
+    "StockAdjustment": [{"adjustment_no": "ADJ-1", "lot": "L1", "qty": -2, "reason": "cycle count"}],
+    "StockResult": [{"ref": "RT-1", "kind": "return", "accepted": True, "detail": "1 units back in stock"}],
     "ControlCmd": [{"command": "estop", "operator": "console"}, {"command": "resume"}],
     "Ack": [{"kind": "order", "ref": "EO1"}],
     "ConveyorCmd": [
         {"cmd_id": "c1", "parcel": "EO1", "kind": "pack", "origin": "a", "destination": "b", "seconds": 2.5}
     ],
-    "XrayCmd": [{"parcel": "EO1", "lane": 1}],
+    "XrayCmd": [
+        {"parcel": "EO1", "lane": 1},
+        {"parcel": "EO1", "lane": 0, "declared": [{"sku": "SKU001", "qty": 2, "unit_kg": 0.6}]},
+    ],
     "Alarm": [{"ts": NOW, "severity": "warning", "source": "robots", "message": "low battery"}],
     "Status": [
         {

@@ -142,13 +142,27 @@ class BuyerHistory:
 
     def record_return(self, order: CustomsOrder, now: float, released_at: float) -> bool:
         """A returned order restores the quota if returned within the window; True if it did."""
-        if now - released_at > self.return_window_days * DAY_S:
+        release = self._releases.get(order.order_no)
+        if release is None or not self.within_return_window(now, released_at):
             return False
-        release = self._releases.pop(order.order_no, None)
-        if release is None:
-            return False
-        self._released_totals[(release.buyer_id, release.year)] -= release.value_fen
-        return True
+        return self.restore_quota(order.order_no, release.value_fen) > 0
+
+    def within_return_window(self, now: float, released_at: float) -> bool:
+        """Whether a return now of goods released at ``released_at`` gives the buyer's quota back."""
+        return now - released_at <= self.return_window_days * DAY_S
+
+    def restore_quota(self, order_no: str, value_fen: int) -> int:
+        """Take up to ``value_fen`` of a released order off its buyer's yearly total; the fen restored."""
+        release = self._releases.get(order_no)
+        if release is None or value_fen <= 0:
+            return 0
+        take = min(value_fen, release.value_fen)
+        self._released_totals[(release.buyer_id, release.year)] -= take
+        if take == release.value_fen:
+            del self._releases[order_no]
+        else:
+            self._releases[order_no] = _Release(release.buyer_id, release.value_fen - take, release.year)
+        return take
 
 
 # ---------------------------------------------------------------------------------------------- rules

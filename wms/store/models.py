@@ -242,6 +242,32 @@ class LedgerEntry(SQLModel, table=True):
     ref: str = ""
 
 
+class ReturnRow(SQLModel, table=True):
+    """Units of a dispatched order a consumer returned, booked back into one lot (append-only)."""
+
+    __tablename__ = "consumer_return"
+    id: int | None = Field(default=None, primary_key=True)
+    return_no: str = Field(index=True)
+    order_no: str = Field(index=True)
+    ts: float
+    lot: str
+    sku: str
+    qty: int
+    restocked: bool
+    quota_restored_fen: int = 0
+
+
+class AdjustmentRow(SQLModel, table=True):
+    """A counted stock correction of one lot, with who-knows-why (its ledger entry carries the units)."""
+
+    __tablename__ = "stock_adjustment"
+    adjustment_no: str = Field(primary_key=True)
+    ts: float
+    lot: str = Field(index=True)
+    qty: int
+    reason: str
+
+
 class AlarmRow(SQLModel, table=True):
     """An alarm raised for the operators (bad input, robot fault, SLA risk)."""
 
