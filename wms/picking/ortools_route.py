@@ -1,9 +1,9 @@
 """Pick routes for any layout with OR-Tools, and the one entry point that routes by method name.
 
-OR-Tools' RoutingModel (one vehicle from a start to an end, guided local search under a time limit,
-started from the combined heuristic's route where there is one) works on any distance matrix, so it
-routes a block with any number of cross aisles, a start and end anywhere, or a robot across several
-blocks joined into one networkx graph. ``route`` picks the method by
+OR-Tools' RoutingModel (one vehicle from a start to an end, guided local search under a time limit)
+works on any distance matrix: in a block it routes the picks' aisle runs (``wms.picking.aisle_tsp``,
+started from the two-sweep heuristic's loop) with a start and end anywhere, and over a networkx graph
+it routes a robot across several blocks joined into one. ``route`` picks the method by
 name for commands and benchmarks; ``route_on_layout`` is what the controller calls on its Layout:
 exact when the route's ends sit on the block's cross aisles (pack stations and chargers hang off the
 front cross aisle), OR-Tools otherwise.
@@ -11,6 +11,7 @@ front cross aisle), OR-Tools otherwise.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -18,9 +19,10 @@ import networkx as nx
 import numpy as np
 from ortools.constraint_solver import pywrapcp, routing_enums_pb2
 
+from wms.picking.aisle_tsp import expand, runs, seed_from, solve_runs, two_sweep
 from wms.picking.block import Block, Pick, PickError, Route, layout_point
 from wms.picking.exact import exact_route, path_length
-from wms.picking.heuristics import HEURISTICS, combined_route
+from wms.picking.heuristics import HEURISTICS
 
 if TYPE_CHECKING:
     from wms.layout import Layout
@@ -74,29 +76,32 @@ def ortools_route(
     start: tuple[int, float] | None = None,
     end: tuple[int, float] | None = None,
 ) -> Route:
-    """Route through the picks of a block by OR-Tools; picks at the same spot share one stop.
+    """Route through the picks of a block by OR-Tools over the picks' aisle runs (``aisle_tsp``).
 
-    A depot-to-depot search starts from the combined heuristic's route, which guided local search
-    then improves; with other ends it starts from the cheapest-arc route.
+    The search visits each run of picks in one pass, up or down, which some optimal route does, so it
+    is far smaller than the TSP over the picks. It starts from the two-sweep heuristic's loop (opened
+    between the ends), which guided local search then improves.
     """
+    began = time.perf_counter()
     pts = block.check(picks)
     first = block.check([start], "start")[0] if start is not None else block.depot
     last = block.check([end], "end")[0] if end is not None else block.depot
-    spots = list(dict.fromkeys(pts))
-    members: dict[Pick, list[int]] = {}
-    for i, p in enumerate(pts):
-        members.setdefault(p, []).append(i)
-    closed = first == last
-    nodes = [first, *spots] if closed else [first, last, *spots]
-    initial = None
-    if first == last == block.depot:
-        slot = {p: k + 1 for k, p in enumerate(spots)}
-        initial = list(dict.fromkeys(slot[pts[i]] for i in combined_route(block, pts).sequence))
-    order = solve_path(block.distances(nodes), 0, 0 if closed else 1, time_limit_s, initial)
-    base = 1 if closed else 2
-    seq = tuple(i for node in order if node >= base for i in members[spots[node - base]])
-    length = path_length(block, pts, seq, first, last)
-    return Route("ortools", length, seq, length)
+    items = runs(block, pts, (first, last))
+    if not items:
+        return Route("ortools", 0.0, (), 0.0) if first == last else _open_empty(block, first, last)
+    loop = two_sweep(block, pts, items, first, last)
+    seed, candidates = seed_from(items, pts, loop), [tuple(loop)]
+    left = max(time_limit_s - (time.perf_counter() - began), 0.001)
+    candidates.insert(0, expand(items, solve_runs(block, items, first, last, left, seed), pts))
+    lengths = [path_length(block, pts, seq, first, last) for seq in candidates]
+    best = int(np.argmin(lengths))  # the search's route unless the seed it started from is shorter
+    return Route("ortools", lengths[best], candidates[best], lengths[best])
+
+
+def _open_empty(block: Block, first: Pick, last: Pick) -> Route:
+    """The empty route from ``first`` straight to ``last``."""
+    length = path_length(block, [], (), first, last)
+    return Route("ortools", length, (), length)
 
 
 def route(
