@@ -202,7 +202,9 @@ def run_chaos(cfg: WarehouseConfig, customs: CustomsConfig, opts: ChaosOptions) 
         seed = cfg.feed.seed
         catalog = generate_catalog(cfg.feed, customs)
         shift_opts = ShiftOptions(duration_s=opts.duration_s, orders_per_hour=opts.orders_per_hour, seed=seed)
-        robots, _conveyor, _xray, feed = start_simulators(cfg, customs, shift_opts, clock, bus, catalog, seed)
+        robots, _conveyor, _xray, _hold, feed = start_simulators(
+            cfg, customs, shift_opts, clock, bus, catalog, seed
+        )
         feed_until = clock.now() + opts.duration_s
         limit = feed_until + opts.drain_limit_s
 

@@ -301,6 +301,9 @@ class CustomsConfig(_Model):
     mispack_rate: float = Field(
         default=0.0, ge=0, le=1, description="simulated gate only: share of parcels packed one unit short"
     )
+    manual_reject_rate: float = Field(
+        default=0.0, ge=0, le=1, description="simulated hold lane only: share of manual checks that reject"
+    )
     return_window_days: int = Field(default=30, ge=0)
     customs_code: str = Field(default="4601", pattern=r"^\d{4}$", description="declaring customs office")
     port_code: str = Field(default="4601", pattern=r"^\d{4}$", description="port of entry")

@@ -69,6 +69,23 @@ class XrayResult(Strict):
     weight_kg: float | None = Field(default=None, ge=0)
 
 
+class ManualCheckCmd(Strict):
+    """Controller → hold lane: open this held parcel and check it against its declaration."""
+
+    parcel: str
+    reasons: str = Field(default="", description="why it is held (risk rules, sampling)")
+    declared: list[XrayItem] = Field(default_factory=list, description="the parcel's inventory-list lines")
+
+
+class ManualCheckResult(Strict):
+    """Hold lane → controller: the officer's verdict on one opened parcel."""
+
+    parcel: str
+    verdict: Literal["release", "reject"]
+    officer: str = Field(min_length=1, max_length=64)
+    finding: str = Field(default="", max_length=500, description="what the officer found (with a reject)")
+
+
 class Alarm(Strict):
     """Something an operator should see: bad input, a robot fault, an order at risk."""
 

@@ -18,6 +18,7 @@ from sqlalchemy import func
 from sqlmodel import select
 
 from simulators.conveyor import ConveyorSim
+from simulators.hold_lane import HoldLaneSim
 from simulators.order_feed import OrderFeed, OrderFeedModel
 from simulators.robot import RobotSim
 from simulators.xray import XrayGateSim
@@ -41,7 +42,7 @@ log = logging.getLogger(__name__)
 
 # Consumers of QoS 1 commands and events keep their broker session, so nothing sent to them while they
 # reconnect is lost; robots take their orders at QoS 0 (VDA 5050) and the master re-sends those.
-PERSISTENT_CLIENTS = frozenset({"controller", "conveyor", "xray"})
+PERSISTENT_CLIENTS = frozenset({"controller", "conveyor", "xray", "hold-lane"})
 TERMINAL_VALUES = {s.value for s in TERMINAL_STATES}
 BusFactory = Callable[[str, Will | None, Any], Bus]  # (client name, last will, clock) -> connected bus
 
@@ -79,6 +80,7 @@ class Shift:
     feed_until: float
     buses: list[Bus] = field(default_factory=list)
     url_for: Callable[[str], str] | None = None  # MQTT URL (with credentials) of a client by name
+    hold_lane: HoldLaneSim | None = None
 
 
 def start_time(cfg: WarehouseConfig, local: str) -> float:
@@ -123,9 +125,9 @@ def build_shift(
         seed=seed,
     )
     ctl.start()
-    robots, conveyor, xray, feed = start_simulators(cfg, customs, opts, clock, bus, catalog, seed)
+    robots, conveyor, xray, hold, feed = start_simulators(cfg, customs, opts, clock, bus, catalog, seed)
     now = clock.now()
-    return Shift(ctl, robots, feed, conveyor, xray, clock, now, now + opts.duration_s, buses)
+    return Shift(ctl, robots, feed, conveyor, xray, clock, now, now + opts.duration_s, buses, hold_lane=hold)
 
 
 def start_simulators(
@@ -136,7 +138,7 @@ def start_simulators(
     bus: Callable[..., Bus],
     catalog: list[Any],
     seed: int,
-) -> tuple[list[RobotSim], ConveyorSim, XrayGateSim, OrderFeed]:
+) -> tuple[list[RobotSim], ConveyorSim, XrayGateSim, HoldLaneSim, OrderFeed]:
     """Start every simulator on ``clock``; ``bus(name, will=None)`` connects one client each."""
     layout = Layout(cfg.storage, cfg.pack.stations, cfg.fleet.picking.charging_spots)
     grid = build_grid(cfg.sortation, cfg.fleet.sorting.charging_spots)
@@ -178,6 +180,16 @@ def start_simulators(
         mispack_rate=customs.mispack_rate,
     )
     xray.start()
+    hold = HoldLaneSim(
+        bus("hold-lane"),
+        clock,
+        part,
+        officers=cfg.gate.manual_officers,
+        check_s=cfg.gate.manual_check_s,
+        reject_rate=customs.manual_reject_rate,
+        seed=seed,
+    )
+    hold.start()
     now = clock.now()
     model = OrderFeedModel(catalog, cfg.carriers, feed_cfg, customs, seed)
     feed = OrderFeed(
@@ -195,7 +207,7 @@ def start_simulators(
     )
     feed.publish_lots(generate_lots(catalog, feed_cfg, now))
     clock.call_later(1.0, feed.start)  # stock first, then orders
-    return robots, conveyor, xray, feed
+    return robots, conveyor, xray, hold, feed
 
 
 def summary(shift: Shift, wall_s: float, mode: str, broker: str) -> dict[str, Any]:

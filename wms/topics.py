@@ -72,6 +72,16 @@ def xray_result(partition: str) -> str:
     return f"wms/{partition}/xray/result"
 
 
+def manual_cmd(partition: str) -> str:
+    """Controller → the gate's hold lane: open and check a held parcel."""
+    return f"wms/{partition}/gate/manual/cmd"
+
+
+def manual_result(partition: str) -> str:
+    """The gate's hold lane → controller: an officer's verdict on a held parcel."""
+    return f"wms/{partition}/gate/manual/result"
+
+
 def status(partition: str) -> str:
     """Controller → consoles: the retained live status snapshot."""
     return f"wms/{partition}/status"

@@ -7,9 +7,9 @@ from pathlib import Path
 from sqlmodel import Session, select
 
 from wms.config import CONFIG_DIR, load_customs, load_warehouse
-from wms.domain import ParcelState
+from wms.domain import LedgerKind, ParcelState
 from wms.shift import ShiftOptions, run_until_drained, virtual_shift
-from wms.store.models import InspectionRow, ParcelEvent, ParcelRow
+from wms.store.models import InspectionRow, LedgerEntry, ParcelEvent, ParcelRow
 
 CFG = load_warehouse(CONFIG_DIR / "warehouse.toml")
 CUSTOMS = load_customs(CONFIG_DIR / "customs.toml")
@@ -50,7 +50,7 @@ def test_one_officer_checks_held_parcels_one_at_a_time(tmp_path: Path) -> None:
     check_s = 200.0
     shift = _run(
         tmp_path,
-        {"mispack_rate": 0.0, "sampling_rate": 1.0, "xray_suspect_rate": 0.0},
+        {"mispack_rate": 0.0, "sampling_rate": 1.0, "xray_suspect_rate": 0.0, "manual_reject_rate": 0.0},
         {"manual_officers": 1, "manual_check_s": check_s},
     )
     with Session(shift.controller.repo.engine) as s:
@@ -64,4 +64,19 @@ def test_one_officer_checks_held_parcels_one_at_a_time(tmp_path: Path) -> None:
     assert len(diverted) == len(released)  # every sampled parcel went through the hold lane
     gaps = [b - a for a, b in zip(released, released[1:], strict=False)]
     assert min(gaps) >= check_s - 1e-6  # one officer: never two checks at once
-    assert shift.controller.officers_busy == 0 and not shift.controller.hold_lane
+    assert shift.controller.hold_lane == 0 and shift.hold_lane is not None and shift.hold_lane.waiting == 0
+
+
+def test_a_manual_check_that_finds_a_problem_rejects_the_parcel_and_restocks_it(tmp_path: Path) -> None:
+    shift = _run(
+        tmp_path,
+        {"mispack_rate": 0.0, "sampling_rate": 1.0, "xray_suspect_rate": 0.0, "manual_reject_rate": 1.0},
+    )
+    with Session(shift.controller.repo.engine) as s:
+        rows = s.exec(select(ParcelRow)).all()
+        manual = [r for r in rows if r.reason.startswith("MANUAL_CHECK")]
+        restocked = s.exec(select(LedgerEntry).where(LedgerEntry.kind == LedgerKind.REJECTED)).all()
+    assert manual and all(r.state == ParcelState.REJECTED for r in manual)
+    assert "contents do not match the declared goods (officer-" in manual[0].reason
+    assert {e.ref for e in restocked} == {r.order_no for r in manual}  # their units back in stock
+    assert shift.controller.repo.ledger_check()["balanced"]

@@ -81,3 +81,13 @@ def test_bench_gate_command_prints_tables_and_writes_json(tmp_path: Path) -> Non
     data = json.loads(out.read_text(encoding="utf-8"))
     assert data["parcels"] == 300 and data["gate"]["lanes"] == 3
     assert set(data["engine"]["decisions"]) <= {"release", "hold", "reject"}
+
+
+def test_held_parcels_wait_for_a_free_officer() -> None:
+    gate = GateModel(
+        lanes=3, xray_s=5.0, manual_check_s=100.0, conveyor_to_gate_s=0.0, suspect_rate=0.0, manual_officers=1
+    )
+    g = simulate_gate([(0.0, "hold"), (0.0, "hold"), (0.0, "hold")], gate, 0.0, seed=1)
+    # three lanes scan at once; one officer checks them one after the other
+    assert (g["hold_lane_wait_p50_s"], g["hold_lane_wait_p99_s"]) == (100.0, 200.0)
+    assert g["sort_to_release_p99_s"] == 305.0 and g["last_release_h"] == 305.0 / 3600

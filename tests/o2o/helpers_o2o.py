@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from simulators.conveyor import ConveyorSim
+from simulators.hold_lane import HoldLaneSim
 from simulators.xray import XrayGateSim
 from wms import topics
 from wms.bus.inproc import InProcBroker
@@ -63,6 +64,13 @@ def site(tmp: Path, local: str = "2026-11-11T10:00:00") -> Site:
         lanes=CFG.gate.xray_lanes,
         scan_s=CFG.gate.xray_s,
         suspect_rate=0.0,
+    ).start()
+    HoldLaneSim(
+        broker.client("hold-lane"),
+        clock,
+        PART,
+        officers=CFG.gate.manual_officers,
+        check_s=CFG.gate.manual_check_s,
     ).start()
     stock_up(broker.client("stock"), clock)
     clock.run(until=clock.now() + 2.0)

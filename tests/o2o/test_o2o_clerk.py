@@ -10,6 +10,7 @@ from sqlmodel import select
 from typer.testing import CliRunner
 
 from simulators.conveyor import ConveyorSim
+from simulators.hold_lane import HoldLaneSim
 from simulators.order_feed import make_buyer
 from simulators.xray import XrayGateSim
 from wms.bus.broker import EmbeddedBroker
@@ -83,12 +84,15 @@ def test_no_controller_no_answer(tmp_path: Path) -> None:
 
 def _mqtt_site(url: str, db: Path, clock: WallClock) -> list[MqttBus]:
     """Controller, conveyors, X-ray gate and stock on one sped-up wall clock over MQTT."""
-    buses = [MqttBus(url, f"t-{n}", clock) for n in ("controller", "conveyor", "xray", "stock")]
+    buses = [MqttBus(url, f"t-{n}", clock) for n in ("controller", "conveyor", "xray", "stock", "hold-lane")]
     ctl = Controller(buses[0], clock, connect(f"sqlite:///{db}", fresh=True), CFG, CUSTOMS, CATALOG)
     ctl.start()
     ConveyorSim(buses[1], clock, PART).start()
     XrayGateSim(
         buses[2], clock, PART, lanes=CFG.gate.xray_lanes, scan_s=CFG.gate.xray_s, suspect_rate=0.0
+    ).start()
+    HoldLaneSim(
+        buses[4], clock, PART, officers=CFG.gate.manual_officers, check_s=CFG.gate.manual_check_s
     ).start()
     stock_up(buses[3], clock)
     return buses

@@ -47,6 +47,8 @@ from wms.messages import (
     ControlCmd,
     ConveyorCmd,
     ConveyorEvent,
+    ManualCheckCmd,
+    ManualCheckResult,
     O2OEvent,
     ReturnNotice,
     StockAdjustment,
@@ -111,6 +113,7 @@ class Parcel:
     sampled: bool = False
     hold_reasons: str = ""
     xray_lane: int | None = None
+    manual_lane: int | None = None  # the x-ray lane it came from while the hold lane checks it
     reason: str = ""
     order_type: str = "regular"
 
@@ -179,8 +182,7 @@ class Controller:
         self.bags: dict[str, list[str]] = {}
         self.conveyor_jobs: dict[str, tuple[str, str, str]] = {}  # cmd_id → (parcel or bag, kind, to)
         self.lane_queue = [0] * cfg.gate.xray_lanes
-        self.hold_lane: deque[tuple[str, int]] = deque()  # (parcel, x-ray lane) waiting for an officer
-        self.officers_busy = 0
+        self.hold_lane = 0  # held parcels sent to the officers and not yet answered
         self.pending = PendingCommands()
         self.pack_load = dict.fromkeys(self.layout.pack_nodes, 0)
         self.alarms: deque[Alarm] = deque(maxlen=50)
@@ -238,6 +240,7 @@ class Controller:
             (topics.orders(p), "orders", self._on_order),
             (topics.conveyor_event(p), "conveyor", self._on_conveyor),
             (topics.xray_result(p), "xray", self._on_xray),
+            (topics.manual_result(p), "gate", self._on_manual),
             (topics.stock_returns(p), "returns", self._on_return),
             (topics.stock_adjustments(p), "stock", self._on_adjustment),
             (topics.control(p), "control", self._on_control),
@@ -389,8 +392,12 @@ class Controller:
             self.pick_queue.append((task_id, nos))
         for c in snap.commands:
             if c.topic == topics.conveyor_cmd(self.part):
-                cmd: ConveyorCmd | XrayCmd = ConveyorCmd.model_validate_json(c.payload)
+                cmd: ConveyorCmd | XrayCmd | ManualCheckCmd = ConveyorCmd.model_validate_json(c.payload)
                 self.conveyor_jobs[cmd.cmd_id] = (cmd.parcel, cmd.kind, cmd.destination)
+            elif c.topic == topics.manual_cmd(self.part):
+                cmd = ManualCheckCmd.model_validate_json(c.payload)
+                self.parcels[cmd.parcel].manual_lane = self._lane_of(cmd.parcel)
+                self.hold_lane += 1
             else:
                 cmd = XrayCmd.model_validate_json(c.payload)
                 self.parcels[cmd.parcel].xray_lane = cmd.lane
@@ -416,7 +423,7 @@ class Controller:
             self.outbox.publish(p.topic, p.message, qos=1)
         orphans = {ParcelState.PICKING: 0, ParcelState.SORTING: 0, ParcelState.AT_GATE: 0}
         for p in list(self.parcels.values()):
-            if p.state == ParcelState.INSPECTING and p.xray_lane is None:
+            if p.state == ParcelState.INSPECTING and p.xray_lane is None and p.manual_lane is None:
                 self._manual_check(p, self._lane_of(p.order_no))
             elif p.state == ParcelState.AT_GATE:
                 orphans[p.state] += 1
@@ -792,7 +799,9 @@ class Controller:
         )  # type: ignore[arg-type]
         self._command(cmd_id, topics.conveyor_cmd(self.part), cmd, 1.5 * seconds + 30.0)
 
-    def _command(self, key: str, topic: str, cmd: ConveyorCmd | XrayCmd, timeout_s: float) -> None:
+    def _command(
+        self, key: str, topic: str, cmd: ConveyorCmd | XrayCmd | ManualCheckCmd, timeout_s: float
+    ) -> None:
         """Send a device command and keep it (in memory and stored) until its answer arrives."""
         now = self.clock.now()
         self.pending.expect(key, topic, cmd, timeout_s, now)
@@ -928,10 +937,14 @@ class Controller:
             reason=p.hold_reasons,
         )
         timeout = (self.lane_queue[lane] + 1) * self.cfg.gate.xray_s + 60.0
-        kg = {ln.sku: sku.weight_kg for ln in b.order.lines if (sku := self.catalog.get(ln.sku))}
-        declared = [XrayItem(sku=ln.sku, qty=ln.qty, unit_kg=kg.get(ln.sku)) for ln in b.order.lines]
-        cmd = XrayCmd(parcel=order_no, lane=lane, priority=p.o2o, declared=declared)
+        cmd = XrayCmd(parcel=order_no, lane=lane, priority=p.o2o, declared=self._declared(p))
         self._command(f"xray:{order_no}", topics.xray_cmd(self.part), cmd, timeout)
+
+    def _declared(self, p: Parcel) -> list[XrayItem]:
+        """The parcel's inventory-list lines with unit weights, for the X-ray lane and the hold lane."""
+        lines = bundle_of(p).order.lines
+        kg = {ln.sku: sku.weight_kg for ln in lines if (sku := self.catalog.get(ln.sku))}
+        return [XrayItem(sku=ln.sku, qty=ln.qty, unit_kg=kg.get(ln.sku)) for ln in lines]
 
     def _on_xray(self, data: bytes) -> None:
         res = XrayResult.model_validate_json(data)
@@ -973,28 +986,31 @@ class Controller:
         return found
 
     def _manual_check(self, p: Parcel, lane: int) -> None:
-        """Divert a held parcel with a clear image to the hold lane, where the next free officer opens it."""
-        self.hold_lane.append((p.order_no, lane))
-        waiting = len(self.hold_lane)
-        self.repo.note(p.order_no, self.clock.now(), f"diverted to the hold lane ({waiting} waiting)")
-        self._next_manual_check()
+        """Divert a held parcel with a clear image to the hold lane, where an officer opens and checks it."""
+        p.manual_lane = lane
+        self.hold_lane += 1
+        self.repo.note(p.order_no, self.clock.now(), f"diverted to the hold lane ({self.hold_lane} there)")
+        cmd = ManualCheckCmd(parcel=p.order_no, reasons=p.hold_reasons, declared=self._declared(p))
+        gate = self.cfg.gate
+        timeout = (self.hold_lane / gate.manual_officers + 1) * gate.manual_check_s + 120.0
+        self._command(f"manual:{p.order_no}", topics.manual_cmd(self.part), cmd, timeout)
 
-    def _next_manual_check(self) -> None:
-        """Start manual checks while officers are free; each releases its parcel when done."""
-        while self.hold_lane and self.officers_busy < self.cfg.gate.manual_officers:
-            order_no, lane = self.hold_lane.popleft()
-            p = self.parcels.get(order_no)
-            if p is None or p.state != ParcelState.INSPECTING:
-                continue
-            self.officers_busy += 1
-
-            def done(p: Parcel = p, lane: int = lane) -> None:
-                self.officers_busy -= 1
-                reason = f"manual check passed after {p.hold_reasons}"
-                self._decide(p, "release", reason, xray="clear", lane=lane, sampled=p.sampled)
-                self._next_manual_check()
-
-            self._later(self.cfg.gate.manual_check_s, done)
+    def _on_manual(self, data: bytes) -> None:
+        """An officer's verdict: the held parcel is released, or rejected with what was found."""
+        res = ManualCheckResult.model_validate_json(data)
+        p = self.parcels.get(res.parcel)
+        if p is None or p.manual_lane is None:
+            self._count("duplicate_messages")  # not waiting for a check: a repeat changes nothing
+            return
+        lane, p.manual_lane = p.manual_lane, None
+        self.hold_lane = max(0, self.hold_lane - 1)
+        self._answered(f"manual:{res.parcel}")
+        if res.verdict == "release":
+            reason = f"manual check by {res.officer} passed after {p.hold_reasons}"
+            self._decide(p, "release", reason, xray="clear", lane=lane, sampled=p.sampled)
+        else:
+            reason = f"MANUAL_CHECK: {res.finding or 'rejected'} ({res.officer}, held for {p.hold_reasons})"
+            self._decide(p, "reject", reason, xray="clear", lane=lane, sampled=p.sampled)
 
     def _declare(self, p: Parcel, now: float) -> None:
         """Write the CEB621 import inventory list of a released order (signing is a pluggable later step)."""

@@ -247,6 +247,8 @@ class FleetManager:
             robot.online = True
             robot.last_header = -1
             robot.last_seen = self.clock.now()
+            # its state of this session may have gone out before we subscribed: ask rather than wait 30 s
+            self._instant(robot, "stateRequest")
         else:
             self._out_of_service(robot, f"connection {msg.connectionState}")
         if (robot.status, robot.task) != before:

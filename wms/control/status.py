@@ -76,7 +76,7 @@ def build_status(ctl: Controller) -> Status:
         sla_met_pct=sla_met_pct(ctl),
         robots=robots,
         gate_queue=sum(ctl.lane_queue),
-        hold_lane=len(ctl.hold_lane) + ctl.officers_busy,
+        hold_lane=ctl.hold_lane,
         holds=holds,
         at_risk=[
             AtRisk(order_no=p.order_no, state=p.state.value, age_s=now - p.received_at, carrier=p.carrier)

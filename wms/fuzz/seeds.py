@@ -247,6 +247,17 @@ MESSAGES: dict[str, list[JSON]] = {
             "weight_kg": 1.25,
         },
     ],
+    "ManualCheckCmd": [
+        {
+            "parcel": "EO1",
+            "reasons": "SAMPLED: random manual check",
+            "declared": [{"sku": "SKU001", "qty": 1}],
+        }
+    ],
+    "ManualCheckResult": [
+        {"parcel": "EO1", "verdict": "release", "officer": "officer-1"},
+        {"parcel": "EO1", "verdict": "reject", "officer": "officer-2", "finding": "not the declared goods"},
+    ],
     "ReturnNotice": [
         {"return_no": "RT-1", "order_no": "EO1"},
         {"return_no": "RT-2", "order_no": "EO1", "lines": [{"sku": "SKU001", "qty": 1}], "restock": False},
