@@ -50,6 +50,9 @@ def test_expanded_rights_per_user() -> None:
         ("write", "wms/zz1/control"),
         ("write", "wms/zz1/orders"),
         ("read", "wms/zz1/o2o"),
+        ("write", "wms/zz1/stock/returns"),
+        ("write", "wms/zz1/stock/adjustments"),
+        ("read", "wms/zz1/stock/results"),
     }
     assert rules["zz1-conveyor"] == {("read", "wms/zz1/conveyor/cmd"), ("write", "wms/zz1/conveyor/event")}
     assert rules["zz1-xray"] == {("read", "wms/zz1/xray/cmd"), ("write", "wms/zz1/xray/result")}

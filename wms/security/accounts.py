@@ -20,6 +20,7 @@ class Role(StrEnum):
     ROBOT = "robot"
     CONVEYOR = "conveyor"
     XRAY = "xray"
+    HOLD_LANE = "hold-lane"
     ORDER_FEED = "order-feed"
     CUSTOMS = "customs"
     CONSOLE = "console"

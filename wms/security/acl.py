@@ -48,6 +48,8 @@ def service_rules(role: Role, partition: str, manufacturer: str) -> list[Rule]:
             return [Rule("read", topics.conveyor_cmd(p)), Rule("write", topics.conveyor_event(p))]
         case Role.XRAY:
             return [Rule("read", topics.xray_cmd(p)), Rule("write", topics.xray_result(p))]
+        case Role.HOLD_LANE:
+            return [Rule("read", topics.manual_cmd(p)), Rule("write", topics.manual_result(p))]
         case Role.ORDER_FEED:
             return [
                 Rule("write", topics.orders(p)),
@@ -59,11 +61,14 @@ def service_rules(role: Role, partition: str, manufacturer: str) -> list[Rule]:
             return [Rule("write", topics.customs_receipts(p))]
         case Role.CONSOLE:
             return [Rule("read", f"wms/{p}/#")]
-        case Role.CLI:  # operators: e-stop and resume; counter clerks: O2O orders and their progress
+        case Role.CLI:  # operators: e-stop, resume; counter clerks: O2O orders; returns and stock counts
             return [
                 Rule("write", topics.control(p)),
                 Rule("write", topics.orders(p)),
                 Rule("read", topics.o2o(p)),
+                Rule("write", topics.stock_returns(p)),
+                Rule("write", topics.stock_adjustments(p)),
+                Rule("read", topics.stock_results(p)),
             ]
     raise ValueError(f"no service rules for role {role}")
 
