@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from simulators.spool import HeldOrders
 from wms import topics
 from wms.bus.base import Bus
 from wms.clock import Clock, Timer
@@ -618,7 +619,7 @@ class OrderFeed:
         self.held_back = 0  # orders that had to wait for the intake to open (all sent later)
         self.intake_signals = 0
         self.catchup_per_h = catchup_per_h or 2.0 * rate_per_h
-        self._held: deque[tuple[str, str, bool]] = deque()  # (order_no, json, has a defect)
+        self._held = HeldOrders()  # (order_no, json, has a defect), payloads on disk
         self._releaser: Timer | None = None
         self._stopped = False
         # called with (order_no, time generated, held back) for every regular order (benches count arrivals)
@@ -736,7 +737,7 @@ class OrderFeed:
         if not held:
             self._publish_order(order_no, payload, bad)
         else:  # behind the orders already waiting, so they keep their order
-            self._held.append((order_no, payload, bad))
+            self._held.append(order_no, payload, bad)
             self.held_back += 1
             if self.accepting and self._releaser is None:
                 self._release()
