@@ -243,7 +243,7 @@ class LedgerEntry(SQLModel, table=True):
 
 
 class ReturnRow(SQLModel, table=True):
-    """Units of a dispatched order a consumer returned, booked back into one lot (append-only)."""
+    """Units of a dispatched order a consumer returned into one lot; ``restocked`` once back on sale."""
 
     __tablename__ = "consumer_return"
     id: int | None = Field(default=None, primary_key=True)
