@@ -116,3 +116,30 @@ def test_sqlite_uses_wal(tmp_path: Path) -> None:
 @pytest.mark.integration
 def test_repo_on_postgresql(pg_url: str) -> None:
     _exercise(pg_url)
+
+
+def test_report_ledger_command_prints_the_account_books_and_names_a_lot_that_does_not_balance(
+    tmp_path: Path,
+) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from wms.cli import app
+
+    url = f"sqlite:///{tmp_path / 'r.db'}"
+    repo = Repo(connect(url, fresh=True))
+    lot = LotReceipt(lot="LOT1", sku="SKU1", qty=10, entry_no="E1", account_book="T1", expiry="2027-01-01")
+    repo.receive_lot(lot, "S1", 0.0)
+    runner = CliRunner()
+    out = runner.invoke(app, ["report", "ledger", "--db", url])
+    assert out.exit_code == 0, out.output
+    assert "received (+ adjusted) = in stock + released + returned + held" in out.output
+    assert "T1" in out.output and "1 lots: balanced" in out.output
+    with repo.session() as s:
+        s.add(LedgerEntry(ts=1.0, lot="LOT1", sku="SKU1", kind=LedgerKind.HELD, qty=2))
+        s.commit()
+    out = runner.invoke(app, ["report", "ledger", "--db", url])
+    assert out.exit_code == 1 and "lot LOT1 (SKU1): -2 units unaccounted for" in out.output
+    out = runner.invoke(app, ["report", "ledger", "--db", url, "--json"])
+    assert out.exit_code == 1 and json.loads(out.output)["balanced"] is False
