@@ -503,6 +503,7 @@ def _register_commands() -> None:
     from wms.day.commands import register as day
     from wms.fuzz.commands import register as fuzz
     from wms.inspection.commands import register as inspection
+    from wms.inspection.verdict import register as gate
     from wms.o2o.commands import register as o2o
     from wms.picking.commands import register as picking
     from wms.robots.commands import register as robots
@@ -511,7 +512,7 @@ def _register_commands() -> None:
     from wms.sorting.commands import register as sorting
     from wms.stockdesk.commands import register as stock
 
-    for register in (day, fuzz, inspection, o2o, picking, robots, security, slotting, sorting, stock):
+    for register in (day, fuzz, gate, inspection, o2o, picking, robots, security, slotting, sorting, stock):
         register(app, bench_app)
 
 
