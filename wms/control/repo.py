@@ -417,7 +417,7 @@ class Repo:
                     LedgerEntry, ts=now, lot=lot_id, sku=sku, kind=LedgerKind.RETURNED, qty=qty, ref=return_no
                 )
                 if restock:
-                    self._restock(s, lot_id, sku, qty, return_no, now)
+                    self._move_stock(s, lot_id, qty, LedgerKind.RESTOCKED, return_no, now)
             where = "back in stock" if restock else "in the returns area"
             n = sum(q for _, _, q in units)
             self.note(order_no, now, f"return {return_no}: {n} units {where}")
@@ -431,20 +431,21 @@ class Repo:
             for row in rows:
                 row.restocked = True
                 s.add(row)
-                self._restock(s, row.lot, row.sku, row.qty, return_no, now)
+                self._move_stock(s, row.lot, row.qty, LedgerKind.RESTOCKED, return_no, now)
             if rows:
                 self.note(
                     rows[0].order_no, now, f"return {return_no}: {sum(r.qty for r in rows)} units restocked"
                 )
             return [(r.lot, r.sku, r.qty) for r in rows]
 
-    def _restock(self, s: Session, lot_id: str, sku: str, qty: int, ref: str, now: float) -> None:
+    def _move_stock(self, s: Session, lot_id: str, qty: int, kind: LedgerKind, ref: str, now: float) -> None:
+        """Change a lot's stock on hand by ``qty`` (signed) with the ledger entry that says why."""
         lot = self._get(s, LotRow, lot_id)
         if lot is None:
             raise KeyError(f"no lot {lot_id}")
         lot.qty_on_hand += qty
         s.add(lot)
-        self._append(LedgerEntry, ts=now, lot=lot_id, sku=sku, kind=LedgerKind.RESTOCKED, qty=qty, ref=ref)
+        self._append(LedgerEntry, ts=now, lot=lot_id, sku=lot.sku, kind=kind, qty=qty, ref=ref)
 
     def adjustment(self, adjustment_no: str) -> AdjustmentRow | None:
         """A stock adjustment already booked under this number."""
@@ -454,21 +455,8 @@ class Repo:
     def adjust(self, adjustment_no: str, lot_id: str, qty: int, reason: str, now: float) -> None:
         """Book a counted correction: the lot's stock and a signed ADJUSTED ledger entry."""
         with self.unit() as s:
-            lot = self._get(s, LotRow, lot_id)
-            if lot is None:
-                raise KeyError(f"no lot {lot_id}")
-            lot.qty_on_hand += qty
-            s.add(lot)
+            self._move_stock(s, lot_id, qty, LedgerKind.ADJUSTED, adjustment_no, now)
             s.add(AdjustmentRow(adjustment_no=adjustment_no, ts=now, lot=lot_id, qty=qty, reason=reason))
-            self._append(
-                LedgerEntry,
-                ts=now,
-                lot=lot_id,
-                sku=lot.sku,
-                kind=LedgerKind.ADJUSTED,
-                qty=qty,
-                ref=adjustment_no,
-            )
 
     def propose_reslot(self, row: ReslotRow) -> None:
         """Store a re-slot proposal."""

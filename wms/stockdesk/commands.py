@@ -115,17 +115,14 @@ def return_(
     Exit 0 booked, 1 refused (the reason is printed), 2 bad input, 3 no answer. Sending the same
     --return-no again with --restock puts what waited in the returns area back on sale.
     """
+    lines = [_line(t) for t in line] if line else None
     try:
         notice = ReturnNotice(
-            return_no=return_no or f"RT-{uuid.uuid4().hex[:12]}",
-            order_no=order,
-            lines=[_line(t) for t in line] if line else None,
-            restock=restock,
+            return_no=return_no or f"RT-{uuid.uuid4().hex[:12]}", order_no=order, lines=lines, restock=restock
         )
     except ValidationError as exc:
         raise _fail(_first_error(exc)) from None
-    result = _send(mqtt, partition, config, lambda desk: desk.send_return(notice, timeout))
-    _report(result, as_json, timeout)
+    _report(_send(mqtt, partition, config, lambda desk: desk.send_return(notice, timeout)), as_json, timeout)
 
 
 @stock_app.command("adjust")
@@ -152,5 +149,4 @@ def adjust(
         )
     except ValidationError as exc:
         raise _fail(_first_error(exc)) from None
-    result = _send(mqtt, partition, config, lambda desk: desk.send_adjustment(adj, timeout))
-    _report(result, as_json, timeout)
+    _report(_send(mqtt, partition, config, lambda desk: desk.send_adjustment(adj, timeout)), as_json, timeout)
