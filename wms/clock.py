@@ -6,8 +6,11 @@ inbound messages run one at a time, so components never need locks.
 
 from __future__ import annotations
 
+import contextlib
 import heapq
 import itertools
+import selectors
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -15,6 +18,7 @@ from datetime import UTC, datetime
 from typing import Protocol
 
 Callback = Callable[[], None]
+IO_TURN_S = 0.002  # while timers are due back to back, sockets are still polled this often
 
 
 class Timer:
@@ -72,16 +76,23 @@ class _Loop:
         return timer
 
     def _run_one(self, timer: Timer) -> None:
-        if timer.cancelled:
-            return
+        if not timer.cancelled:
+            self._guard(timer.fn)
+
+    def _guard(self, fn: Callback) -> None:
+        """Run a callback; a faulty one is recorded (and reported) but must not stop the loop."""
         try:
-            timer.fn()
-        except Exception as exc:  # a faulty callback must not stop the loop
+            fn()
+        except Exception as exc:
             self.errors.append(exc)
             if self.on_error is not None:
                 self.on_error(exc)
             else:
                 raise
+
+    def guard(self, fn: Callable[..., None], *args: object) -> None:
+        """``fn(*args)`` as the loop runs its callbacks: a failure is recorded, reported or raised."""
+        self._guard(lambda: fn(*args))
 
 
 class VirtualClock(_Loop):
@@ -125,7 +136,11 @@ class VirtualClock(_Loop):
 
 
 class WallClock(_Loop):
-    """Real time, optionally sped up: ``speed`` simulated seconds pass per real second."""
+    """Real time, optionally sped up: ``speed`` simulated seconds pass per real second.
+
+    Its loop also waits on sockets (`watch`), so a network client can live on the loop's thread: no
+    hand-off between threads per message, which is what costs most at thousands of messages a second.
+    """
 
     def __init__(self, speed: float = 1.0, start: float | None = None, anchor: float | None = None) -> None:
         """``start`` is the clock's time at wall time ``anchor`` (epoch seconds; default: now)."""
@@ -135,8 +150,17 @@ class WallClock(_Loop):
         self.speed = speed
         self._t0 = time.monotonic() - (0.0 if anchor is None else time.time() - anchor)
         self._start = time.time() if start is None else start
-        self._cv = threading.Condition()
+        self._lock = threading.Lock()
         self._stopped = False
+        self._asleep = False  # the loop is (about to be) blocked in select: a timer from elsewhere wakes it
+        self._loop_thread: int | None = None
+        self._polled_at = 0.0
+        self._watched: dict[socket.socket, int] = {}
+        self._selector = selectors.DefaultSelector()
+        self._wake_r, self._wake_w = socket.socketpair()
+        self._wake_r.setblocking(False)
+        self._wake_w.setblocking(False)
+        self._selector.register(self._wake_r, selectors.EVENT_READ, None)
 
     def now(self) -> float:
         return self._start + (time.monotonic() - self._t0) * self.speed
@@ -148,9 +172,11 @@ class WallClock(_Loop):
         return other
 
     def call_at(self, at: float, fn: Callback) -> Timer:
-        with self._cv:
+        with self._lock:
             timer = self._push(at, fn)
-            self._cv.notify()
+            wake, self._asleep = self._asleep, False
+        if wake:
+            self._wake()
         return timer
 
     def call_later(self, delay: float, fn: Callback) -> Timer:
@@ -159,29 +185,110 @@ class WallClock(_Loop):
     def call_soon_threadsafe(self, fn: Callback) -> None:
         self.call_at(self.now(), fn)
 
+    def _wake(self) -> None:
+        with contextlib.suppress(BlockingIOError, OSError):  # a full pipe already wakes it
+            self._wake_w.send(b"\0")
+
     def stop(self) -> None:
         """Make ``run`` return, now and for good (thread-safe)."""
-        with self._cv:
+        with self._lock:
             self._stopped = True
-            self._cv.notify()
+        self._wake()
+
+    def in_loop(self) -> bool:
+        """Whether the caller may act for the loop: it is the loop's thread, or no thread runs the loop."""
+        return self._loop_thread is None or self._loop_thread == threading.get_ident()
+
+    def watch(self, sock: socket.socket, on_read: Callback, on_write: Callback) -> None:
+        """Call ``on_read`` whenever ``sock`` is readable (and ``on_write`` when writable, see `writing`)."""
+        fd = sock.fileno()  # kept: a closed socket no longer knows its descriptor
+
+        def add() -> None:
+            self._watched[sock] = fd
+            self._selector.register(fd, selectors.EVENT_READ, (on_read, on_write))
+
+        self._on_loop(add)
+
+    def writing(self, sock: socket.socket, wanted: bool) -> None:
+        """Also wait for ``sock`` to be writable (a send would block), or stop doing so."""
+
+        def change() -> None:
+            fd = self._watched.get(sock)
+            key = None if fd is None else self._selector.get_map().get(fd)
+            if key is not None:
+                events = selectors.EVENT_READ | (selectors.EVENT_WRITE if wanted else 0)
+                if key.events != events:
+                    self._selector.modify(fd, events, key.data)
+
+        self._on_loop(change)
+
+    def unwatch(self, sock: socket.socket) -> None:
+        """Stop waiting on ``sock`` (it may be closed already)."""
+
+        def drop() -> None:
+            fd = self._watched.pop(sock, None)
+            if fd is not None:
+                with contextlib.suppress(KeyError, ValueError, OSError):
+                    self._selector.unregister(fd)
+
+        self._on_loop(drop)
+
+    def _on_loop(self, fn: Callback) -> None:
+        if self.in_loop():
+            fn()
+        else:
+            self.call_soon_threadsafe(fn)
 
     def run(self, until: float | None = None, stop: Callable[[], bool] | None = None) -> None:
-        """Run callbacks as they fall due, in the calling thread, until ``until``, ``stop()`` or `stop`."""
-        while True:
-            with self._cv:
-                while True:
+        """Run callbacks as they fall due and sockets as they are ready, in the calling thread, until
+        ``until``, ``stop()`` or `stop`."""
+        self._loop_thread = threading.get_ident()
+        try:
+            while True:
+                with self._lock:
                     if self._stopped:
                         return
                     now = self.now()
                     if until is not None and now >= until:
                         return
+                    timer = None
                     if self._heap and self._heap[0][0] <= now:
                         _, _, timer = heapq.heappop(self._heap)
-                        break
-                    wake = self._heap[0][0] if self._heap else (until if until is not None else now + 1.0)
-                    if until is not None:
-                        wake = min(wake, until)
-                    self._cv.wait(timeout=max((wake - now) / self.speed, 0.0005))
-            self._run_one(timer)
-            if stop is not None and stop():
-                return
+                        wait = 0.0
+                    else:
+                        wake = self._heap[0][0] if self._heap else (until if until is not None else now + 1.0)
+                        if until is not None:
+                            wake = min(wake, until)
+                        wait = max((wake - now) / self.speed, 0.0005)
+                        self._asleep = True
+                if timer is not None:
+                    self._run_one(timer)
+                    if stop is not None and stop():
+                        return
+                    # sockets get their turn between timers, so a busy timer queue does not starve them
+                    if time.monotonic() - self._polled_at > IO_TURN_S and self._watched:
+                        self._poll(0.0)
+                    continue
+                self._poll(wait)
+                if stop is not None and stop():
+                    return
+        finally:
+            self._loop_thread = None
+            with self._lock:
+                self._asleep = False
+
+    def _poll(self, wait: float) -> None:
+        events = self._selector.select(wait)
+        self._polled_at = time.monotonic()
+        with self._lock:
+            self._asleep = False
+        for key, mask in events:
+            if key.data is None:
+                with contextlib.suppress(BlockingIOError, OSError):
+                    self._wake_r.recv(4096)
+                continue
+            on_read, on_write = key.data
+            if mask & selectors.EVENT_WRITE:
+                self._guard(on_write)
+            if mask & selectors.EVENT_READ:
+                self._guard(on_read)

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+import pydantic_core
 from pydantic import BaseModel
 
 Handler = Callable[[str, bytes], None]
@@ -30,7 +30,7 @@ def encode(payload: bytes | str | dict[str, Any] | BaseModel) -> bytes:
         return payload.encode()
     if isinstance(payload, BaseModel):
         return payload.model_dump_json(exclude_none=True).encode()
-    return json.dumps(payload, separators=(",", ":")).encode()
+    return pydantic_core.to_json(payload)
 
 
 class Bus(Protocol):

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import select
 import socket
+import ssl
 import threading
+import time
 from typing import Any
 from urllib.parse import parse_qsl, quote, unquote, urlparse
 
@@ -13,12 +17,15 @@ from paho.mqtt.enums import CallbackAPIVersion
 from pydantic import BaseModel
 
 from wms.bus.base import Handler, Will, encode, topic_matches
-from wms.clock import Clock
+from wms.clock import Clock, WallClock
 
 log = logging.getLogger(__name__)
 
 # paho-mqtt 2.2 was seen to lose QoS 1 publishes past 65,535 unacknowledged ones: keep the window small.
 MAX_INFLIGHT = 1000
+KEEPALIVE_S = 30
+KEEPALIVE_TICK_S = 1.0  # wall seconds between paho's periodic duties on a clock's loop
+RECONNECT_MIN_S, RECONNECT_MAX_S = 1.0, 5.0  # wall seconds between reconnect attempts
 
 
 def parse_mqtt_url(url: str) -> tuple[str, int, str | None, str | None, bool]:
@@ -71,7 +78,12 @@ def redact(url: str) -> str:
 
 
 class MqttBus:
-    """A `Bus` over a real broker (MQTT 3.1.1 so that amqtt and Mosquitto both serve it)."""
+    """A `Bus` over a real broker (MQTT 3.1.1 so that amqtt and Mosquitto both serve it).
+
+    On a `WallClock` the client's socket is served by the clock's own loop: messages are handled as
+    they are read and replies written from the same thread, with no thread hand-off per message. On
+    any other clock, paho's network thread reads and hands each message to the clock.
+    """
 
     def __init__(
         self,
@@ -89,9 +101,15 @@ class MqttBus:
         self.client_id = client_id
         self.clock = clock
         self._subs: list[tuple[str, Handler, int]] = []
+        self._routes: dict[str, list[Handler]] = {}  # handlers by topic, filled as topics are seen
         self._connected = threading.Event()
         self._answered = threading.Event()  # the first CONNACK came, accepted or refused
         self._refused: Any = None
+        self._loop: WallClock | None = clock if isinstance(clock, WallClock) else None
+        self._closing = False
+        self._inbox: list[tuple[list[Handler], str, bytes]] = []  # read, to handle outside paho's callback
+        self._waiting_write = False
+        self._retry_s = RECONNECT_MIN_S
         self._client = paho.Client(
             CallbackAPIVersion.VERSION2,
             client_id=client_id,
@@ -109,25 +127,132 @@ class MqttBus:
         self._client.on_connect = self._on_connect
         self._client.on_disconnect = self._on_disconnect
         self._client.on_message = self._on_message
-        self._client.connect_async(host, port, keepalive=30)
-        self._client.loop_start()
-        if not self._answered.wait(connect_timeout):
-            self._client.loop_stop()
-            raise ConnectionError(
-                f"MQTT client {client_id}: no connection to {host}:{port} in {connect_timeout}s"
-            )
+        if self._loop is not None:
+            self._connect_on_loop(host, port, connect_timeout)
+        else:
+            self._client.connect_async(host, port, keepalive=KEEPALIVE_S)
+            self._client.loop_start()
+            if not self._answered.wait(connect_timeout):
+                self._client.loop_stop()
+                raise ConnectionError(
+                    f"MQTT client {client_id}: no connection to {host}:{port} in {connect_timeout}s"
+                )
         if self._refused is not None:  # wrong credentials do not get better by retrying
-            self._client.loop_stop()
+            self._stop_client()
             raise ConnectionRefusedError(
                 f"MQTT client {client_id}: {host}:{port} refused the connection: {self._refused}"
             )
+
+    # -------------------------------------------------------------- serving the socket on the clock's loop
+
+    def _connect_on_loop(self, host: str, port: int, timeout: float) -> None:
+        """Connect and wait for the CONNACK in the calling thread, then hand the socket to the loop."""
+        client = self._client
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                client.connect(host, port, keepalive=KEEPALIVE_S)
+                break
+            except OSError as exc:
+                if time.monotonic() + 0.5 > deadline:
+                    raise ConnectionError(
+                        f"MQTT client {self.client_id}: no connection to {host}:{port} in {timeout}s ({exc})"
+                    ) from None
+                time.sleep(0.5)
+        while not self._answered.is_set():
+            left = deadline - time.monotonic()
+            sock = client.socket()
+            if left <= 0 or sock is None:
+                self._stop_client()
+                raise ConnectionError(
+                    f"MQTT client {self.client_id}: no CONNACK from {host}:{port} in {timeout}s"
+                )
+            readable, writable, _ = select.select([sock], [sock] if client.want_write() else [], [], left)
+            if writable:
+                client.loop_write()
+            if readable:
+                client.loop_read()
+        if self._refused is not None:
+            return
+        client.on_socket_open = self._socket_open
+        client.on_socket_close = self._socket_close
+        self._socket_open(client, None, client.socket())
+        self._flush()
+        self._keepalive()
+
+    def _socket_open(self, client: paho.Client, userdata: Any, sock: Any) -> None:
+        assert self._loop is not None
+        self._waiting_write = False
+        self._loop.watch(sock, self._readable, self._flush)
+
+    def _socket_close(self, client: paho.Client, userdata: Any, sock: Any) -> None:
+        assert self._loop is not None
+        self._loop.unwatch(sock)
+
+    def _readable(self) -> None:
+        client = self._client
+        client.loop_read()
+        sock = client.socket()
+        while isinstance(sock, ssl.SSLSocket) and sock.pending():  # decrypted bytes select cannot see
+            client.loop_read()
+            sock = client.socket()
+        inbox, self._inbox = self._inbox, []
+        loop = self._loop
+        assert loop is not None
+        for handlers, topic, data in inbox:
+            for handler in handlers:
+                loop.guard(handler, topic, data)
+        if client.want_write():
+            self._flush()
+
+    def _flush(self) -> None:
+        """Write what paho queued while it could not (in its callbacks, or when the socket was full)."""
+        client = self._client
+        if client.want_write():
+            client.loop_write()
+        waiting = client.want_write()
+        sock = client.socket()
+        if waiting != self._waiting_write and sock is not None and self._loop is not None:
+            self._waiting_write = waiting
+            self._loop.writing(sock, waiting)  # the rest when the socket takes more
+
+    def _keepalive(self) -> None:
+        """paho's periodic duties: PINGREQ, and noticing a broker that stopped answering."""
+        if self._closing or self._loop is None:
+            return
+        self._client.loop_misc()
+        self._flush()
+        self.clock.call_later(KEEPALIVE_TICK_S * self._loop.speed, self._keepalive)
+
+    def _reconnect(self) -> None:
+        if self._closing or self._loop is None or self._connected.is_set():
+            return
+        try:
+            self._client.reconnect()  # the new socket arrives through _socket_open
+        except OSError as exc:
+            log.warning("MQTT %s: reconnect failed (%s), retry in %.0f s", self.client_id, exc, self._retry_s)
+            self.clock.call_later(self._retry_s * self._loop.speed, self._reconnect)
+            self._retry_s = min(self._retry_s * 2, RECONNECT_MAX_S)
+
+    def _stop_client(self) -> None:
+        if self._loop is None:
+            self._client.loop_stop()
+            return
+        sock = self._client.socket()
+        if sock is not None:
+            self._loop.unwatch(sock)
+            with contextlib.suppress(OSError):
+                sock.close()
+
+    # ------------------------------------------------------------------ paho callbacks
 
     def _on_connect(self, client: paho.Client, userdata: Any, flags: Any, reason: Any, props: Any) -> None:
         if reason.is_failure:
             log.error("MQTT %s: connection refused: %s", self.client_id, reason)
             if not self._answered.is_set():  # the first attempt: stop here, the constructor raises
                 self._refused = reason
-                client.disconnect()
+                if self._loop is None:
+                    client.disconnect()
                 self._answered.set()
             return
         sock = client.socket()
@@ -135,6 +260,7 @@ class MqttBus:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         for pattern, _, qos in self._subs:  # the broker forgot them if the session was clean
             client.subscribe(pattern, qos)
+        self._retry_s = RECONNECT_MIN_S
         self._connected.set()
         self._answered.set()
 
@@ -142,12 +268,21 @@ class MqttBus:
         self._connected.clear()
         if reason.is_failure:
             log.warning("MQTT %s: disconnected (%s), reconnecting", self.client_id, reason)
+        if self._loop is not None and not self._closing and self._answered.is_set():
+            self.clock.call_later(self._retry_s * self._loop.speed, self._reconnect)
 
     def _on_message(self, client: paho.Client, userdata: Any, msg: paho.MQTTMessage) -> None:
         topic, data = msg.topic, bytes(msg.payload)
-        for pattern, handler, _ in self._subs:
-            if topic_matches(pattern, topic):
+        handlers = self._routes.get(topic)
+        if handlers is None:
+            handlers = self._routes[topic] = [h for p, h, _ in self._subs if topic_matches(p, topic)]
+        if self._loop is not None and self._loop.in_loop():
+            self._inbox.append((handlers, topic, data))
+        else:
+            for handler in handlers:
                 self.clock.call_soon_threadsafe(_call(handler, topic, data))
+
+    # ------------------------------------------------------------------ the Bus
 
     @property
     def connected(self) -> bool:
@@ -161,22 +296,56 @@ class MqttBus:
         qos: int = 0,
         retain: bool = False,
     ) -> None:
-        self._client.publish(topic, encode(payload), qos=qos, retain=retain)
+        data = encode(payload)
+        if self._loop is None:
+            self._client.publish(topic, data, qos=qos, retain=retain)
+        elif self._loop.in_loop():  # paho writes it at once, unless the socket is full
+            self._client.publish(topic, data, qos=qos, retain=retain)
+            if self._client.want_write():
+                self._flush()
+        else:  # only the loop's thread touches the socket
+            self.clock.call_soon_threadsafe(lambda: self.publish(topic, data, qos, retain))
 
     def subscribe(self, pattern: str, handler: Handler, qos: int = 0) -> None:
+        if self._loop is not None and not self._loop.in_loop():
+            self.clock.call_soon_threadsafe(lambda: self.subscribe(pattern, handler, qos))
+            return
         self._subs.append((pattern, handler, qos))
+        self._routes.clear()
         if self._connected.is_set():
             self._client.subscribe(pattern, qos)
+            if self._loop is not None:
+                self._flush()
 
     def close(self) -> None:
-        self._client.disconnect()
-        self._client.loop_stop()
+        self._closing = True
+        if self._loop is None:
+            self._client.disconnect()
+            self._client.loop_stop()
+            return
+        done = threading.Event()
+
+        def say_goodbye() -> None:
+            self._client.disconnect()  # written at once; paho then closes the socket
+            self._stop_client()
+            done.set()
+
+        if self._loop.in_loop():
+            say_goodbye()
+        else:  # the loop runs in another thread: let it, unless it has stopped
+            self.clock.call_soon_threadsafe(say_goodbye)
+            if not done.wait(2.0):
+                say_goodbye()
 
     def crash(self) -> None:
         """Drop the socket without DISCONNECT so that the broker sends the last will (fault injection)."""
-        self._client.loop_stop()
+        self._closing = True
+        if self._loop is None:
+            self._client.loop_stop()
         sock = self._client.socket()
         if sock is not None:
+            if self._loop is not None:
+                self._loop.unwatch(sock)
             sock.close()
 
 

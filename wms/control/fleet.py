@@ -6,13 +6,13 @@ import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from wms.bus.base import Bus
 from wms.clock import Clock
 from wms.config import RobotClass
-from wms.robots.orders import build_order, instant_action, instant_actions, make_action
-from wms.robots.vda5050 import Action, HeaderCounter, Order, State, VdaError, parse_connection, parse_state
+from wms.robots.orders import instant_action, instant_actions, make_action, order_body
+from wms.robots.vda5050 import Action, HeaderCounter, State, VdaError, parse_connection, parse_state
 from wms.topics import vda, vda_all, vda_parse
 
 log = logging.getLogger(__name__)
@@ -43,7 +43,7 @@ class ActiveTask:
     base_end: int = 0  # index of the last released node
     update_id: int = 0
     release_start: int = 0  # path index the last order or update started at
-    last_message: Order | None = None
+    last_message: dict[str, Any] | None = None  # the order body last sent, for a re-send
     sent_at: float = 0.0
 
     def plan(self) -> str:
@@ -483,26 +483,24 @@ class FleetManager:
         self.events.task_released(robot, task)
         self.bus.publish(vda(robot.manufacturer, robot.serial, "order"), task.last_message)
 
-    def _order_message(self, robot: RobotView, task: ActiveTask, start: int) -> Order:
+    def _order_message(self, robot: RobotView, task: ActiveTask, start: int) -> dict[str, Any]:
         """The order (``start`` = 0) or update from ``start`` up to the task's base end, plus horizon."""
         fmap = self.maps[robot.kind]
-        end = task.base_end
         nodes = task.path[start:]
-        order = build_order(
+        # an update's first node is the previous base end, whose actions went out before
+        first = 0 if start == 0 else 1
+        return order_body(
             manufacturer=robot.manufacturer,
             serial=robot.serial,
             order_id=task.order_id,
             order_update_id=task.update_id,
             path=[(n, *fmap.pos[n]) for n in nodes],
-            released=end - start + 1,
+            actions_at={i - start: acts for i, acts in task.actions.items() if start + first <= i},
+            released=task.base_end - start + 1,
             start_sequence_id=2 * start,
             header_id=robot.headers.next("order"),
             now=self.clock.now(),
         )
-        for i, node in enumerate(order.nodes):
-            if start + i in task.actions and (start == 0 or i > 0):  # the stitch node's actions went before
-                node.actions.extend(task.actions[start + i])
-        return order
 
     def _extend_base(self, robot: RobotView, st: State) -> None:
         """Release more of the path once the robot is within half a window of the end of its base."""

@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import Any
 
 from wms.robots.vda5050 import (
     Action,
     ActionParameter,
     BlockingType,
-    Edge,
     InstantAction,
     InstantActions,
-    Node,
-    NodePosition,
     Order,
     header_fields,
 )
@@ -46,6 +44,84 @@ def make_action(
     )
 
 
+def order_body(
+    *,
+    manufacturer: str,
+    serial: str,
+    order_id: str,
+    order_update_id: int,
+    path: list[tuple[str, float, float]],
+    actions_at: dict[int, list[Action]] | None = None,
+    released: int | None = None,
+    map_id: str = "site",
+    start_sequence_id: int = 0,
+    header_id: int,
+    now: float,
+) -> dict[str, Any]:
+    """The JSON body of an order (or update) along ``path``; the first ``released`` nodes are the base.
+
+    Nodes get even sequenceIds from ``start_sequence_id``, edges the odd ones between. An update repeats
+    the last base node of the previous one as its first node, with that node's sequenceId as
+    ``start_sequence_id``. ``actions_at`` holds node actions by path position; pick and drop are always
+    HARD-blocking. A plain dict rather than an `Order`: the master sends thousands a second, and every
+    field is checked here or built from checked parts (tests validate the result against the schema).
+    """
+    if not path:
+        raise ValueError("an order needs at least one node")
+    if start_sequence_id < 0 or start_sequence_id % 2:
+        raise ValueError(f"start_sequence_id must be even and >= 0, got {start_sequence_id}")
+    if order_update_id < 0:
+        raise ValueError(f"order_update_id must be >= 0, got {order_update_id}")
+    n_base = len(path) if released is None else released
+    if not 1 <= n_base <= len(path):
+        raise ValueError(f"released must be between 1 and {len(path)} (the path length), got {released}")
+    by_index = actions_at or {}
+    outside = [i for i in by_index if not 0 <= i < len(path)]
+    if outside:
+        raise ValueError(f"actions at positions not on the path: {sorted(outside)}")
+    nodes: list[dict[str, Any]] = []
+    edges: list[dict[str, Any]] = []
+    prev_id, px, py = "", 0.0, 0.0
+    for i, (node_id, x, y) in enumerate(path):
+        x, y = float(x), float(y)
+        nodes.append(
+            {
+                "nodeId": node_id,
+                "sequenceId": start_sequence_id + 2 * i,
+                "released": i < n_base,
+                "nodePosition": {"x": x, "y": y, "mapId": map_id},
+                "actions": [_node_action(a) for a in by_index.get(i, ())],
+            }
+        )
+        if i > 0:
+            edges.append(
+                {
+                    "edgeId": f"{prev_id}-{node_id}",
+                    "sequenceId": start_sequence_id + 2 * i - 1,
+                    "released": i < n_base,
+                    "startNodeId": prev_id,
+                    "endNodeId": node_id,
+                    "length": math.hypot(x - px, y - py),
+                    "actions": [],
+                }
+            )
+        prev_id, px, py = node_id, x, y
+    return {
+        **header_fields(header_id, manufacturer, serial, now),
+        "orderId": order_id,
+        "orderUpdateId": order_update_id,
+        "nodes": nodes,
+        "edges": edges,
+    }
+
+
+def _node_action(action: Action) -> dict[str, Any]:
+    body = action.model_dump(mode="json", exclude_none=True)
+    if action.actionType in _HARD_ON_NODE:
+        body["blockingType"] = "HARD"
+    return body
+
+
 def build_order(
     *,
     manufacturer: str,
@@ -60,62 +136,25 @@ def build_order(
     header_id: int,
     now: float,
 ) -> Order:
-    """An order (or order update) driving along ``path``; the first ``released`` nodes are the base.
-
-    Nodes get even sequenceIds from ``start_sequence_id``, edges the odd ones between. An update repeats
-    the last base node of the previous one as its first node, with that node's sequenceId as
-    ``start_sequence_id``.
-    pick and drop are always HARD-blocking.
-    """
-    if not path:
-        raise ValueError("an order needs at least one node")
-    if start_sequence_id < 0 or start_sequence_id % 2:
-        raise ValueError(f"start_sequence_id must be even and >= 0, got {start_sequence_id}")
-    if order_update_id < 0:
-        raise ValueError(f"order_update_id must be >= 0, got {order_update_id}")
-    n_base = len(path) if released is None else released
-    if not 1 <= n_base <= len(path):
-        raise ValueError(f"released must be between 1 and {len(path)} (the path length), got {released}")
+    """`order_body` as a validated `Order`, with actions by node id (on every visit of that node)."""
     by_node = actions or {}
     unknown = set(by_node) - {node_id for node_id, _, _ in path}
     if unknown:
         raise ValueError(f"actions for nodes not on the path: {sorted(unknown)}")
-    nodes: list[Node] = []
-    edges: list[Edge] = []
-    for i, (node_id, x, y) in enumerate(path):
-        node_actions = [
-            a.model_copy(update={"blockingType": "HARD"}) if a.actionType in _HARD_ON_NODE else a
-            for a in by_node.get(node_id, [])
-        ]
-        nodes.append(
-            Node(
-                nodeId=node_id,
-                sequenceId=start_sequence_id + 2 * i,
-                released=i < n_base,
-                nodePosition=NodePosition(x=x, y=y, mapId=map_id),
-                actions=node_actions,
-            )
-        )
-        if i > 0:
-            prev_id, px, py = path[i - 1]
-            edges.append(
-                Edge(
-                    edgeId=f"{prev_id}-{node_id}",
-                    sequenceId=start_sequence_id + 2 * i - 1,
-                    released=i < n_base,
-                    startNodeId=prev_id,
-                    endNodeId=node_id,
-                    length=math.hypot(x - px, y - py),
-                    actions=[],
-                )
-            )
-    return Order(
-        **header_fields(header_id, manufacturer, serial, now),
-        orderId=order_id,
-        orderUpdateId=order_update_id,
-        nodes=nodes,
-        edges=edges,
+    body = order_body(
+        manufacturer=manufacturer,
+        serial=serial,
+        order_id=order_id,
+        order_update_id=order_update_id,
+        path=path,
+        actions_at={i: by_node[n] for i, (n, _, _) in enumerate(path) if n in by_node},
+        released=released,
+        map_id=map_id,
+        start_sequence_id=start_sequence_id,
+        header_id=header_id,
+        now=now,
     )
+    return Order.model_validate(body)
 
 
 def instant_action(
