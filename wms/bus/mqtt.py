@@ -25,6 +25,7 @@ log = logging.getLogger(__name__)
 MAX_INFLIGHT = 1000
 KEEPALIVE_S = 30
 KEEPALIVE_TICK_S = 1.0  # wall seconds between paho's periodic duties on a clock's loop
+READ_CHUNK = 256 * 1024  # bytes asked of the socket at a time on a clock's loop
 RECONNECT_MIN_S, RECONNECT_MAX_S = 1.0, 5.0  # wall seconds between reconnect attempts
 
 
@@ -77,6 +78,53 @@ def redact(url: str) -> str:
     return parsed._replace(netloc=f"{userinfo.partition(':')[0]}:***@{host_port}").geturl()
 
 
+class _BufferedSocket:
+    """The client's socket read in large chunks: paho reads a packet a few bytes at a time, a syscall each.
+
+    It is paho's `SocketLike` (recv, send, close, fileno, setblocking) with ``pending()`` for bytes read
+    but not yet taken, as paho's own websocket wrapper has; a TLS socket is wrapped the same way.
+    """
+
+    def __init__(self, sock: Any) -> None:
+        self.sock = sock
+        self._buf = b""
+        self._pos = 0
+
+    def recv(self, size: int) -> bytes:
+        if self._pos >= len(self._buf):
+            data = self.sock.recv(READ_CHUNK)  # BlockingIOError and EOF (b"") reach paho as before
+            if not data:
+                return data
+            self._buf, self._pos = data, 0
+        out = self._buf[self._pos : self._pos + size]
+        self._pos += len(out)
+        return out
+
+    def pending(self) -> int:
+        """Bytes received and not yet read by paho (select cannot see them)."""
+        inner = self.sock.pending() if isinstance(self.sock, ssl.SSLSocket) else 0
+        return len(self._buf) - self._pos + inner
+
+    def send(self, data: bytes | bytearray) -> int:
+        return self.sock.send(data)
+
+    def close(self) -> None:
+        self.sock.close()
+
+    def fileno(self) -> int:
+        return self.sock.fileno()
+
+    def setblocking(self, flag: bool) -> None:
+        self.sock.setblocking(flag)
+
+
+class _LoopClient(paho.Client):
+    """A paho client served by a clock's loop, whose socket is read through `_BufferedSocket`."""
+
+    def _create_socket(self) -> Any:  # paho's (private) socket factory; tests check it is still called
+        return _BufferedSocket(super()._create_socket())
+
+
 class MqttBus:
     """A `Bus` over a real broker (MQTT 3.1.1 so that amqtt and Mosquitto both serve it).
 
@@ -110,7 +158,7 @@ class MqttBus:
         self._inbox: list[tuple[list[Handler], str, bytes]] = []  # read, to handle outside paho's callback
         self._waiting_write = False
         self._retry_s = RECONNECT_MIN_S
-        self._client = paho.Client(
+        self._client = (paho.Client if self._loop is None else _LoopClient)(
             CallbackAPIVersion.VERSION2,
             client_id=client_id,
             protocol=paho.MQTTv311,
@@ -167,6 +215,9 @@ class MqttBus:
                 raise ConnectionError(
                     f"MQTT client {self.client_id}: no CONNACK from {host}:{port} in {timeout}s"
                 )
+            if isinstance(sock, _BufferedSocket) and sock.pending():
+                client.loop_read()
+                continue
             readable, writable, _ = select.select([sock], [sock] if client.want_write() else [], [], left)
             if writable:
                 client.loop_write()
@@ -176,7 +227,10 @@ class MqttBus:
             return
         client.on_socket_open = self._socket_open
         client.on_socket_close = self._socket_close
-        self._socket_open(client, None, client.socket())
+        sock = client.socket()
+        self._socket_open(client, None, sock)
+        if isinstance(sock, _BufferedSocket) and sock.pending():  # read with the CONNACK
+            self.clock.call_soon_threadsafe(self._readable)
         self._flush()
         self._keepalive()
 
@@ -193,7 +247,7 @@ class MqttBus:
         client = self._client
         client.loop_read()
         sock = client.socket()
-        while isinstance(sock, ssl.SSLSocket) and sock.pending():  # decrypted bytes select cannot see
+        while isinstance(sock, _BufferedSocket) and sock.pending():  # bytes select cannot see
             client.loop_read()
             sock = client.socket()
         inbox, self._inbox = self._inbox, []
@@ -256,6 +310,8 @@ class MqttBus:
                 self._answered.set()
             return
         sock = client.socket()
+        if isinstance(sock, _BufferedSocket):
+            sock = sock.sock
         if isinstance(sock, socket.socket):  # small messages must not wait for Nagle's algorithm
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         for pattern, _, qos in self._subs:  # the broker forgot them if the session was clean

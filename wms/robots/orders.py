@@ -84,13 +84,14 @@ def order_body(
     prev_id, px, py = "", 0.0, 0.0
     for i, (node_id, x, y) in enumerate(path):
         x, y = float(x), float(y)
+        acts = by_index.get(i)
         nodes.append(
             {
                 "nodeId": node_id,
                 "sequenceId": start_sequence_id + 2 * i,
                 "released": i < n_base,
                 "nodePosition": {"x": x, "y": y, "mapId": map_id},
-                "actions": [_node_action(a) for a in by_index.get(i, ())],
+                "actions": [_node_action(a) for a in acts] if acts else [],
             }
         )
         if i > 0:
