@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import threading
 import time
 import uuid
 
@@ -57,3 +58,90 @@ def test_unreachable_broker_is_a_clear_error() -> None:
 
     with pytest.raises(ConnectionError, match="no connection"):
         MqttBus(f"mqtt://127.0.0.1:{free_port()}", "x", WallClock(), connect_timeout=1.0)
+
+
+def test_a_bus_on_a_wall_clock_is_served_by_the_clock_loop() -> None:
+    """No paho thread: the loop reads the socket in chunks and runs handlers on its own thread, in order."""
+    from wms.bus.mqtt import _BufferedSocket
+
+    with EmbeddedBroker() as broker:
+        clock = WallClock()
+        ns = uuid.uuid4().hex[:8]
+        got: list[int] = []
+        threads: set[int] = set()
+
+        def on(topic: str, data: bytes) -> None:
+            got.append(int(data))
+            threads.add(threading.get_ident())
+
+        sub = MqttBus(broker.url, f"sub-{ns}", clock)
+        assert isinstance(sub._client.socket(), _BufferedSocket)  # paho still builds sockets via the hook
+        assert sub._client._thread is None
+        sub.subscribe(f"t/{ns}", on)
+        pub = MqttBus(broker.url, f"pub-{ns}", WallClock())
+        for i in range(3000):
+            pub.publish(f"t/{ns}", str(i).encode())
+        clock.run(until=clock.now() + 10.0, stop=lambda: len(got) >= 3000)
+        assert got == list(range(3000))
+        assert threads == {threading.get_ident()}
+        pub.close()
+        sub.close()
+
+
+def test_other_threads_publish_through_the_loop_and_a_failing_handler_does_not_stop_it() -> None:
+    with EmbeddedBroker() as broker:
+        clock = WallClock()
+        errors: list[BaseException] = []
+        clock.on_error = errors.append
+        ns = uuid.uuid4().hex[:8]
+        got: list[bytes] = []
+
+        def on(topic: str, data: bytes) -> None:
+            if data == b"bad":
+                raise ValueError("handler failed")
+            got.append(data)
+
+        bus = MqttBus(broker.url, f"both-{ns}", clock)
+        bus.subscribe(f"t/{ns}", on)
+        loop = threading.Thread(target=clock.run, kwargs={"until": clock.now() + 10.0}, daemon=True)
+        loop.start()
+        time.sleep(0.2)
+        for payload in (b"one", b"bad", b"two"):  # from this thread, while the loop runs in another
+            bus.publish(f"t/{ns}", payload)
+        deadline = time.monotonic() + 5.0
+        while len(got) < 2 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        clock.stop()
+        loop.join(5.0)
+        assert got == [b"one", b"two"]
+        assert [str(e) for e in errors] == ["handler failed"]
+        bus.close()
+
+
+@pytest.mark.skipif(not shutil.which("mosquitto"), reason="needs the mosquitto binary to restart a broker")
+def test_a_bus_on_a_clock_loop_reconnects_and_subscribes_again_after_a_broker_restart() -> None:
+    from wms.bus.broker import free_port
+
+    port = free_port()
+    ns = uuid.uuid4().hex[:8]
+    clock = WallClock()
+    got: list[bytes] = []
+    broker = EmbeddedBroker(port=port, prefer="mosquitto").start()
+    bus = MqttBus(broker.url, f"sub-{ns}", clock)  # a clean session: the broker forgets its subscription
+    bus.subscribe(f"t/{ns}", lambda t, d: got.append(d), qos=1)
+    try:
+        broker.close()
+        clock.run(until=clock.now() + 1.5, stop=lambda: not bus.connected)
+        assert not bus.connected
+        broker = EmbeddedBroker(port=port, prefer="mosquitto").start()
+        clock.run(until=clock.now() + 15.0, stop=lambda: bus.connected)
+        assert bus.connected
+        clock.run(until=clock.now() + 0.5)  # the SUBSCRIBE goes out with the reconnect
+        pub = MqttBus(broker.url, f"pub-{ns}", WallClock())
+        pub.publish(f"t/{ns}", b"after", qos=1)
+        clock.run(until=clock.now() + 5.0, stop=lambda: bool(got))
+        assert got == [b"after"]
+        pub.close()
+    finally:
+        bus.close()
+        broker.close()

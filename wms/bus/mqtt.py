@@ -25,6 +25,7 @@ log = logging.getLogger(__name__)
 MAX_INFLIGHT = 1000
 KEEPALIVE_S = 30
 KEEPALIVE_TICK_S = 1.0  # wall seconds between paho's periodic duties on a clock's loop
+CLOSE_DRAIN_S = 2.0  # at most this long to write what is queued before DISCONNECT
 READ_CHUNK = 256 * 1024  # bytes asked of the socket at a time on a clock's loop
 RECONNECT_MIN_S, RECONNECT_MAX_S = 1.0, 5.0  # wall seconds between reconnect attempts
 
@@ -288,6 +289,14 @@ class MqttBus:
             self.clock.call_later(self._retry_s * self._loop.speed, self._reconnect)
             self._retry_s = min(self._retry_s * 2, RECONNECT_MAX_S)
 
+    def _drain(self, timeout: float) -> None:
+        """Write what is still queued (a full socket left it), waiting up to ``timeout`` s for the broker."""
+        client = self._client
+        deadline = time.monotonic() + timeout
+        while client.want_write() and client.socket() is not None and time.monotonic() < deadline:
+            select.select([], [client.socket()], [], max(deadline - time.monotonic(), 0.0))
+            client.loop_write()
+
     def _stop_client(self) -> None:
         if self._loop is None:
             self._client.loop_stop()
@@ -382,6 +391,7 @@ class MqttBus:
         done = threading.Event()
 
         def say_goodbye() -> None:
+            self._drain(CLOSE_DRAIN_S)
             self._client.disconnect()  # written at once; paho then closes the socket
             self._stop_client()
             done.set()
