@@ -156,6 +156,7 @@ class WallClock(_Loop):
         self._loop_thread: int | None = None
         self._polled_at = 0.0
         self._watched: dict[socket.socket, int] = {}
+        self._before_wait: list[Callback] = []
         self._selector = selectors.DefaultSelector()
         self._wake_r, self._wake_w = socket.socketpair()
         self._wake_r.setblocking(False)
@@ -194,6 +195,14 @@ class WallClock(_Loop):
         with self._lock:
             self._stopped = True
         self._wake()
+
+    def running_here(self) -> bool:
+        """Whether the calling thread is running this loop right now."""
+        return self._loop_thread == threading.get_ident()
+
+    def before_wait(self, fn: Callback) -> None:
+        """Run ``fn`` once before the loop next waits on its sockets (call from the loop's thread)."""
+        self._before_wait.append(fn)
 
     def in_loop(self) -> bool:
         """Whether the caller may act for the loop: it is the loop's thread, or no thread runs the loop."""
@@ -273,11 +282,19 @@ class WallClock(_Loop):
                 if stop is not None and stop():
                     return
         finally:
+            self._run_before_wait()  # nothing stays buffered while no loop runs
             self._loop_thread = None
             with self._lock:
                 self._asleep = False
 
+    def _run_before_wait(self) -> None:
+        while self._before_wait:
+            hooks, self._before_wait = self._before_wait, []
+            for fn in hooks:
+                self._guard(fn)
+
     def _poll(self, wait: float) -> None:
+        self._run_before_wait()
         events = self._selector.select(wait)
         self._polled_at = time.monotonic()
         with self._lock:

@@ -62,7 +62,7 @@ def test_unreachable_broker_is_a_clear_error() -> None:
 
 def test_a_bus_on_a_wall_clock_is_served_by_the_clock_loop() -> None:
     """No paho thread: the loop reads the socket in chunks and runs handlers on its own thread, in order."""
-    from wms.bus.mqtt import _BufferedSocket
+    from wms.bus.mqtt import BufferedSocket
 
     with EmbeddedBroker() as broker:
         clock = WallClock()
@@ -75,7 +75,7 @@ def test_a_bus_on_a_wall_clock_is_served_by_the_clock_loop() -> None:
             threads.add(threading.get_ident())
 
         sub = MqttBus(broker.url, f"sub-{ns}", clock)
-        assert isinstance(sub._client.socket(), _BufferedSocket)  # paho still builds sockets via the hook
+        assert isinstance(sub._client.socket(), BufferedSocket)  # paho still builds sockets via the hook
         assert sub._client._thread is None
         sub.subscribe(f"t/{ns}", on)
         pub = MqttBus(broker.url, f"pub-{ns}", WallClock())

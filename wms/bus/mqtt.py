@@ -9,6 +9,7 @@ import socket
 import ssl
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qsl, quote, unquote, urlparse
 
@@ -79,17 +80,22 @@ def redact(url: str) -> str:
     return parsed._replace(netloc=f"{userinfo.partition(':')[0]}:***@{host_port}").geturl()
 
 
-class _BufferedSocket:
-    """The client's socket read in large chunks: paho reads a packet a few bytes at a time, a syscall each.
+class BufferedSocket:
+    """The client's socket, read in large chunks and written in batches.
 
-    It is paho's `SocketLike` (recv, send, close, fileno, setblocking) with ``pending()`` for bytes read
-    but not yet taken, as paho's own websocket wrapper has; a TLS socket is wrapped the same way.
+    paho reads a packet a few bytes at a time and writes each packet with its own send, a syscall each.
+    This is paho's `SocketLike` (recv, send, close, fileno, setblocking) with ``pending()`` for bytes
+    read but not yet taken, as paho's own websocket wrapper has; a TLS socket is wrapped the same way.
+    Once ``on_output`` is set, what paho sends is kept until `flush` (``on_output`` is called when the
+    buffer stops being empty), so that the replies to a whole chunk of messages leave in one write.
     """
 
     def __init__(self, sock: Any) -> None:
         self.sock = sock
         self._buf = b""
         self._pos = 0
+        self._out = bytearray()
+        self.on_output: Callable[[], None] | None = None
 
     def recv(self, size: int) -> bytes:
         if self._pos >= len(self._buf):
@@ -107,9 +113,33 @@ class _BufferedSocket:
         return len(self._buf) - self._pos + inner
 
     def send(self, data: bytes | bytearray) -> int:
-        return self.sock.send(data)
+        if self.on_output is None:
+            return self.sock.send(data)
+        was_empty = not self._out
+        self._out += data
+        if was_empty:
+            self.on_output()
+        return len(data)
+
+    def flush(self) -> bool:
+        """Write the kept output as far as the socket takes it now; True once all of it is written."""
+        while self._out:
+            try:
+                sent = self.sock.send(self._out)
+            except (BlockingIOError, ssl.SSLWantWriteError, ssl.SSLWantReadError):
+                return False
+            except OSError:  # the connection is gone: paho learns it on its next read
+                self._out.clear()
+                return True
+            del self._out[:sent]
+        return True
 
     def close(self) -> None:
+        """Close, after writing what is kept (paho closes right after it wrote a DISCONNECT)."""
+        deadline = time.monotonic() + CLOSE_DRAIN_S
+        with contextlib.suppress(OSError, ValueError):
+            while not self.flush() and time.monotonic() < deadline:
+                select.select([], [self.sock], [], max(deadline - time.monotonic(), 0.0))
         self.sock.close()
 
     def fileno(self) -> int:
@@ -119,11 +149,11 @@ class _BufferedSocket:
         self.sock.setblocking(flag)
 
 
-class _LoopClient(paho.Client):
-    """A paho client served by a clock's loop, whose socket is read through `_BufferedSocket`."""
+class LoopClient(paho.Client):
+    """A paho client for an external event loop, its socket read (and, on request, written) in batches."""
 
     def _create_socket(self) -> Any:  # paho's (private) socket factory; tests check it is still called
-        return _BufferedSocket(super()._create_socket())
+        return BufferedSocket(super()._create_socket())
 
 
 class MqttBus:
@@ -159,7 +189,7 @@ class MqttBus:
         self._inbox: list[tuple[list[Handler], str, bytes]] = []  # read, to handle outside paho's callback
         self._waiting_write = False
         self._retry_s = RECONNECT_MIN_S
-        self._client = (paho.Client if self._loop is None else _LoopClient)(
+        self._client = (paho.Client if self._loop is None else LoopClient)(
             CallbackAPIVersion.VERSION2,
             client_id=client_id,
             protocol=paho.MQTTv311,
@@ -216,7 +246,7 @@ class MqttBus:
                 raise ConnectionError(
                     f"MQTT client {self.client_id}: no CONNACK from {host}:{port} in {timeout}s"
                 )
-            if isinstance(sock, _BufferedSocket) and sock.pending():
+            if isinstance(sock, BufferedSocket) and sock.pending():
                 client.loop_read()
                 continue
             readable, writable, _ = select.select([sock], [sock] if client.want_write() else [], [], left)
@@ -230,7 +260,7 @@ class MqttBus:
         client.on_socket_close = self._socket_close
         sock = client.socket()
         self._socket_open(client, None, sock)
-        if isinstance(sock, _BufferedSocket) and sock.pending():  # read with the CONNACK
+        if isinstance(sock, BufferedSocket) and sock.pending():  # read with the CONNACK
             self.clock.call_soon_threadsafe(self._readable)
         self._flush()
         self._keepalive()
@@ -238,6 +268,8 @@ class MqttBus:
     def _socket_open(self, client: paho.Client, userdata: Any, sock: Any) -> None:
         assert self._loop is not None
         self._waiting_write = False
+        if isinstance(sock, BufferedSocket):
+            sock.on_output = self._output
         self._loop.watch(sock, self._readable, self._flush)
 
     def _socket_close(self, client: paho.Client, userdata: Any, sock: Any) -> None:
@@ -248,7 +280,7 @@ class MqttBus:
         client = self._client
         client.loop_read()
         sock = client.socket()
-        while isinstance(sock, _BufferedSocket) and sock.pending():  # bytes select cannot see
+        while isinstance(sock, BufferedSocket) and sock.pending():  # bytes select cannot see
             client.loop_read()
             sock = client.socket()
         inbox, self._inbox = self._inbox, []
@@ -260,13 +292,21 @@ class MqttBus:
         if client.want_write():
             self._flush()
 
+    def _output(self) -> None:
+        """Output waits in the socket buffer: write it before the loop next waits (or now, off the loop)."""
+        assert self._loop is not None
+        if self._loop.running_here():
+            self._loop.before_wait(self._flush)
+        else:
+            self._flush()
+
     def _flush(self) -> None:
         """Write what paho queued while it could not (in its callbacks, or when the socket was full)."""
         client = self._client
         if client.want_write():
             client.loop_write()
-        waiting = client.want_write()
         sock = client.socket()
+        waiting = client.want_write() or (isinstance(sock, BufferedSocket) and not sock.flush())
         if waiting != self._waiting_write and sock is not None and self._loop is not None:
             self._waiting_write = waiting
             self._loop.writing(sock, waiting)  # the rest when the socket takes more
@@ -319,7 +359,7 @@ class MqttBus:
                 self._answered.set()
             return
         sock = client.socket()
-        if isinstance(sock, _BufferedSocket):
+        if isinstance(sock, BufferedSocket):
             sock = sock.sock
         if isinstance(sock, socket.socket):  # small messages must not wait for Nagle's algorithm
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)

@@ -41,7 +41,7 @@ from rich.table import Table
 
 from wms.bus.base import Handler
 from wms.bus.broker import EmbeddedBroker
-from wms.bus.mqtt import MqttBus, parse_mqtt_url
+from wms.bus.mqtt import BufferedSocket, LoopClient, MqttBus, parse_mqtt_url
 from wms.clock import WallClock, iso
 from wms.config import RobotClass
 from wms.control.fleet import ActiveTask, FleetManager, FleetMap, RobotView
@@ -291,7 +291,7 @@ class LoadGenerator:
         """Connect all clients, subscribe every robot's order and instantActions, announce ONLINE."""
         s = self.spec
         for i in range(0, len(s.serials), s.per_client):
-            client = paho.Client(
+            client = LoopClient(  # reads its socket in chunks; writes straight through
                 CallbackAPIVersion.VERSION2,
                 client_id=f"{s.name}-c{i // s.per_client}",
                 protocol=paho.MQTTv311,
@@ -311,9 +311,9 @@ class LoadGenerator:
             client.on_message = self._on_message
             client.connect(self.host, self.port, keepalive=60)
             sock = client.socket()
-            assert sock is not None
+            assert isinstance(sock, BufferedSocket)
             with contextlib.suppress(OSError, AttributeError):
-                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                sock.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             self.sel.register(sock, selectors.EVENT_READ, client)
             self.clients.append(client)
         deadline = time.monotonic() + timeout
@@ -354,6 +354,10 @@ class LoadGenerator:
         for key, _ in self.sel.select(timeout):
             client = key.data
             client.loop_read()
+            sock = client.socket()
+            while isinstance(sock, BufferedSocket) and sock.pending():  # the rest of the chunk it read
+                client.loop_read()
+                sock = client.socket()
             if client.want_write():  # what its callbacks published is queued, not yet written
                 dirty.add(client)
         now = time.monotonic()
