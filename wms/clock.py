@@ -249,8 +249,7 @@ class WallClock(_Loop):
             self.call_soon_threadsafe(fn)
 
     def run(self, until: float | None = None, stop: Callable[[], bool] | None = None) -> None:
-        """Run callbacks as they fall due and sockets as they are ready, in the calling thread, until
-        ``until``, ``stop()`` or `stop`."""
+        """Run due callbacks and ready sockets in the calling thread until ``until``, ``stop()`` or `stop`."""
         self._loop_thread = threading.get_ident()
         try:
             while True:
