@@ -24,6 +24,7 @@ from wms.clock import Clock
 from wms.config import CustomsConfig, WarehouseConfig
 from wms.control.admission import Admission, backlog
 from wms.control.fleet import ActiveTask, FleetManager, FleetMap, RobotView
+from wms.control.history import DbHistory
 from wms.control.outbox import Outbox
 from wms.control.pending import PendingCommands
 from wms.control.recovery import Snapshot, load_snapshot
@@ -36,7 +37,7 @@ from wms.domain import LedgerKind, LotReceipt, OrderBundle, ParcelState, Sku
 from wms.inspection.ceb import ceb621
 from wms.inspection.decision import decide
 from wms.inspection.receipts import parse_receipts
-from wms.inspection.rules import BuyerHistory, Finding, check_order
+from wms.inspection.rules import Finding, check_order
 from wms.inspection.scan import scan_findings
 from wms.layout import Layout
 from wms.limits import check_size
@@ -163,7 +164,8 @@ class Controller(StockMoves):
         self.layout = Layout(cfg.storage, cfg.pack.stations, cfg.fleet.picking.charging_spots)
         self.grid: SortGrid = build_grid(cfg.sortation, cfg.fleet.sorting.charging_spots)
         self.carriers = {c.code: c for c in cfg.carriers}
-        self.history = BuyerHistory.for_customs(customs, cfg.site.utc_offset_h)
+        # the gate's buyer history lives in the database, written in the unit of the decision
+        self.history = DbHistory.for_customs(self.repo.unit, customs, cfg.site.utc_offset_h)
         self.parcels: dict[str, Parcel] = {}  # open parcels only: closed ones are counted in the tally
         self.tally = Tally()
         self.lots: dict[str, LotView] = {}
@@ -348,12 +350,6 @@ class Controller(StockMoves):
             self.sku_lots.setdefault(lot.sku, []).append(lot.lot)
             self.account_books[lot.lot] = lot.account_book
         self.chute_plan.assigned.update(snap.chutes)
-        for d in snap.declared:
-            self.history.note_order(d.order_no, d.buyer_id, d.address, d.order_type, d.at_gate)
-            if d.released is not None:
-                self.history.note_release(d.order_no, d.buyer_id, d.value_fen, d.released)
-        for order_no, fen in snap.quota_restored.items():
-            self.history.restore_quota(order_no, fen)
         for c in snap.closed:
             self.tally.restore(c.state, c.count, c.in_sla)
         for order_no, reason in snap.holds:

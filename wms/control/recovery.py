@@ -1,6 +1,7 @@
 """What a restarted controller reads back from its database to resume a shift where it stopped.
 
-Everything here is a query into plain data; the controller decides what to do with it.
+Everything here is a query into plain data; the controller decides what to do with it. The gate's buyer
+history is not read back: it stays in the database (`wms.control.history.DbHistory`).
 """
 
 from __future__ import annotations
@@ -16,12 +17,9 @@ from wms.domain import SLA_S, TERMINAL_STATES, ParcelState
 from wms.store.models import (
     AllocationRow,
     CommandRow,
-    DeclarationRow,
     LotRow,
     OrderRow,
-    ParcelEvent,
     ParcelRow,
-    ReturnRow,
     RobotRow,
     SlotRow,
     TaskRow,
@@ -36,19 +34,6 @@ class ParcelRecord:
     document: str
     received_at: float
     picks: list[tuple[str, str, int, str]] = field(default_factory=list)  # (lot, sku, qty, node)
-
-
-@dataclass
-class Declared:
-    """An order the gate saw, as its buyer history needs it (columns, not the whole document)."""
-
-    order_no: str
-    buyer_id: str
-    address: str
-    order_type: str
-    value_fen: int
-    at_gate: float
-    released: float | None
 
 
 @dataclass
@@ -71,10 +56,8 @@ class Snapshot:
     commands: list[CommandRow]
     robots: dict[str, RobotRow]
     chutes: dict[tuple[str, str], str]  # (carrier, route) -> chute, as parcels were sorted
-    declared: list[Declared]  # every order that reached the gate, for the rules' buyer history
     closed: list[Closed]
     holds: list[tuple[str, str]]  # the last parcels held: (order, reason), oldest first
-    quota_restored: dict[str, int] = field(default_factory=dict)  # order -> fen its returns gave back
 
 
 def load_snapshot(engine: Engine) -> Snapshot:
@@ -119,29 +102,6 @@ def load_snapshot(engine: Engine) -> Snapshot:
                 .distinct()
             ).all()
         }
-        at_gate = (
-            select(ParcelEvent.order_no, func.min(ParcelEvent.ts).label("ts"))
-            .where(ParcelEvent.to_state == ParcelState.AT_GATE.value)
-            .group_by(ParcelEvent.order_no)
-            .subquery()
-        )
-        declared = [
-            Declared(*r)
-            for r in s.exec(
-                select(
-                    OrderRow.order_no,
-                    OrderRow.buyer_id,
-                    OrderRow.consignee_address,
-                    OrderRow.order_type,
-                    OrderRow.goods_value_fen,
-                    at_gate.c.ts,
-                    DeclarationRow.ts,
-                )
-                .join(at_gate, at_gate.c.order_no == OrderRow.order_no)
-                .outerjoin(DeclarationRow, DeclarationRow.order_no == OrderRow.order_no)  # type: ignore[arg-type]
-                .order_by(at_gate.c.ts)
-            ).all()
-        ]
         in_sla = case((ParcelRow.done_at - OrderRow.received_at <= SLA_S, 1), else_=0)  # type: ignore[operator]
         closed = [
             Closed(state, int(n), int(ok or 0))
@@ -163,15 +123,4 @@ def load_snapshot(engine: Engine) -> Snapshot:
                 ).all()
             )
         ]
-        quota_restored = {
-            o: int(fen)
-            for o, fen in s.exec(
-                select(ReturnRow.order_no, func.sum(ReturnRow.quota_restored_fen)).group_by(
-                    ReturnRow.order_no
-                )
-            ).all()
-            if fen
-        }
-    return Snapshot(
-        slots, lots, parcels, tasks, commands, robots, chutes, declared, closed, holds, quota_restored
-    )
+    return Snapshot(slots, lots, parcels, tasks, commands, robots, chutes, closed, holds)

@@ -16,7 +16,7 @@ from typing import Any, Literal
 from wms.config import CustomsConfig
 from wms.domain import CustomsOrder, Payment, Sku, Waybill
 from wms.inspection.ceb import yuan
-from wms.inspection.rules import TAX_MISMATCH, BuyerHistory, Finding, check_order, local_year
+from wms.inspection.rules import TAX_MISMATCH, BuyerHistory, Finding, GateHistory, check_order, local_year
 from wms.inspection.tax import TaxError, compute_tax
 
 MALFORMED = "MALFORMED"
@@ -70,7 +70,7 @@ def decide(
     waybill: Waybill | None,
     catalog: dict[str, Sku],
     customs: CustomsConfig,
-    history: BuyerHistory,
+    history: GateHistory,
     now: float,
     rng: random.Random,
 ) -> Decision:
@@ -113,11 +113,11 @@ def malformed(order_no: str | None, detail: str) -> Decision:
     return Decision(order_no, REJECT, (Finding(MALFORMED, detail),), None, None)
 
 
-def commit(history: BuyerHistory, order: CustomsOrder, decision: Decision, now: float) -> None:
+def commit(history: GateHistory, order: CustomsOrder, decision: Decision, now: float) -> None:
     """Record a decided order: always as declared; its value against the quota unless rejected.
 
     A held parcel reserves its quota, since its lane may still release it; a later rejection gives it
-    back through `BuyerHistory.record_return`.
+    back through `GateHistory.record_return`.
     """
     history.record_order(order, now)
     if decision.decision != REJECT:

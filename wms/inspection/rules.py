@@ -1,7 +1,9 @@
 """Inspection-gate rules of bonded cross-border imports (1210): a pure checker over plain data.
 
-`check_order` returns every finding (empty = clean). Check an order before recording it in the
-`BuyerHistory`, so that the order itself is counted once (frequency and address rules add it).
+`check_order` returns every finding (empty = clean). Check an order before recording it in the buyer
+history, so that the order itself is counted once (frequency and address rules add it). The rules read
+any `GateHistory`: `BuyerHistory` here keeps it in memory; the controller keeps it in its database
+(`wms.control.history.DbHistory`).
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import bisect
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
+from typing import Protocol
 
 from wms.config import CustomsConfig
 from wms.domain import CustomsOrder, Payment, Sku, Waybill
@@ -67,6 +70,57 @@ def local_year(ts: float, utc_offset_h: float) -> int:
     """Calendar year of an instant in local time."""
     tz = UTC if utc_offset_h == 0 else timezone(timedelta(hours=utc_offset_h))
     return datetime.fromtimestamp(ts, tz).year
+
+
+class GateHistory(Protocol):
+    """What the gate remembers about earlier orders: read by the rules, recorded into at each decision."""
+
+    return_window_days: int
+    utc_offset_h: float
+
+    def declared(self, order_no: str) -> bool:
+        """Whether an order with this number was declared before."""
+        ...
+
+    def released_value_in_year(self, buyer_id: str, year: int) -> int:
+        """Goods value (fen) released to this buyer in this local calendar year, less restored quota."""
+        ...
+
+    def orders_in_window(self, buyer_id: str, since: float) -> int:
+        """Orders declared for this buyer at or after ``since``."""
+        ...
+
+    def buyers_at_address(self, address: str, including: str | None = None) -> int:
+        """Distinct buyers declared at this address (normalized), counting ``including`` too if given."""
+        ...
+
+    def record_order(self, order: CustomsOrder, now: float) -> None:
+        """Remember a declared order."""
+        ...
+
+    def note_order(self, order_no: str, buyer_id: str, address: str, order_type: str, now: float) -> None:
+        """`record_order` from an order's stored columns."""
+        ...
+
+    def record_release(self, order: CustomsOrder, now: float) -> None:
+        """Count a released order's goods value against its buyer's quota for the year of release."""
+        ...
+
+    def note_release(self, order_no: str, buyer_id: str, value_fen: int, now: float) -> None:
+        """`record_release` from an order's stored columns."""
+        ...
+
+    def record_return(self, order: CustomsOrder, now: float, released_at: float) -> bool:
+        """A returned order restores the quota if returned within the window; True if it did."""
+        ...
+
+    def within_return_window(self, now: float, released_at: float) -> bool:
+        """Whether a return now of goods released at ``released_at`` gives the buyer's quota back."""
+        ...
+
+    def restore_quota(self, order_no: str, value_fen: int) -> int:
+        """Take up to ``value_fen`` of a released order off its buyer's yearly total; the fen restored."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,7 +244,7 @@ def check_documents(order: CustomsOrder, payment: Payment | None, waybill: Waybi
     return out
 
 
-def check_duplicate(order: CustomsOrder, history: BuyerHistory) -> list[Finding]:
+def check_duplicate(order: CustomsOrder, history: GateHistory) -> list[Finding]:
     """The order number was not declared before."""
     if history.declared(order.order_no):
         return [Finding(DUPLICATE_ORDER, f"order {order.order_no} was already declared")]
@@ -298,7 +352,7 @@ def check_single_limit(order: CustomsOrder, customs: CustomsConfig) -> list[Find
 
 
 def check_annual_limit(
-    order: CustomsOrder, customs: CustomsConfig, history: BuyerHistory, now: float
+    order: CustomsOrder, customs: CustomsConfig, history: GateHistory, now: float
 ) -> list[Finding]:
     """This year's released value for the buyer plus this order stays within the annual limit."""
     year = local_year(now, history.utc_offset_h)
@@ -327,7 +381,7 @@ def check_tax(
 
 
 def check_risk(
-    order: CustomsOrder, catalog: dict[str, Sku], customs: CustomsConfig, history: BuyerHistory, now: float
+    order: CustomsOrder, catalog: dict[str, Sku], customs: CustomsConfig, history: GateHistory, now: float
 ) -> list[Finding]:
     """Configurable risk rules: category, buyer frequency, low price, many buyers at one address."""
     risk = customs.risk
@@ -362,7 +416,7 @@ def check_order(
     waybill: Waybill | None,
     catalog: dict[str, Sku],
     customs: CustomsConfig,
-    history: BuyerHistory,
+    history: GateHistory,
     now: float,
 ) -> list[Finding]:
     """Every finding against an order and its documents, in rule order; empty means it may pass."""

@@ -9,6 +9,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import SQLModel, create_engine
 
 from wms.store import models  # noqa: F401  (registers the tables)
+from wms.store.migrate import upgrade
 
 DEFAULT_URL = "sqlite:///wms.db"
 
@@ -22,7 +23,7 @@ def database_url(url: str | None = None) -> str:
 
 
 def connect(url: str | None = None, *, fresh: bool = False) -> Engine:
-    """Open the database and create missing tables; ``fresh`` drops the project's tables first."""
+    """Open the database, create missing tables and upgrade older ones; ``fresh`` drops the tables first."""
     url = database_url(url)
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"check_same_thread": False})
@@ -39,4 +40,5 @@ def connect(url: str | None = None, *, fresh: bool = False) -> Engine:
     if fresh:
         SQLModel.metadata.drop_all(engine)
     SQLModel.metadata.create_all(engine)
+    upgrade(engine)  # columns and indexes later code added to tables an earlier run created
     return engine

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from sqlalchemy import Index
 from sqlmodel import Field, SQLModel
 
 
@@ -54,12 +55,21 @@ class LotRow(SQLModel, table=True):
 
 
 class OrderRow(SQLModel, table=True):
-    """A consumer order (CEB311) as received, with the carrier and route from its waybill."""
+    """A consumer order (CEB311) as received, with the carrier and route from its waybill.
+
+    The last four columns are the gate's buyer history (`wms.control.history.DbHistory`), kept by the
+    controller in the unit of work of the decision that changes them; they are NULL until then.
+    """
 
     __tablename__ = "order_"
+    __table_args__ = (
+        Index("ix_order__buyer_at_gate", "buyer_id", "at_gate"),
+        Index("ix_order__buyer_released_at", "buyer_id", "released_at"),
+        Index("ix_order__address_key_buyer", "address_key", "buyer_id"),
+    )
     order_no: str = Field(primary_key=True)
     order_type: str = "regular"
-    buyer_id: str = Field(index=True)
+    buyer_id: str
     buyer_name: str
     consignee_address: str
     goods_value_fen: int
@@ -69,6 +79,14 @@ class OrderRow(SQLModel, table=True):
     route: str = ""
     received_at: float
     document: str = Field(description="the order bundle as received (JSON)")
+    at_gate: float | None = Field(default=None, description="when the gate first declared it")
+    address_key: str | None = Field(
+        default=None, description="its normalized delivery address, once declared (never for O2O)"
+    )
+    released_at: float | None = Field(default=None, description="when the gate released it")
+    quota_fen: int | None = Field(
+        default=None, description="goods value counted against the buyer's annual quota: less returns"
+    )
 
 
 class OrderLineRow(SQLModel, table=True):
