@@ -8,11 +8,12 @@ back-pressure signal on ``wms/{partition}/intake``: while intake is closed new o
 
 from __future__ import annotations
 
+import bisect
 import itertools
 import logging
 import math
 import random
-from collections import Counter, defaultdict, deque
+from collections import Counter, OrderedDict, defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 PLATFORM_CODE = "4101966001"
+BUYER_CACHE = 4096  # buyers kept generated; the others are made again from their seed when they return
 SELLERS = ("4101966101", "4101966102", "4101966103")
 PAY_COMPANIES = ("3120966201", "4403966202")
 PARTY_NAMES: dict[str, str] = {
@@ -210,12 +212,12 @@ class OrderFeedModel:
         self.profile = _normalized(daily_profile)
         self.promotions = tuple(feed.promotions if promotions is None else promotions)
         self._curves: dict[tuple[tuple[float, ...], float], ArrivalCurve] = {}
-        self._buyers: dict[int, Buyer] = {}
+        self._buyers: OrderedDict[int, Buyer] = OrderedDict()  # the most recently used, see BUYER_CACHE
         self._seen: list[int] = []
         self._seen_set: set[int] = set()
         self._next_new = 0
-        self._recent: dict[int, deque[float]] = defaultdict(deque)
-        self._spent: Counter[tuple[int, int]] = Counter()
+        self._recent: dict[int, list[float]] = {}  # buyer -> order times of the last 24 h, oldest first
+        self._spent: dict[int, Counter[int]] = defaultdict(Counter)  # year -> buyer -> goods value
         self._seq = 0
         self.last_defect: str | None = None
         self.defects: Counter[str] = Counter()
@@ -242,16 +244,22 @@ class OrderFeedModel:
     # ---------------------------------------------------------------------------------------------- buyers
 
     def _buyer(self, index: int) -> Buyer:
-        """The buyer of a pool index, generated once and cached."""
-        if index not in self._buyers:
-            self._buyers[index] = make_buyer(self.seed, index)
-        return self._buyers[index]
+        """The buyer of a pool index (seeded by it, so a buyer evicted from the cache comes back the same)."""
+        buyer = self._buyers.get(index)
+        if buyer is None:
+            buyer = self._buyers[index] = make_buyer(self.seed, index)
+            if len(self._buyers) > BUYER_CACHE:
+                self._buyers.popitem(last=False)
+        else:
+            self._buyers.move_to_end(index)
+        return buyer
 
     def _busy(self, index: int, now: float) -> bool:
         """Whether one more order would put this buyer over the daily frequency limit."""
-        times = self._recent[index]
-        while times and times[0] < now - 86400:
-            times.popleft()
+        times = self._recent.get(index, [])
+        del times[: bisect.bisect_left(times, now - 86400)]
+        if not times:
+            self._recent.pop(index, None)
         return len(times) + 1 > self.customs.risk.max_orders_per_buyer_per_day
 
     def _pick_buyer(self, now: float, fresh: bool = False) -> int:
@@ -403,7 +411,7 @@ class OrderFeedModel:
         fresh = False
         for _ in range(50):
             index = self._pick_buyer(now, fresh)
-            quota = self.customs.annual_limit_fen - self._spent[(index, year)]
+            quota = self.customs.annual_limit_fen - self._spent[year][index]
             lines = self._fit(self._draw_lines(), min(self.customs.single_limit_fen, quota))
             if self._allowed(lines, quota):
                 return index, lines
@@ -417,8 +425,8 @@ class OrderFeedModel:
         else:
             self._seen_set.add(index)
             self._seen.append(index)
-        self._recent[index].append(now)
-        self._spent[(index, int(timestamp(now, self.utc_offset_h)[:4]))] += goods
+        self._recent.setdefault(index, []).append(now)
+        self._spent[int(timestamp(now, self.utc_offset_h)[:4])][index] += goods
 
     def _maybe_defect(self, bundle: OrderBundle) -> OrderBundle:
         """With probability bad_document_rate, one defect chosen at random; recorded in ``last_defect``."""
