@@ -30,7 +30,7 @@ class ConveyorSim:
         *,
         jitter: float = 0.1,
         seed: int = 0,
-        remember: int = 5_000,
+        remember: int = 2_000,
     ) -> None:
         if not 0.0 <= jitter < 1.0:
             raise ValueError(f"jitter must be in [0, 1), got {jitter}")

@@ -36,7 +36,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 PLATFORM_CODE = "4101966001"
-BUYER_CACHE = 4096  # buyers kept generated; the others are made again from their seed when they return
+BUYER_CACHE = 256  # buyers kept generated; the others are made again from their seed when they return
 SELLERS = ("4101966101", "4101966102", "4101966103")
 PAY_COMPANIES = ("3120966201", "4403966202")
 PARTY_NAMES: dict[str, str] = {
