@@ -88,6 +88,10 @@ class Sortation(_Model):
     cell_m: float = Field(default=1.0, gt=0)
     bag_capacity: int = Field(default=40, ge=1)
     conveyor_to_gate_s: float = Field(gt=0)
+    traffic: bool = Field(default=True, description="exclusive cell reservations for the sorting robots")
+    wait_timeout_s: float = Field(
+        default=30.0, gt=0, description="a sorting robot waiting on traffic this long is re-routed"
+    )
 
 
 class Gate(_Model):

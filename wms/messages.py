@@ -105,6 +105,9 @@ class RobotStatus(Strict):
     task: str | None = None
     x: float = 0.0
     y: float = 0.0
+    waiting: bool = False  # held up by traffic: the next cell is another robot's
+    waits: int = 0  # times it had to wait on traffic
+    reroutes: int = 0  # times it was re-routed, stepped aside or made way
 
 
 class AtRisk(Strict):

@@ -146,7 +146,7 @@ def start_simulators(
     robots: list[RobotSim] = []
     starts = {
         "picking": [(n, layout.pos[n].x, layout.pos[n].y) for n in layout.pack_nodes],
-        "sorting": [(n, *grid.pos[n]) for n in grid.parking],
+        "sorting": [(n, *grid.pos[n]) for n in grid.homes()],
     }
     for kind, prefix, rc in (("picking", "pick", cfg.fleet.picking), ("sorting", "sort", cfg.fleet.sorting)):
         for k in range(rc.count):

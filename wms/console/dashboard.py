@@ -208,6 +208,16 @@ def _robot_key(robot: RobotStatus) -> tuple[int, str]:
     return rank, robot.serial
 
 
+def _task(robot: RobotStatus) -> Text:
+    """The robot's task, and whether it waits on traffic (with its waits and re-routes so far)."""
+    text = Text(robot.task or "—", style="" if robot.task else "dim")
+    if robot.waiting:
+        text.append(" waiting", style="yellow")
+    if robot.waits or robot.reroutes:
+        text.append(f" {robot.waits}w/{robot.reroutes}r", style="dim")
+    return text
+
+
 def _robots(robots: Sequence[RobotStatus]) -> RenderableType:
     """Fleet summary by kind and state, and the robots table (problems first)."""
     parts: list[RenderableType] = [_title(f"Robots ({len(robots)})")]
@@ -236,7 +246,7 @@ def _robots(robots: Sequence[RobotStatus]) -> RenderableType:
             "pick" if r.kind == "picking" else "sort",
             Text(r.state, style=_STATE_STYLE.get(r.state, "")),
             battery(r.battery_pct),
-            Text(r.task or "—", style="" if r.task else "dim"),
+            _task(r),
         )
     parts.append(table)
     if len(shown) > MAX_ROBOTS:

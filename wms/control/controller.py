@@ -32,6 +32,7 @@ from wms.control.repo import Repo
 from wms.control.status import build_status
 from wms.control.stock import StockMoves
 from wms.control.tally import Tally
+from wms.control.traffic import Traffic
 from wms.dispatch.cutoffs import local_minute, next_cutoff, next_daily
 from wms.domain import LedgerKind, LotReceipt, OrderBundle, ParcelState, Sku
 from wms.inspection.ceb import ceb621
@@ -76,6 +77,8 @@ from wms.store.models import (
 )
 
 log = logging.getLogger(__name__)
+INDUCT_QUEUE_M = 4.0  # the travel one more parcel queued at an induct is worth, in choosing an induct
+INDUCT_ROBOTS = 2  # under traffic control, sorting robots bound for one induct at most (more jam the aisles)
 LEDGER_CHECK_S = 300.0  # how often the live status re-checks the ledger against the lots
 
 INTAKE_CODES = frozenset(
@@ -175,6 +178,7 @@ class Controller(StockMoves):
         self.sku_slot: dict[str, tuple[str, str]] = {}
         self.pick_queue: deque[tuple[str, list[str]]] = deque()
         self.induct_queues: dict[str, deque[str]] = {i: deque() for i in self.grid.inducts}
+        self._induct_turn = 0
         self.chute_plan = FirstFreeChutePlan(self.grid.chutes)
         self.chutes: dict[str, Chute] = {}
         self.bags: dict[str, list[str]] = {}
@@ -221,7 +225,17 @@ class Controller(StockMoves):
         return FleetMap(pos, self.layout.charger_nodes, self.layout.path, self.layout.distance)
 
     def _sort_map(self) -> FleetMap:
-        return FleetMap(self.grid.pos, self.grid.chargers, self.grid.path, self.grid.distance)
+        grid, cfg = self.grid, self.cfg.sortation
+        if not cfg.traffic:
+            return FleetMap(grid.pos, grid.chargers, grid.path, grid.distance)
+        quiet = frozenset(grid.parking + grid.chargers + grid.inducts)  # robots stop there: not crossed
+        lanes = grid.against_lanes(cfg.chute_spacing)
+        traffic = Traffic(grid.adjacent(), grid.parking, quiet, lanes, cfg.wait_timeout_s)
+
+        def path(a: str, b: str) -> list[str]:
+            return traffic.route(a, b) or grid.path(a, b)
+
+        return FleetMap(grid.pos, grid.chargers, path, grid.distance, traffic)
 
     def start(self) -> None:
         """Slot the catalogue (or resume what the database holds), subscribe, start the periodic work."""
@@ -253,6 +267,8 @@ class Controller(StockMoves):
         self._every(self.cfg.waves.interval_s, self._wave)
         self._every(60.0, self._sweep_bags)
         self._every(15.0, self.fleet.check_timeouts)
+        if self.fleet.maps["sorting"].traffic is not None:  # robots leaving an induct make room for the next
+            self._every(2.0, self._assign_sorts)
         self._every(30.0, self._resend_overdue)
         self._every(self.status_interval_s, self.publish_status)
         self._every(10.0, self._admit)
@@ -380,6 +396,9 @@ class Controller(StockMoves):
         for t in snap.tasks:
             if t.state == "assigned" and t.plan and t.robot:
                 self._adopt(t.robot, ActiveTask.from_plan(t.plan), snap)
+        for row in snap.robots.values():  # the others still stand where they were: traffic control holds it
+            if row.kind == "sorting" and row.serial not in self.fleet.robots:
+                self.fleet.adopt(row.serial, row.manufacturer, row.kind, row.node)
         for task_id, nos in waved.items():  # queued, or re-queued after a failure
             self.pick_queue.append((task_id, nos))
         for c in snap.commands:
@@ -713,6 +732,8 @@ class Controller(StockMoves):
 
     def task_done(self, robot: RobotView, task: ActiveTask) -> None:
         """A robot finished a task: move its parcels on."""
+        if task.kind == "park":  # nothing to record: a parked robot is simply idle
+            return
         now = self.clock.now()
         self.repo.finish_task(task.task_id, task.kind, "done", robot.serial, now)
         if task.kind == "pick":
@@ -736,6 +757,8 @@ class Controller(StockMoves):
 
     def task_failed(self, robot: RobotView, task: ActiveTask, reason: str) -> None:
         """Re-queue the work of a task its robot could not finish."""
+        if task.kind == "park":
+            return
         now = self.clock.now()
         self.alarm("warning", "robots", f"{robot.serial}: task {task.task_id} re-queued: {reason}")
         self.repo.finish_task(task.task_id, task.kind, "failed", robot.serial, now)
@@ -747,7 +770,7 @@ class Controller(StockMoves):
             self._assign_picks()
         elif task.kind == "sort":
             order_no, _ = task.payload  # type: ignore[misc]
-            induct = min(self.induct_queues, key=lambda i: len(self.induct_queues[i]))
+            induct = min(self._open_inducts(), key=lambda i: len(self.induct_queues[i]))
             self._set([order_no], ParcelState.AT_INDUCT, f"re-queued: {reason}", induct=induct)
             self.induct_queues[induct].appendleft(order_no)
             self._assign_sorts()
@@ -769,7 +792,7 @@ class Controller(StockMoves):
 
     def task_released(self, robot: RobotView, task: ActiveTask) -> None:
         """Store the order a robot drives for a task, so that a restarted controller resumes it."""
-        if task.kind != "charge":  # a trip to a charger is simply sent again
+        if task.kind not in ("charge", "park"):  # a trip to a charger or to park is simply sent again
             self.repo.save_plan(task.task_id, task.kind, robot.serial, task.plan(), self.clock.now())
 
     def robot_free(self, robot: RobotView) -> None:
@@ -780,6 +803,8 @@ class Controller(StockMoves):
             self._assign_picks()
         else:
             self._assign_sorts()
+            if robot.task is None:
+                self.fleet.park(robot)
 
     # pack and conveyors -----------------------------------------------------------------------------
 
@@ -820,8 +845,7 @@ class Controller(StockMoves):
             self._o2o_conveyed(p, kind, dest)
         elif kind == "pack":
             self._set([parcel], ParcelState.PACKED, dest)
-            induct = min(self.induct_queues, key=lambda i: (len(self.induct_queues[i]), i))
-            self._conveyor(parcel, "move", dest, induct, self.cfg.pack.conveyor_to_sort_s)
+            self._conveyor(parcel, "move", dest, self._next_induct(parcel), self.cfg.pack.conveyor_to_sort_s)
         elif parcel in self.bags:
             self._on_bag_at_gate(parcel)
         else:
@@ -838,20 +862,61 @@ class Controller(StockMoves):
 
     # sorting ----------------------------------------------------------------------------------------
 
+    def _open_inducts(self) -> list[str]:
+        """The inducts no robot out of service stands on (all of them if it stands on every one)."""
+        blocked = self.fleet.blocked("sorting")
+        return [i for i in self.induct_queues if i not in blocked] or list(self.induct_queues)
+
+    def _next_induct(self, order_no: str) -> str:
+        """The induct for a packed parcel: near its chute, unless parcels queue there.
+
+        Each parcel queued at an induct or on the conveyor to it counts as ``INDUCT_QUEUE_M`` metres more
+        of travel, so that parcels spread over the inducts rather than all robots (one per cell) queueing
+        at one; among equals the inducts take turns.
+        """
+        p = self.parcels[order_no]
+        chute_id = self.chute_plan.chute_for(p.carrier, p.route)
+        ejects = self._chute_by_id[chute_id].eject if chute_id else []
+        coming = Counter(dest for _, kind, dest in self.conveyor_jobs.values() if kind == "move")
+        inducts = self._open_inducts()
+        self._induct_turn = (self._induct_turn + 1) % len(inducts)
+        turn = inducts[self._induct_turn :] + inducts[: self._induct_turn]
+
+        def cost(i: str) -> float:
+            near = min((self.grid.distance(i, e) for e in ejects), default=0.0)
+            return near + INDUCT_QUEUE_M * (len(self.induct_queues[i]) + coming[i])
+
+        return min(turn, key=cost)
+
     def _assign_sorts(self) -> None:
         """Parcels waiting at the inducts (longest queues first) to idle sorting robots, least travel."""
         robots = {r.serial: r for r in self.fleet.idle("sorting")}
         if not robots or not any(self.induct_queues.values()):
             return
         waiting: dict[str, str] = {}  # parcel -> induct, in the order they should be served
+        room = self._induct_room()
         for depth in range(max(len(q) for q in self.induct_queues.values())):
             for induct in sorted(self.induct_queues, key=lambda i: (-len(self.induct_queues[i]), i)):
-                if depth < len(self.induct_queues[induct]):
+                if depth < min(len(self.induct_queues[induct]), room[induct]):
                     waiting[self.induct_queues[induct][depth]] = induct
         for order_no, serial in min_cost_assignment(
             list(waiting), list(robots), lambda o, s: self.grid.distance(robots[s].node, waiting[o])
         ):
             self._start_sort(robots[serial], order_no, waiting[order_no])
+
+    def _induct_room(self) -> dict[str, int]:
+        """How many more robots may be sent to each induct: under traffic control, ``INDUCT_ROBOTS`` less
+        those on their way there or picking there."""
+        if self.fleet.maps["sorting"].traffic is None:
+            return {i: len(q) for i, q in self.induct_queues.items()}
+        bound: Counter[str] = Counter()
+        for r in self.fleet.robots.values():
+            task = r.task
+            if task is not None and task.kind == "sort" and task.actions:
+                pick = min(task.actions)
+                if task.reached <= pick:
+                    bound[task.path[pick]] += 1
+        return {i: max(0, INDUCT_ROBOTS - bound[i]) for i in self.induct_queues}
 
     def _start_sort(self, robot: RobotView, order_no: str, induct: str) -> None:
         p = self.parcels[order_no]
@@ -861,7 +926,9 @@ class Controller(StockMoves):
             return
         self.induct_queues[induct].remove(order_no)
         chute = self._chute_by_id[chute_id]
-        eject = min(chute.eject, key=lambda c: self.grid.distance(induct, c))
+        blocked = self.fleet.blocked("sorting")
+        ejects = [c for c in chute.eject if c not in blocked] or chute.eject
+        eject = min(ejects, key=lambda c: self.grid.distance(induct, c))
         task_id = f"SORT-{next(self._ids):06d}"
         actions: dict[int, list[tuple[str, dict[str, str | int | float]]]] = {
             1: [("pick", {"parcel": order_no})],

@@ -11,6 +11,7 @@ from typing import Any, Protocol
 from wms.bus.base import Bus
 from wms.clock import Clock
 from wms.config import RobotClass
+from wms.control.traffic import Traffic, TrafficControl
 from wms.robots.orders import instant_action, instant_actions, make_action, order_body
 from wms.robots.vda5050 import Action, HeaderCounter, State, VdaError, parse_connection, parse_state
 from wms.topics import vda, vda_all, vda_parse
@@ -26,6 +27,7 @@ class FleetMap:
     chargers: list[str]
     path: Callable[[str, str], list[str]]
     distance: Callable[[str, str], float]
+    traffic: Traffic | None = None  # exclusive cell reservations (the sorting grid); None: no traffic control
 
 
 @dataclass
@@ -45,6 +47,18 @@ class ActiveTask:
     release_start: int = 0  # path index the last order or update started at
     last_message: dict[str, Any] | None = None  # the order body last sent, for a re-send
     sent_at: float = 0.0
+    reached: int = 0  # path index of the node the robot last reported standing on or passing
+
+    def next_stop(self, after: int) -> int:
+        """Path index of the first node after ``after`` with actions, else of the last node."""
+        return min((i for i in self.actions if i > after), default=len(self.path) - 1)
+
+    def splice(self, at: int, segment: list[str]) -> None:
+        """Drive ``segment`` (from ``path[at]`` to the next stop) instead of the planned way there."""
+        stop = self.next_stop(at)
+        shift = len(segment) - (stop - at + 1)
+        self.path = self.path[:at] + segment + self.path[stop + 1 :]
+        self.actions = {i + shift if i >= stop else i: acts for i, acts in self.actions.items()}
 
     def plan(self) -> str:
         """The task as JSON, enough to resume driving it after a restart of the master."""
@@ -64,6 +78,7 @@ class ActiveTask:
                 "base_end": self.base_end,
                 "update_id": self.update_id,
                 "release_start": self.release_start,
+                "reached": self.reached,
             }
         )
 
@@ -83,6 +98,7 @@ class ActiveTask:
             base_end=d["base_end"],
             update_id=d["update_id"],
             release_start=d["release_start"],
+            reached=d.get("reached", 0),
         )
 
 
@@ -121,7 +137,8 @@ class RobotView:
             return "paused"
         if self.charging or (self.task is not None and self.task.kind == "charge"):
             return "charging"
-        return "busy" if self.task is not None or self.stray else "idle"
+        working = self.task is not None and self.task.kind != "park"  # a robot going to park can take work
+        return "busy" if working or self.stray else "idle"
 
 
 class FleetEvents(Protocol):
@@ -152,7 +169,7 @@ class FleetEvents(Protocol):
         ...
 
 
-class FleetManager:
+class FleetManager(TrafficControl):
     """Registry of robots discovered over MQTT and the orders and instant actions sent to them."""
 
     def __init__(
@@ -188,9 +205,14 @@ class FleetManager:
         """Declare a robot from config so that its kind is known when it appears."""
         self.expected[serial] = kind
 
-    def adopt(self, serial: str, manufacturer: str, kind: str, node: str, task: ActiveTask) -> None:
-        """Resume a task a robot was given before a restart; the order is sent again if the robot lacks it."""
+    def adopt(
+        self, serial: str, manufacturer: str, kind: str, node: str, task: ActiveTask | None = None
+    ) -> None:
+        """Resume a robot known before a restart, and its task (sent again if the robot lacks the order)."""
         robot = self.robots.setdefault(serial, RobotView(serial, manufacturer, kind, node=node))
+        self._hold_adopted(robot, task)
+        if task is None:
+            return
         robot.task = task
         task.last_message = self._order_message(robot, task, task.release_start)
         task.sent_at = float("-inf")
@@ -304,6 +326,7 @@ class FleetManager:
         self._track_charging(robot, st)
         self._extend_base(robot, st)
         self._track_task(robot, st)
+        self._sync_cells(robot, st)
 
     def _order_refused(self, robot: RobotView, st: State) -> bool:
         """The robot reports an error against the task's order: the task goes back to the controller."""
@@ -376,6 +399,7 @@ class FleetManager:
     def _fail_task(self, robot: RobotView, reason: str) -> None:
         task = robot.task
         robot.task = None
+        self._release_cells(robot)
         if task is not None:
             self.events.task_failed(robot, task, reason)
 
@@ -404,6 +428,9 @@ class FleetManager:
                 self._out_of_service(robot, f"no state for {now - robot.last_seen:.0f} s")
             elif self.needs_charge(robot):
                 self.send_to_charger(robot)
+            else:
+                self.park(robot)
+        self._overdue_waits()
 
     def _ready(self, robot: RobotView) -> bool:
         """Idle, online, on its map and not paused: the moment it becomes so, the controller hears of it."""
@@ -433,6 +460,8 @@ class FleetManager:
         taken = {r.charger for r in self.robots.values() if r.charger} | {
             r.task.final_node for r in self.robots.values() if r.task is not None and r.task.kind == "charge"
         }
+        if fmap.traffic is not None:
+            taken |= {c for c in fmap.chargers if fmap.traffic.cells.holders(c) - {robot.serial}}
         free = [c for c in fmap.chargers if c not in taken]
         if not free:
             return False
@@ -450,8 +479,14 @@ class FleetManager:
         actions: dict[int, list[tuple[str, dict[str, str | int | float]]]],
         payload: object = None,
     ) -> float:
-        """Send a task as one VDA 5050 order through ``stops`` (actions by stop index); return metres."""
+        """Send a task as one VDA 5050 order through ``stops`` (actions by stop index); return metres.
+
+        A robot on its way to park takes the task on from the end of its base, as an update of that order.
+        """
         fmap = self.maps[robot.kind]
+        parking = robot.task if robot.task is not None and robot.task.kind == "park" else None
+        if parking is not None:
+            stops = [parking.path[parking.base_end], *stops[1:]]
         path: list[str] = [stops[0]]
         stop_at: dict[int, int] = {0: 0}
         for i, (a, b) in enumerate(zip(stops, stops[1:], strict=False), start=1):
@@ -464,20 +499,40 @@ class FleetManager:
                 aid = f"{task_id}-{stop}-{n}"
                 action_ids.add(aid)
                 by_index.setdefault(stop_at[stop], []).append(make_action(atype, aid, params))
-        self._seq += 1  # a re-queued task goes out under a new orderId: VDA 5050 orders are never reused
-        order_id = f"{task_id}.{self._seq}"
-        robot.task = ActiveTask(task_id, kind, order_id, path[-1], action_ids, payload, path, by_index)
-        self._release(robot, robot.task, 0)
+        if parking is None:
+            self._seq += 1  # a re-queued task goes out under a new orderId: VDA 5050 orders are never reused
+            order_id = f"{task_id}.{self._seq}"
+            task = robot.task = ActiveTask(
+                task_id, kind, order_id, path[-1], action_ids, payload, path, by_index
+            )
+            self._release(robot, task, 0, self._window_end(robot, task, 0))
+        else:
+            start = parking.base_end
+            task = robot.task = ActiveTask(
+                task_id,
+                kind,
+                parking.order_id,
+                path[-1],
+                action_ids,
+                payload,
+                parking.path[:start] + path,
+                {start + i: acts for i, acts in by_index.items()},
+                base_end=start,
+                update_id=parking.update_id + 1,
+                reached=parking.reached,
+            )
+            self._release(robot, task, start, self._window_end(robot, task, start))
         self.events.robot_changed(robot)
+        self._unstick(robot)
         return sum(fmap.distance(a, b) for a, b in zip(stops, stops[1:], strict=False))
 
-    def _release(self, robot: RobotView, task: ActiveTask, start: int) -> None:
-        """Send the order (``start`` = 0) or an update from the last base node: a few more nodes as base.
+    def _release(self, robot: RobotView, task: ActiveTask, start: int, end: int) -> None:
+        """Send the order (``start`` = 0) or an update from the last base node, with base up to ``end``.
 
         The rest of the path travels as horizon, so the robot knows where it is heading but stops at the
-        end of the base until the master releases more (where traffic control will decide how far).
+        end of the base until the master releases more (as far as traffic control lets it).
         """
-        task.base_end = min(len(task.path) - 1, start + self.release_nodes)
+        task.base_end = end
         task.release_start = start
         task.last_message, task.sent_at = self._order_message(robot, task, start), self.clock.now()
         self.events.task_released(robot, task)
@@ -503,14 +558,24 @@ class FleetManager:
         )
 
     def _extend_base(self, robot: RobotView, st: State) -> None:
-        """Release more of the path once the robot is within half a window of the end of its base."""
+        """Note how far the robot got along its task's path and release more of it if due."""
         task = robot.task
-        if task is None or st.orderId != task.order_id or task.base_end >= len(task.path) - 1:
+        if task is None or st.orderId != task.order_id:
             return
-        reached = st.lastNodeSequenceId // 2
-        if task.base_end - reached <= self.release_nodes // 2:
+        task.reached = self._reached(robot, task, st)
+        self._sync_cells(robot, st)  # what it passed is free before it asks for more
+        self._extend(robot, task)
+
+    def _extend(self, robot: RobotView, task: ActiveTask, resolve: bool = True) -> None:
+        """Release more of the path once the robot is within half a window of the end of its base."""
+        if task.base_end >= len(task.path) - 1 or not self._due(robot, task):
+            return
+        end = self._window_end(robot, task, task.base_end)
+        if end > task.base_end:
             task.update_id += 1
-            self._release(robot, task, task.base_end)
+            self._release(robot, task, task.base_end, end)
+        if resolve:
+            self._unstick(robot)
 
     def _instant(self, robot: RobotView, action_type: str) -> None:
         self._seq += 1

@@ -25,18 +25,23 @@ def build_status(ctl: Controller) -> Status:
     now = ctl.clock.now()
     by_state = Counter(p.state.value for p in ctl.parcels.values()) + ctl.tally.by_state
     throughput = ctl.throughput_last_hour()
-    robots = [
-        RobotStatus(
-            serial=r.serial,
-            kind=r.kind,  # type: ignore[arg-type]
-            state=r.status,  # type: ignore[arg-type]
-            battery_pct=round(r.battery, 1),
-            task=r.task.task_id if r.task else None,
-            x=r.x,
-            y=r.y,
+    robots = []
+    for r in sorted(ctl.fleet.robots.values(), key=lambda r: r.serial):
+        traffic = ctl.fleet.maps[r.kind].traffic
+        robots.append(
+            RobotStatus(
+                serial=r.serial,
+                kind=r.kind,  # type: ignore[arg-type]
+                state=r.status,  # type: ignore[arg-type]
+                battery_pct=round(r.battery, 1),
+                task=r.task.task_id if r.task else None,
+                x=r.x,
+                y=r.y,
+                waiting=traffic is not None and r.serial in traffic.cells.waiting,
+                waits=traffic.cells.waits[r.serial] if traffic else 0,
+                reroutes=traffic.cells.reroutes[r.serial] if traffic else 0,
+            )
         )
-        for r in sorted(ctl.fleet.robots.values(), key=lambda r: r.serial)
-    ]
     open_parcels = [p for p in ctl.parcels.values() if p.state not in TERMINAL_STATES]
     risky = sorted(
         (p for p in open_parcels if now - p.received_at >= AT_RISK_AFTER_S), key=lambda p: p.received_at

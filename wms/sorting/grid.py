@@ -49,6 +49,37 @@ class SortGrid:
         """Shortest cell sequence from ``a`` to ``b``."""
         return nx.shortest_path(self.graph, a, b)
 
+    def adjacent(self) -> dict[str, list[str]]:
+        """Each cell's neighbours (in a fixed order, so routes are reproducible)."""
+        return {n: sorted(self.graph[n]) for n in sorted(self.graph)}
+
+    def against_lanes(self, spacing: int) -> frozenset[tuple[str, str]]:
+        """Moves against the lanes: between two rows of chutes one lane runs east and the next west,
+        and likewise north and south between two columns; rows and columns of chutes have no direction."""
+
+        def way(k: int) -> int:
+            r = (k - 2) % spacing
+            return 0 if r == 0 else 1 if r % 2 else -1
+
+        moves = set()
+        for a in self.graph:
+            for b in self.graph[a]:
+                (xa, ya), (xb, yb) = self.pos[a], self.pos[b]
+                dx, dy = round((xb - xa) / self.cell_m), round((yb - ya) / self.cell_m)
+                lane = way(round(ya / self.cell_m)) if dy == 0 else way(round(xa / self.cell_m))
+                if lane and lane != dx + dy:
+                    moves.add((a, b))
+        return frozenset(moves)
+
+    def homes(self) -> list[str]:
+        """Cells for robots to start on, one each: parking, chargers, then the rows below, top down."""
+        work = set(self.inducts) | {e for c in self.chutes for e in c.eject}
+        rest = sorted(
+            (n for n in self.pos if n not in work and n not in self.parking and n not in self.chargers),
+            key=lambda n: (-self.pos[n][1], self.pos[n][0]),
+        )
+        return [*self.parking, *self.chargers, *rest]
+
     def distance(self, a: str, b: str) -> float:
         """Shortest travel distance in metres (one breadth-first search per source, cached)."""
         lengths = self._lengths.get(a)

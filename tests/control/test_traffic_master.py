@@ -1,0 +1,238 @@
+"""The VDA 5050 master with traffic control, against hand-written robot states on small grids.
+
+Bases stop short of cells other robots hold, waiting robots go on the moment a cell frees, deadlocks
+are broken, a robot out of service keeps only its cell, idle robots park, and a restart rebuilds it all.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Console
+
+from tests.control.test_fleet_master import Bus, Events
+from wms.clock import VirtualClock
+from wms.config import CONFIG_DIR, load_warehouse
+from wms.console.dashboard import _robots
+from wms.control.fleet import ActiveTask, FleetManager, FleetMap, RobotView
+from wms.control.traffic import Traffic
+from wms.messages import RobotStatus
+from wms.robots.vda5050 import BatteryState, NodeState, SafetyState, State, header_fields
+
+M = "acme"
+CFG = load_warehouse(CONFIG_DIR / "warehouse.toml")
+
+
+def grid(w: int, h: int) -> tuple[dict[str, tuple[float, float]], dict[str, list[str]]]:
+    """Cells G{x}_{y} of a w x h grid and their neighbours."""
+    pos = {f"G{x}_{y}": (float(x), float(y)) for x in range(w) for y in range(h)}
+    adjacent = {
+        f"G{x}_{y}": [
+            f"G{x + dx}_{y + dy}"
+            for dx, dy in ((1, 0), (-1, 0), (0, 1), (0, -1))
+            if f"G{x + dx}_{y + dy}" in pos
+        ]
+        for x in range(w)
+        for y in range(h)
+    }
+    return pos, adjacent
+
+
+def master(
+    pos: dict[str, tuple[float, float]], adjacent: dict[str, list[str]], parking: list[str] | None = None
+) -> tuple[FleetManager, Bus, Events, Traffic]:
+    traffic = Traffic(adjacent, parking or [], quiet=frozenset(parking or []), wait_s=20.0)
+
+    def path(a: str, b: str) -> list[str]:
+        found = traffic.route(a, b)
+        assert found is not None
+        return found
+
+    def distance(a: str, b: str) -> float:
+        return float(len(path(a, b)) - 1)
+
+    bus, events = Bus(), Events()
+    fleet = FleetManager(
+        bus,  # type: ignore[arg-type]
+        VirtualClock(1000.0),
+        {"sorting": FleetMap(pos, [], path, distance, traffic)},
+        {"sorting": CFG.fleet.sorting},
+        events,
+        timeout_s=60.0,
+        manufacturers=[M],
+    )
+    return fleet, bus, events, traffic
+
+
+def state(robot: RobotView, node: str, header: int, **kw: Any) -> bytes:
+    """The robot's state standing on ``node``: of its task's order if it has one, where ``node`` is."""
+    task = robot.task
+    seq = 2 * task.path.index(node, task.reached) if task is not None else 0
+    st = State(
+        **header_fields(header, M, robot.serial, 1000.0),
+        orderId=task.order_id if task is not None else "",
+        orderUpdateId=task.update_id if task is not None else 0,
+        lastNodeId=node,
+        lastNodeSequenceId=seq,
+        driving=False,
+        operatingMode="AUTOMATIC",
+        nodeStates=[
+            NodeState(nodeId=n, sequenceId=seq + 2 * i, released=True)
+            for i, n in enumerate(task.path[seq // 2 + 1 : task.base_end + 1], start=1)
+        ]
+        if task is not None
+        else [],
+        edgeStates=[],
+        actionStates=[],
+        batteryState=BatteryState(batteryCharge=kw.get("battery", 80.0), charging=False),
+        errors=[],
+        safetyState=SafetyState(eStop="NONE", fieldViolation=False),
+    )
+    return st.model_dump_json().encode()
+
+
+def at(fleet: FleetManager, serial: str, node: str) -> RobotView:
+    """Report ``serial`` at ``node`` (a new robot appears there); return its view."""
+    robot = fleet.robots.get(serial) or RobotView(serial, M, "sorting")
+    header = robot.last_header + 1
+    fleet._on_state(f"uagv/v2/{M}/{serial}/state", state(robot, node, header))
+    return fleet.robots[serial]
+
+
+def orders(bus: Bus, serial: str) -> list[dict[str, Any]]:
+    return [p for t, p in bus.sent if t.endswith(f"/{serial}/order")]
+
+
+def base(order: dict[str, Any]) -> list[str]:
+    return [n["nodeId"] for n in order["nodes"] if n["released"]]
+
+
+def disjoint(traffic: Traffic) -> bool:
+    cells = [c for held in traffic.cells.held().values() for c in held]
+    return len(cells) == len(set(cells))
+
+
+def test_a_base_stops_short_of_a_held_cell_and_goes_on_the_moment_it_is_freed() -> None:
+    fleet, bus, _, traffic = master(*grid(10, 1))
+    a, b = at(fleet, "sort-01", "G0_0"), at(fleet, "sort-02", "G3_0")
+    fleet.send(b, "T-B", "sort", ["G3_0", "G9_0"], {})
+    fleet.send(a, "T-A", "sort", ["G0_0", "G8_0"], {})
+    assert base(orders(bus, "sort-02")[-1]) == ["G3_0", "G4_0", "G5_0", "G6_0"]  # three cells ahead
+    assert base(orders(bus, "sort-01")[-1]) == ["G0_0", "G1_0", "G2_0"]  # G3_0 is B's
+    assert traffic.cells.blocker("sort-01") == "sort-02" and disjoint(traffic)
+    at(fleet, "sort-01", "G2_0")  # A waits at the end of its base
+    assert len(orders(bus, "sort-01")) == 1 and traffic.cells.holds("sort-01") == ["G2_0"]
+    at(fleet, "sort-02", "G4_0")  # B passed G3_0: A is given it at once, not on a timer
+    update = orders(bus, "sort-01")[-1]
+    assert update["orderUpdateId"] == 1 and base(update) == ["G2_0", "G3_0"]
+    assert traffic.cells.waiting["sort-01"].cell == "G4_0" and disjoint(traffic)  # B's again
+    assert traffic.cells.holds("sort-02") == ["G4_0", "G5_0", "G6_0"]
+
+
+def test_two_robots_head_on_are_untangled_by_re_routing_one_around_the_other() -> None:
+    fleet, bus, _, traffic = master(*grid(4, 3))
+    a, b = at(fleet, "sort-01", "G1_1"), at(fleet, "sort-02", "G2_1")
+    fleet.paused = True  # both get their orders before either is looked at
+    fleet.send(a, "T-A", "sort", ["G1_1", "G3_1"], {})
+    fleet.send(b, "T-B", "sort", ["G2_1", "G0_1"], {})
+    fleet.paused = False
+    assert traffic.cells.cycle("sort-01") == ["sort-01", "sort-02"]
+    at(fleet, "sort-01", "G1_1")
+    update = orders(bus, "sort-01")[-1]
+    assert update["orderUpdateId"] == 1 and "G2_1" not in [n["nodeId"] for n in update["nodes"]]
+    assert base(update)[:2] in (["G1_1", "G1_0"], ["G1_1", "G1_2"])
+    assert a.task is not None and a.task.path[-1] == "G3_1" and traffic.cells.reroutes["sort-01"] == 1
+    assert disjoint(traffic)
+    at(fleet, "sort-01", base(update)[1])  # A stepped off the line: B may pass
+    assert "G1_1" in base(orders(bus, "sort-02")[-1]) and disjoint(traffic)
+
+
+def test_three_robots_waiting_in_a_ring_are_untangled_by_one_stepping_aside() -> None:
+    # a triangle t0 t1 t2, each corner with two dead ends o and p (no way round: someone must back off)
+    pos = {f"{k}{i}": (float(i), float(j)) for i in range(3) for j, k in enumerate("top")}
+    adjacent: dict[str, list[str]] = {f"t{i}": [f"t{(i + 1) % 3}", f"t{(i + 2) % 3}"] for i in range(3)}
+    for i in range(3):
+        adjacent[f"t{i}"] += [f"o{i}", f"p{i}"]
+        adjacent[f"o{i}"] = adjacent[f"p{i}"] = [f"t{i}"]
+    fleet, bus, _, traffic = master(pos, adjacent)
+    robots = [at(fleet, f"sort-0{i + 1}", f"t{i}") for i in range(3)]
+    fleet.paused = True
+    for i, robot in enumerate(robots):  # each to the dead end behind the next corner
+        fleet.send(robot, f"T{i}", "sort", [f"t{i}", f"o{(i + 1) % 3}"], {})
+    fleet.paused = False
+    assert sorted(traffic.cells.cycle("sort-01") or []) == ["sort-01", "sort-02", "sort-03"]
+    at(fleet, "sort-01", "t0")
+    moved = [r for r in robots if r.task is not None and r.task.update_id > 0]
+    assert len(moved) == 1 and disjoint(traffic)
+    mover = moved[0]
+    assert mover.task is not None
+    side = base(orders(bus, mover.serial)[-1])[1]
+    assert side.startswith("p")  # into its own dead end, off the others' ways
+    at(fleet, mover.serial, side)  # it left its corner: the robot behind it goes on
+    behind = next(r for r in robots if r.task is not None and r.task.path[1] == mover.node.replace("p", "t"))
+    assert mover.node.replace("p", "t") in base(orders(bus, behind.serial)[-1]) and disjoint(traffic)
+
+
+def test_a_robot_out_of_service_keeps_only_its_cell_and_others_go_round_it() -> None:
+    fleet, bus, events, traffic = master(*grid(6, 3))
+    a, b = at(fleet, "sort-01", "G0_1"), at(fleet, "sort-02", "G2_1")
+    fleet.send(b, "T-B", "sort", ["G2_1", "G5_1"], {})
+    fleet.send(a, "T-A", "sort", ["G0_1", "G5_1"], {})
+    assert traffic.cells.holds("sort-02") == ["G2_1", "G3_1", "G4_1", "G5_1"]
+    assert traffic.cells.blocker("sort-01") == "sort-02"
+    fleet._on_connection(
+        f"uagv/v2/{M}/sort-02/connection",
+        b'{"headerId": 9, "timestamp": "2026-01-01T00:00:00.00Z", "version": "2.0.0", '
+        b'"manufacturer": "acme", "serialNumber": "sort-02", "connectionState": "CONNECTIONBROKEN"}',
+    )
+    assert events.failed == [("sort-02", "connection CONNECTIONBROKEN")]
+    assert traffic.cells.holds("sort-02") == ["G2_1"]  # it still stands there
+    assert fleet.blocked("sorting") == {"G2_1"}
+    route = [n["nodeId"] for n in orders(bus, "sort-01")[-1]["nodes"]]
+    assert "G2_1" not in route and route[-1] == "G5_1"  # re-routed round it at once
+    assert disjoint(traffic)
+
+
+def test_an_idle_robot_in_the_way_parks_and_a_robot_going_to_park_can_be_given_work() -> None:
+    parking = ["G0_2", "G4_2"]
+    fleet, bus, _, traffic = master(*grid(5, 3), parking=parking)
+    a, b = at(fleet, "sort-01", "G0_1"), at(fleet, "sort-02", "G2_1")
+    fleet.send(a, "T-A", "sort", ["G0_1", "G4_1"], {})
+    assert b.task is not None and b.task.kind == "park" and b.task.final_node in parking
+    assert b.status == "idle" and fleet.idle("sorting") == [b]  # on its way to park, it can take work
+    park = orders(bus, "sort-02")[-1]
+    at(fleet, "sort-02", base(park)[-1])
+    fleet.send(b, "T-B", "sort", [b.node, "G2_0"], {1: [("pick", {"parcel": "P1"})]})
+    update = orders(bus, "sort-02")[-1]
+    assert update["orderId"] == park["orderId"] and update["orderUpdateId"] == b.task.update_id > 0
+    assert b.task.kind == "sort" and b.task.path[-1] == "G2_0" and b.task.order_id == park["orderId"]
+    assert disjoint(traffic)
+    assert not fleet.park(b)  # busy
+
+
+def test_a_restarted_master_holds_what_the_robots_may_stand_on() -> None:
+    fleet, _, _, traffic = master(*grid(6, 1))
+    task = ActiveTask("T-A", "sort", "T-A.1", "G5_0", set(), path=[f"G{i}_0" for i in range(6)])
+    task.base_end, task.reached = 4, 1
+    fleet.adopt("sort-01", M, "sorting", "G0_0", ActiveTask.from_plan(task.plan()))
+    fleet.adopt("sort-02", M, "sorting", "G5_0")
+    assert traffic.cells.holds("sort-01") == ["G0_0", "G1_0", "G2_0", "G3_0", "G4_0"]
+    assert traffic.cells.holds("sort-02") == ["G5_0"]
+    robot = at(fleet, "sort-01", "G3_0")  # its first state after the restart
+    assert traffic.cells.holds("sort-01") == ["G3_0", "G4_0"] and robot.task is not None
+
+
+def test_the_console_shows_a_robot_waiting_on_traffic_with_its_waits_and_re_routes() -> None:
+    robot = RobotStatus(
+        serial="sort-01",
+        kind="sorting",
+        state="busy",
+        battery_pct=80,
+        task="SORT-1",
+        waiting=True,
+        waits=4,
+        reroutes=1,
+    )
+    console = Console(width=100, record=True)
+    console.print(_robots([robot]))
+    assert "SORT-1 waiting 4w/1r" in console.export_text()

@@ -1,0 +1,303 @@
+"""Traffic control of a fleet on a grid: how the fleet manager keeps and uses exclusive cell reservations.
+
+A mixin of `FleetManager`, active for the maps that carry a `Traffic` (the sorting grid). A robot's base
+is extended only over cells no other robot holds, at most ``release_nodes`` ahead of where it is; cells
+are freed as its state shows it passed them, and robots waiting for a freed cell are looked at again at
+once. An idle robot in the way is parked (or steps aside); robots stuck behind each other in a cycle are
+untangled by re-routing one around the others' cells, or by stepping one aside; a robot waiting longer
+than ``wait_s`` is re-routed around what blocks it, or gives its task back if that is out of service.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from wms.robots.vda5050 import State
+from wms.sorting.reservations import Reservations, route
+
+if TYPE_CHECKING:
+    from wms.control.fleet import ActiveTask, FleetManager, RobotView
+
+
+@dataclass
+class Traffic:
+    """Traffic control of one map: the grid's neighbours, its parking cells and the reservations."""
+
+    adjacent: Mapping[str, Sequence[str]]
+    parking: list[str]
+    quiet: frozenset[str] = frozenset()  # start or end of a route, never crossed (parking, chargers)
+    against: frozenset[tuple[str, str]] = frozenset()  # moves against a lane's direction (cost more)
+    wait_s: float = 30.0
+    ahead: int = 3  # cells a robot may hold ahead of the one it stands on (at most release_nodes)
+    cells: Reservations = field(default_factory=Reservations)
+
+    def route(self, a: str, b: str, avoid: Collection[str] = ()) -> list[str] | None:
+        """Cheapest route from ``a`` to ``b`` around ``avoid``, with the lanes, crossing no quiet cell."""
+        return route(self.adjacent, a, b, (self.quiet - {a, b}) | set(avoid), self.against)
+
+    def nearest(self, start: str, ok: Callable[[str], bool]) -> str | None:
+        """The cell nearest ``start`` (breadth-first over free cells) for which ``ok`` holds."""
+        seen, queue = {start}, deque([start])
+        while queue:
+            cell = queue.popleft()
+            for nxt in self.adjacent.get(cell, ()):
+                if nxt in seen or self.cells.holders(nxt):
+                    continue
+                if ok(nxt):
+                    return nxt
+                seen.add(nxt)
+                queue.append(nxt)
+        return None
+
+
+def last_occurrences(cells: Sequence[str]) -> list[str]:
+    """``cells`` without repeats, each kept where it last occurs (the robot's stop stays last)."""
+    return list(dict.fromkeys(reversed(cells)))[::-1]
+
+
+class TrafficControl:
+    """Cell reservations as `FleetManager` keeps them, for the maps with traffic control."""
+
+    def _traffic(self: FleetManager, robot: RobotView) -> Traffic | None:
+        return self.maps[robot.kind].traffic
+
+    def _window_end(self: FleetManager, robot: RobotView, task: ActiveTask, start: int) -> int:
+        """Index of the last node a release from ``start`` may reach (over cells nobody else holds)."""
+        last = len(task.path) - 1
+        traffic = self._traffic(robot)
+        if traffic is None:
+            return min(last, start + self.release_nodes)
+        ahead = task.path[start + 1 : min(last, task.reached + self._ahead(traffic)) + 1]
+        return start + traffic.cells.grant(robot.serial, ahead, self.clock.now())
+
+    def _ahead(self: FleetManager, traffic: Traffic) -> int:
+        return max(1, min(traffic.ahead, self.release_nodes))
+
+    def _due(self: FleetManager, robot: RobotView, task: ActiveTask) -> bool:
+        """Whether to release more: the robot is within half a window of the end of its base."""
+        traffic = self._traffic(robot)
+        window = self.release_nodes if traffic is None else self._ahead(traffic)
+        return task.base_end - task.reached <= window // 2
+
+    def _reached(self: FleetManager, robot: RobotView, task: ActiveTask, st: State) -> int:
+        """Path index of the node the robot stands on or passed last, from its lastNodeSequenceId."""
+        i = st.lastNodeSequenceId // 2
+        if self._traffic(robot) is None:
+            return i
+        # a robot may report its new orderId with the sequenceId of its previous order: trust only a match
+        if i <= task.base_end and task.path[i] == st.lastNodeId:
+            return max(task.reached, i)
+        return task.reached
+
+    def _sync_cells(self: FleetManager, robot: RobotView, st: State) -> None:
+        """Hold what the robot may occupy by its state; robots waiting for freed cells go on."""
+        traffic = self._traffic(robot)
+        if traffic is None:
+            return
+        task = robot.task
+        if task is not None and st.orderId == task.order_id:
+            cells = [robot.node, *task.path[task.reached : task.base_end + 1]]
+        elif task is not None:  # its base is granted but its state does not show the order yet
+            cells = [robot.node, *task.path[1 : task.base_end + 1]]
+        else:  # idle, or still driving an order being cancelled
+            cells = [robot.node, *(n.nodeId for n in st.nodeStates if n.released and robot.stray)]
+        for other in traffic.cells.holders(robot.node) - {robot.serial}:
+            if self.robots[other].node == robot.node and self.robots[other].last_seen > 0:
+                self.events.alarm("error", "traffic", f"{robot.serial} and {other} both report {robot.node}")
+        self._free(traffic, traffic.cells.hold(robot.serial, last_occurrences(cells)))
+
+    def _free(self: FleetManager, traffic: Traffic, freed: list[str]) -> None:
+        """Look again at once at the robots waiting for one of the ``freed`` cells."""
+        for serial in traffic.cells.waiters(freed):
+            robot = self.robots[serial]
+            if robot.task is not None:
+                self._extend(robot, robot.task)
+
+    def _release_cells(self: FleetManager, robot: RobotView) -> None:
+        """The robot has no task any more: it holds only the cell it stands on, which others go round."""
+        traffic = self._traffic(robot)
+        if traffic is not None:
+            self._free(traffic, traffic.cells.release(robot.serial, robot.node or None))
+            for serial in traffic.cells.waiters(traffic.cells.holds(robot.serial)):
+                self._unstick(self.robots[serial])
+
+    def _hold_adopted(self: FleetManager, robot: RobotView, task: ActiveTask | None) -> None:
+        """After a restart: hold where the robot was and every cell of its base it may not have passed."""
+        traffic = self._traffic(robot)
+        if traffic is not None:
+            ahead = task.path[task.reached : task.base_end + 1] if task else []
+            traffic.cells.hold(robot.serial, last_occurrences([robot.node, *ahead]))
+
+    def blocked(self: FleetManager, kind: str) -> set[str]:
+        """Cells where robots of ``kind`` stand out of service (offline or in error): no work there."""
+        traffic = self.maps[kind].traffic
+        if traffic is None:
+            return set()
+        out = (r for r in self.robots.values() if r.kind == kind and r.status in ("offline", "error"))
+        return {c for r in out for c in traffic.cells.holds(r.serial)}
+
+    def park(self: FleetManager, robot: RobotView) -> bool:
+        """Send an idle robot out of the traffic, to the nearest free parking cell; False if it stays."""
+        traffic = self._traffic(robot)
+        if traffic is None or self.paused or robot.node in traffic.parking or robot.task is not None:
+            return False
+        if not self._ready(robot):
+            return False
+        goals = {r.task.final_node for r in self.robots.values() if r.task is not None}
+        free = [c for c in traffic.parking if not traffic.cells.holders(c) and c not in goals]
+        if not free:
+            return False
+        distance = self.maps[robot.kind].distance
+        self._park_at(robot, min(free, key=lambda c: (distance(robot.node, c), c)))
+        return True
+
+    def _park_at(self: FleetManager, robot: RobotView, cell: str) -> None:
+        self._seq += 1
+        self.send(robot, f"PARK-{robot.serial}-{self._seq}", "park", [robot.node, cell], {})
+
+    def _unstick(self: FleetManager, robot: RobotView) -> None:
+        """A robot waits: an idle robot in its way gives way; a deadlock it is part of is broken."""
+        traffic = self._traffic(robot)
+        if traffic is None or self.paused or robot.serial not in traffic.cells.waiting:
+            return
+        blocker = self.robots.get(traffic.cells.blocker(robot.serial) or "")
+        if blocker is not None and blocker.task is None and self._ready(blocker):
+            self._make_way(traffic, blocker, robot)
+            return
+        if blocker is not None and blocker.status in ("offline", "error"):
+            self._reroute(robot, self._standing(traffic, robot.serial))
+            return
+        cycle = traffic.cells.cycle(robot.serial)
+        if cycle is None:
+            return
+        order = sorted(cycle, key=lambda s: (traffic.cells.reroutes[s], s))
+        for serial in order:
+            if self._reroute(self.robots[serial], self._standing(traffic, serial)):
+                return
+        for serial in order:  # nobody can go round the others (they stand on its goal): one steps aside
+            if self._step_aside(traffic, self.robots[serial], self._ways(cycle, serial)):
+                return
+
+    def _standing(self: FleetManager, traffic: Traffic, serial: str) -> set[str]:
+        """Cells held by the robots other than ``serial`` that do not move now (waiting or without a task)."""
+        return {
+            cell
+            for other, cells in traffic.cells.held().items()
+            if other != serial and (other in traffic.cells.waiting or self.robots[other].task is None)
+            for cell in cells
+        }
+
+    def _make_way(self: FleetManager, traffic: Traffic, idle: RobotView, waiting: RobotView) -> None:
+        """An idle robot in the way parks, or moves to the nearest free cell off the waiting robot's way."""
+        traffic.cells.reroutes[idle.serial] += 1
+        if self.park(idle):
+            return
+        task = waiting.task
+        way = set(task.path[task.base_end :]) if task else set()
+        cell = traffic.nearest(idle.node, lambda c: c not in way and c not in traffic.quiet)
+        if cell is not None:
+            self._park_at(idle, cell)
+
+    def _reroute(self: FleetManager, robot: RobotView, avoid: set[str]) -> bool:
+        """Route the robot from its base end to its next stop around ``avoid``; False if there is no way."""
+        traffic, task = self._traffic(robot), robot.task
+        if traffic is None or task is None or task.base_end >= len(task.path) - 1:
+            return False
+        at = task.base_end
+        stop = task.next_stop(at)
+        segment = traffic.route(task.path[at], task.path[stop], avoid - {task.path[at]})
+        if segment is None or segment == task.path[at : stop + 1]:
+            return False
+        return self._take(traffic, robot, task, segment)
+
+    def _ways(self: FleetManager, serials: list[str], but: str) -> set[str]:
+        """The cells the robots ``serials`` other than ``but`` mean to drive to their next stops."""
+        ways: set[str] = set()
+        for serial in serials:
+            task = self.robots[serial].task
+            if serial != but and task is not None:
+                ways.update(task.path[task.base_end + 1 : task.next_stop(task.base_end) + 1])
+        return ways
+
+    def _step_aside(self: FleetManager, traffic: Traffic, robot: RobotView, ways: set[str]) -> bool:
+        """Move the robot from its base end to a free neighbouring cell off the others' ``ways``.
+
+        From there it goes on to its next stop. A side cell not next to that stop is preferred, so that
+        the robot does not wait in front of it, in the way of whoever leaves it.
+        """
+        task = robot.task
+        if task is None or task.base_end >= len(task.path) - 1:
+            return False
+        at = task.base_end
+        here, stop = task.path[at], task.path[task.next_stop(at)]
+        sides = [
+            c
+            for c in traffic.adjacent.get(here, ())
+            if not traffic.cells.holders(c) and c not in traffic.quiet and c not in ways and c != stop
+        ]
+        for side in sorted(sides, key=lambda c: stop in traffic.adjacent.get(c, ())):
+            back = traffic.route(side, stop, {here}) or traffic.route(side, stop)
+            if back is not None:
+                return self._take(traffic, robot, task, [here, *back], aside=True)
+        return False
+
+    def _take(
+        self: FleetManager,
+        traffic: Traffic,
+        robot: RobotView,
+        task: ActiveTask,
+        segment: list[str],
+        aside: bool = False,
+    ) -> bool:
+        """Drive ``segment`` from the base end instead of the planned way to the next stop.
+
+        ``aside``: only the first cell of ``segment`` is released, so that the cell the robot leaves is
+        free for the others even if its way comes back through it.
+        """
+        task.splice(task.base_end, segment)
+        traffic.cells.reroutes[robot.serial] += 1
+        traffic.cells.waiting.pop(robot.serial, None)
+        if not aside:
+            self._extend(robot, task, resolve=False)
+        elif traffic.cells.grant(robot.serial, segment[1:2], self.clock.now()):
+            task.update_id += 1
+            self._release(robot, task, task.base_end, task.base_end + 1)
+        return True
+
+    def _overdue_waits(self: FleetManager) -> None:
+        """Robots waiting past ``wait_s``: re-route them round what blocks them, or take their task back."""
+        if self.paused:
+            return
+        now = self.clock.now()
+        for fmap in self.maps.values():
+            traffic = fmap.traffic
+            if traffic is None:
+                continue
+            for serial in traffic.cells.overdue(now, traffic.wait_s):
+                robot = self.robots[serial]
+                blocker = self.robots.get(traffic.cells.blocker(serial) or "")
+                if robot.task is None or serial not in traffic.cells.waiting:
+                    traffic.cells.waiting.pop(serial, None)
+                elif blocker is None:
+                    self._extend(robot, robot.task)
+                elif self._reroute(
+                    robot, self._standing(traffic, serial) | set(traffic.cells.holds(blocker.serial))
+                ):
+                    continue
+                elif blocker.status in ("offline", "error"):
+                    waited = now - traffic.cells.waiting[serial].since
+                    self._give_up(robot, f"waited {waited:.0f} s behind {blocker.serial}, out of service")
+                elif traffic.cells.cycle(serial):
+                    self._unstick(robot)
+                else:  # at the back of a jam: make room for those in front
+                    self._step_aside(traffic, robot, self._ways(traffic.cells.chain(serial), serial))
+
+    def _give_up(self: FleetManager, robot: RobotView, reason: str) -> None:
+        """Take a task back from a robot that cannot finish it; it is busy until it has dropped the order."""
+        assert robot.task is not None
+        robot.stray, robot.cancelling = True, robot.task.order_id
+        self._instant(robot, "cancelOrder")
+        self._fail_task(robot, reason)
