@@ -43,3 +43,18 @@ def test_wall_clock_speed_and_threadsafe_post() -> None:
 
 def test_iso_timestamp_is_utc_with_z() -> None:
     assert iso(0.0) == "1970-01-01T00:00:00.000Z"
+
+
+def test_iso_timestamp_agrees_with_datetime_at_every_edge() -> None:
+    """The per-second cache rounds to microseconds as datetime does, then cuts to milliseconds."""
+    import random
+    from datetime import UTC, datetime
+
+    rng = random.Random(7)
+    edges = (0.0, 0.0000004, 0.0000005, 0.0005, 0.9994999, 0.9995, 0.9999994, 0.9999995, 0.9999996)
+    stamps = [rng.uniform(0, 2e9) for _ in range(20_000)]
+    stamps += [rng.randint(0, 2_000_000_000) + e for e in edges for _ in range(2_000)]
+    stamps += [1e9 + k / 1000 for k in range(3_000)]  # in order, across seconds
+    for ts in stamps:
+        want = datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        assert iso(ts) == want, ts

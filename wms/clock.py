@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import heapq
 import itertools
+import math
 import selectors
 import socket
 import threading
@@ -57,8 +58,22 @@ class Clock(Protocol):
 
 
 def iso(ts: float) -> str:
-    """ISO 8601 UTC timestamp with milliseconds, as VDA 5050 wants it."""
-    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    """ISO 8601 UTC timestamp with milliseconds, as VDA 5050 wants it.
+
+    The date and time of day are formatted once per second (every message carries a timestamp).
+    """
+    global _iso_second, _iso_prefix
+    frac, whole = math.modf(ts)  # rounded to microseconds as datetime.fromtimestamp does
+    second, rest = int(whole), round(frac * 1_000_000)
+    if rest >= 1_000_000 or rest < 0:
+        second, rest = second + rest // 1_000_000, rest % 1_000_000
+    if second != _iso_second:
+        _iso_prefix = datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%S.")
+        _iso_second = second
+    return f"{_iso_prefix}{rest // 1000:03d}Z"
+
+
+_iso_second, _iso_prefix = -1, ""
 
 
 class _Loop:

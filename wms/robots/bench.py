@@ -18,6 +18,7 @@ exceeds 50 ms, with a plot of p99 against N.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import math
 import multiprocessing as mp
@@ -37,6 +38,7 @@ from typing import Any
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
 from pydantic import BaseModel
+from pydantic_core import from_json, to_json
 from rich.table import Table
 
 from wms.bus.base import Handler
@@ -53,6 +55,7 @@ MAP_ID = "site"  # the map the FleetManager's orders name
 P99_LIMIT_MS = 50.0  # the sweep reports the first N whose p99 exceeds this
 TARGET = {"robots": 1000, "hz": 5.0, "p99_ms": 20.0, "dropped": 0}
 GRID = 10  # the bench floor: GRID × GRID nodes, 1 m apart
+BURST = 50  # an emulator publishes at most this many due states before it reads and writes its sockets
 DRAIN_S = 60.0  # at most this long for the master to handle what is queued after the last state
 
 
@@ -263,7 +266,7 @@ class _Robot:
     actions: dict[str, tuple[str, str]] = field(default_factory=dict)  # actionId -> (type, status)
     instant: list[dict[str, str]] = field(default_factory=list)
     pending: float | None = None  # perf_counter time of the first periodic state still awaiting a command
-    body: str | None = None  # the state's JSON after headerId and timestamp; None when it must be rebuilt
+    body: bytes | None = None  # the state's JSON after headerId and timestamp; None when it must be rebuilt
 
 
 class LoadGenerator:
@@ -291,7 +294,7 @@ class LoadGenerator:
         """Connect all clients, subscribe every robot's order and instantActions, announce ONLINE."""
         s = self.spec
         for i in range(0, len(s.serials), s.per_client):
-            client = LoopClient(  # reads its socket in chunks; writes straight through
+            client = LoopClient(  # reads its socket in chunks, writes in one send per poll
                 CallbackAPIVersion.VERSION2,
                 client_id=f"{s.name}-c{i // s.per_client}",
                 protocol=paho.MQTTv311,
@@ -314,6 +317,7 @@ class LoadGenerator:
             assert isinstance(sock, BufferedSocket)
             with contextlib.suppress(OSError, AttributeError):
                 sock.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            sock.on_output = functools.partial(self._dirty.add, client)
             self.sel.register(sock, selectors.EVENT_READ, client)
             self.clients.append(client)
         deadline = time.monotonic() + timeout
@@ -346,7 +350,7 @@ class LoadGenerator:
             "serialNumber": robot.serial,
             "connectionState": state,
         }
-        return json.dumps(msg, separators=(",", ":")).encode()
+        return to_json(msg)
 
     def poll(self, timeout: float) -> None:
         """Read what the sockets have, write what is queued, keep the connections alive."""
@@ -369,7 +373,8 @@ class LoadGenerator:
                     dirty.add(client)
         for client in list(dirty):
             client.loop_write()
-            if not client.want_write():
+            sock = client.socket()
+            if (not isinstance(sock, BufferedSocket) or sock.flush()) and not client.want_write():
                 dirty.discard(client)
 
     def publish(self, robot: _Robot, topic: str, payload: bytes, qos: int = 0, retain: bool = False) -> Any:
@@ -420,8 +425,8 @@ class LoadGenerator:
                 "errors": [],
                 "safetyState": {"eStop": "NONE", "fieldViolation": False},
             }
-            robot.body = json.dumps(body, separators=(",", ":"))[1:]  # without the opening brace
-        return f'{{"headerId":{robot.header},"timestamp":"{iso(time.time())}",{robot.body}'.encode()
+            robot.body = to_json(body)[1:]  # without the opening brace
+        return b'{"headerId":%d,"timestamp":"%s",%s' % (robot.header, iso(time.time()).encode(), robot.body)
 
     def advance(self, robot: _Robot) -> bool:
         """Jump to the end of the released base; True if the robot holds an order (so it awaits a command)."""
@@ -455,7 +460,7 @@ class LoadGenerator:
             if self.window[0] <= robot.pending <= self.window[1]:
                 self.latencies.append(now - robot.pending)
             robot.pending = None
-        data = json.loads(msg.payload)
+        data = from_json(msg.payload)
         if parsed[2] == "order":
             self._order(robot, data)
         else:
@@ -515,12 +520,14 @@ class LoadGenerator:
                 cpu0 = _cpu()
             if now >= t_end:
                 break
-            while due[i] <= now:
+            burst = 0
+            while due[i] <= now and burst < BURST:  # then read the commands that came meanwhile
                 if due[i] >= self.window[0]:
                     self.lags.append(now - due[i])
                 self.periodic(robots[i])
                 due[i] += period
                 i = (i + 1) % n
+                burst += 1
             self.poll(max(0.0, min(due[i] - time.perf_counter(), 0.005)))
         cpu1 = _cpu()
         return {
