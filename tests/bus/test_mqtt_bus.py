@@ -84,7 +84,7 @@ def test_a_bus_on_a_wall_clock_is_served_by_the_clock_loop() -> None:
         clock.run(until=clock.now() + 10.0, stop=lambda: len(got) >= 3000)
         assert got == list(range(3000))
         assert threads == {threading.get_ident()}
-        assert sub._client.fast_messages >= 3000  # paho still hands messages over through the hook
+        assert sub._client.fast_messages > 1500  # most came by the fast path (paho reads a chunk's first)
         pub.close()
         sub.close()
 

@@ -236,3 +236,46 @@ def test_the_console_shows_a_robot_waiting_on_traffic_with_its_waits_and_re_rout
     console = Console(width=100, record=True)
     console.print(_robots([robot]))
     assert "SORT-1 waiting 4w/1r" in console.export_text()
+
+
+def test_a_new_order_reported_with_the_last_orders_sequence_id_frees_nothing_ahead() -> None:
+    # sort-02 sorts from the induct G2_0 to the chute above it, eject G2_1, again and again: each order
+    # is G2_1 -> G2_0 -> G2_1, so the previous order's last sequenceId (4) names G2_1 in the new one too
+    fleet, bus, events, traffic = master(*grid(4, 2))
+    b, a = at(fleet, "sort-02", "G2_1"), at(fleet, "sort-01", "G0_0")
+    fleet.send(b, "T1", "sort", ["G2_1", "G2_0", "G2_1"], {})
+    at(fleet, "sort-02", "G2_0")
+    at(fleet, "sort-02", "G2_1")  # T1 done: its last state says G2_1, sequenceId 4
+    assert b.task is None and traffic.cells.holds("sort-02") == ["G2_1"]
+    fleet.send(b, "T2", "sort", ["G2_1", "G2_0", "G2_1"], {})
+    fleet.send(a, "T-A", "sort", ["G0_0", "G2_0"], {})  # to the induct: it waits for sort-02 there
+    assert traffic.cells.waiting["sort-01"].cell == "G2_0"
+    # the robot takes T2 and says so before it has moved: the new orderId, still its last sequenceId
+    assert b.task is not None
+    stale = State(
+        **header_fields(b.last_header + 1, M, "sort-02", 1000.0),
+        orderId=b.task.order_id,
+        orderUpdateId=0,
+        lastNodeId="G2_1",
+        lastNodeSequenceId=4,
+        driving=False,
+        operatingMode="AUTOMATIC",
+        nodeStates=[NodeState(nodeId=n, sequenceId=2 * i, released=True) for i, n in enumerate(b.task.path)],
+        edgeStates=[],
+        actionStates=[],
+        batteryState=BatteryState(batteryCharge=80.0, charging=False),
+        errors=[],
+        safetyState=SafetyState(eStop="NONE", fieldViolation=False),
+    )
+    fleet._on_state(f"uagv/v2/{M}/sort-02/state", stale.model_dump_json().encode())
+    assert "G2_0" in traffic.cells.holds("sort-02")  # it has yet to drive there: not sort-01's
+    assert "G2_0" not in base(orders(bus, "sort-01")[-1]) and disjoint(traffic)
+    assert b.task.reached == 0
+    at(fleet, "sort-02", "G2_1")  # it leaves for the induct
+    at(fleet, "sort-02", "G2_0")  # and picks there
+    assert "G2_0" not in base(orders(bus, "sort-01")[-1]) and disjoint(traffic)
+    at(fleet, "sort-02", "G2_1")  # it left the induct: now sort-01 may go there
+    assert base(orders(bus, "sort-01")[-1])[-1] == "G2_0" and disjoint(traffic)
+    at(fleet, "sort-01", "G1_0")
+    at(fleet, "sort-01", "G2_0")
+    assert not events.alarms

@@ -87,8 +87,11 @@ class TrafficControl:
         i = st.lastNodeSequenceId // 2
         if self._traffic(robot) is None:
             return i
-        # a robot may report its new orderId with the sequenceId of its previous order: trust only a match
-        if i <= task.base_end and task.path[i] == st.lastNodeId:
+        # A robot may report its new orderId with the sequenceId of its previous order. The node may match
+        # by chance (a path back to where it starts: induct and eject side by side), so trust the
+        # sequenceId only if the robot no longer lists a node up to it among those it has to traverse.
+        stale = any(n.sequenceId <= st.lastNodeSequenceId for n in st.nodeStates)
+        if not stale and i <= task.base_end and task.path[i] == st.lastNodeId:
             return max(task.reached, i)
         return task.reached
 
@@ -99,7 +102,9 @@ class TrafficControl:
             return
         task = robot.task
         if task is not None and st.orderId == task.order_id:
-            cells = [robot.node, *task.path[task.reached : task.base_end + 1]]
+            # and any released node the robot still lists to traverse, should its progress be misread
+            listed = [n.nodeId for n in st.nodeStates if n.released]
+            cells = [robot.node, *listed, *task.path[task.reached : task.base_end + 1]]
         elif task is not None:  # its base is granted but its state does not show the order yet
             cells = [robot.node, *task.path[1 : task.base_end + 1]]
         else:  # idle, or still driving an order being cancelled

@@ -1,0 +1,107 @@
+"""The fast path of `LoopClient` decodes QoS 0 PUBLISH packets exactly as paho would, and nothing else."""
+
+from __future__ import annotations
+
+import socket
+import struct
+
+import pytest
+
+from wms.bus.mqtt import BufferedSocket
+
+
+def publish_packet(topic: bytes, payload: bytes, qos: int = 0, retain: bool = False, mid: int = 1) -> bytes:
+    """An MQTT 3.1.1 PUBLISH packet, remaining length in as many bytes as it needs."""
+    body = struct.pack("!H", len(topic)) + topic + (struct.pack("!H", mid) if qos else b"") + payload
+    header, n, length = bytes([0x30 | qos << 1 | int(retain)]), len(body), b""
+    while True:
+        byte, n = n % 128, n // 128
+        length += bytes([byte | (0x80 if n else 0)])
+        if not n:
+            return header + length + body
+
+
+class FakeSock:
+    """What BufferedSocket reads from: the given chunks, then EAGAIN."""
+
+    def __init__(self, *chunks: bytes) -> None:
+        self.chunks = list(chunks)
+
+    def recv(self, size: int) -> bytes:
+        if not self.chunks:
+            raise BlockingIOError
+        return self.chunks.pop(0)
+
+
+def take_all(*chunks: bytes) -> tuple[list[tuple[bytes, bytes, bool]], BufferedSocket]:
+    sock = BufferedSocket(FakeSock(*chunks))
+    got: list[tuple[bytes, bytes, bool]] = []
+    sock._buf, sock._pos = sock.sock.recv(0), 0
+    sock.take_publishes(lambda t, p, r: got.append((t, p, r)))
+    return got, sock
+
+
+@pytest.mark.parametrize("size", [0, 1, 100, 127 - 7, 128, 16_383, 16_384, 300_000])
+def test_every_remaining_length_width(size: int) -> None:
+    payload = bytes(range(256)) * (size // 256) + b"x" * (size % 256)
+    packets = publish_packet(b"uagv/v2/m/s/state", payload) + publish_packet(b"a/b", b"{}", retain=True)
+    got, sock = take_all(packets)
+    assert got == [(b"uagv/v2/m/s/state", payload, False), (b"a/b", b"{}", True)]
+    assert sock.pending() == 0
+
+
+def test_stops_at_a_partial_packet_and_leaves_it_whole() -> None:
+    first, second = publish_packet(b"t/1", b"one"), publish_packet(b"t/2", b"two" * 50)
+    stream = first + second
+    for cut in range(len(first), len(stream)):
+        got, sock = take_all(stream[:cut])
+        assert got == [(b"t/1", b"one", False)]
+        assert sock._buf[sock._pos :] == stream[len(first) : cut]  # paho reads the rest of it as before
+
+
+@pytest.mark.parametrize(
+    "other",
+    [
+        publish_packet(b"t/q1", b"x", qos=1),  # QoS 1 needs an acknowledgement: paho's
+        bytes([0x90, 3, 0, 1, 0]),  # SUBACK
+        bytes([0xD0, 0]),  # PINGRESP
+        publish_packet(b"", b"x"),  # no topic: malformed, for paho to judge
+        bytes([0x30, 0xFF, 0xFF, 0xFF, 0xFF, 0x7F]),  # a remaining length of five bytes
+    ],
+)
+def test_stops_at_anything_but_a_qos0_publish(other: bytes) -> None:
+    stream = publish_packet(b"t/1", b"one") + other + publish_packet(b"t/2", b"two")
+    got, sock = take_all(stream)
+    assert got == [(b"t/1", b"one", False)]
+    assert sock._buf[sock._pos :] == stream[len(publish_packet(b"t/1", b"one")) :]
+
+
+def test_a_real_socket_pair_through_paho_and_the_fast_path() -> None:
+    """Messages split across reads: paho takes the packet it is in the middle of, the fast path the rest."""
+    import paho.mqtt.client as paho
+    from paho.mqtt.enums import CallbackAPIVersion
+
+    from wms.bus.mqtt import LoopClient
+
+    a, b = socket.socketpair()
+    client = LoopClient(CallbackAPIVersion.VERSION2, client_id="t", protocol=paho.MQTTv311)
+    got: list[tuple[str, bytes]] = []
+    client.on_message = lambda c, u, m: got.append((m.topic, bytes(m.payload)))
+    b.setblocking(False)
+    client._sock = BufferedSocket(b)
+    messages = [(f"t/{i}", bytes([i % 251]) * (i * 37 % 900)) for i in range(400)]
+    stream = b"".join(publish_packet(t.encode(), p) for t, p in messages)
+    for start in range(0, len(stream), 7_001):  # chunks that end inside packets
+        a.sendall(stream[start : start + 7_001])
+        while client._sock.pending() or _readable(b):
+            client.loop_read()
+    assert got == messages
+    assert 0 < client.fast_messages < len(messages)  # both paths took part
+    a.close()
+    b.close()
+
+
+def _readable(sock: socket.socket) -> bool:
+    import select
+
+    return bool(select.select([sock], [], [], 0.05)[0])
