@@ -1,4 +1,4 @@
-"""The fast path of `LoopClient` decodes QoS 0 PUBLISH packets exactly as paho would, and nothing else."""
+"""`LoopClient` fast paths: QoS 0 PUBLISH packets read and written as paho does, nothing else."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import struct
 import pytest
 
 from wms.bus.mqtt import BufferedSocket
+from wms.bus.mqtt import publish_packet as wire_packet
 
 
 def publish_packet(topic: bytes, payload: bytes, qos: int = 0, retain: bool = False, mid: int = 1) -> bytes:
@@ -105,3 +106,50 @@ def _readable(sock: socket.socket) -> bool:
     import select
 
     return bool(select.select([sock], [], [], 0.05)[0])
+
+
+@pytest.mark.parametrize("size", [0, 1, 120, 121, 128, 16_379, 16_380, 70_000])
+@pytest.mark.parametrize("retain", [False, True])
+def test_publish_now_writes_the_bytes_paho_writes(size: int, retain: bool) -> None:
+    import paho.mqtt.client as paho
+    from paho.mqtt.enums import CallbackAPIVersion
+
+    from wms.bus.mqtt import LoopClient
+
+    a, b = socket.socketpair()
+    client = LoopClient(CallbackAPIVersion.VERSION2, client_id="t", protocol=paho.MQTTv311)
+    sock = client._sock = BufferedSocket(b)
+    sock.on_output = lambda: None  # keep what is written
+    client._state = paho._ConnectionState.MQTT_CS_CONNECTED
+    payload = bytes(i % 256 for i in range(size))
+    client.publish("uagv/v2/m/s1/order", payload, qos=0, retain=retain)
+    by_paho = bytes(sock._out)
+    sock._out.clear()
+    assert client.publish_now("uagv/v2/m/s1/order", payload, retain)
+    assert bytes(sock._out) == by_paho == wire_packet(b"uagv/v2/m/s1/order", payload, retain)
+    a.close()
+    b.close()
+
+
+def test_publish_now_leaves_to_paho_what_it_must() -> None:
+    import paho.mqtt.client as paho
+    from paho.mqtt.enums import CallbackAPIVersion
+
+    from wms.bus.mqtt import LoopClient
+
+    a, b = socket.socketpair()
+    client = LoopClient(CallbackAPIVersion.VERSION2, client_id="t", protocol=paho.MQTTv311)
+    assert not client.publish_now("t/1", b"x")  # no connection
+    sock = client._sock = BufferedSocket(b)
+    assert not client.publish_now("t/1", b"x")  # connecting, not connected
+    client._state = paho._ConnectionState.MQTT_CS_CONNECTED
+    assert not client.publish_now("t/1", b"x")  # a socket that writes straight through
+    sock.on_output = lambda: None
+    for topic in ("", "t/+", "t/#"):  # paho raises on these
+        assert not client.publish_now(topic, b"x")
+    client._out_packet.append({"command": 0x30})  # paho has something queued: keep the order
+    assert not client.publish_now("t/1", b"x")
+    client._out_packet.clear()
+    assert client.publish_now("t/1", b"x")
+    a.close()
+    b.close()

@@ -78,9 +78,15 @@ def test_a_bus_on_a_wall_clock_is_served_by_the_clock_loop() -> None:
         assert isinstance(sub._client.socket(), BufferedSocket)  # paho still builds sockets via the hook
         assert sub._client._thread is None
         sub.subscribe(f"t/{ns}", on)
-        pub = MqttBus(broker.url, f"pub-{ns}", WallClock())
-        for i in range(3000):
-            pub.publish(f"t/{ns}", str(i).encode())
+        pclock = WallClock()
+        pub = MqttBus(broker.url, f"pub-{ns}", pclock)
+
+        def send() -> None:
+            for i in range(3000):
+                pub.publish(f"t/{ns}", str(i).encode())
+
+        pclock.call_soon_threadsafe(send)
+        pclock.run(until=pclock.now() + 10.0, stop=lambda: pub._client.fast_published >= 3000)
         clock.run(until=clock.now() + 10.0, stop=lambda: len(got) >= 3000)
         assert got == list(range(3000))
         assert threads == {threading.get_ident()}

@@ -28,6 +28,7 @@ MAX_INFLIGHT = 1000
 KEEPALIVE_S = 30
 KEEPALIVE_TICK_S = 1.0  # wall seconds between paho's periodic duties on a clock's loop
 CLOSE_DRAIN_S = 2.0  # at most this long to write what is queued before DISCONNECT
+MAX_PAYLOAD = 268_435_455  # the largest MQTT remaining length
 READ_CHUNK = 256 * 1024  # bytes asked of the socket at a time on a clock's loop
 RECONNECT_MIN_S, RECONNECT_MAX_S = 1.0, 5.0  # wall seconds between reconnect attempts
 
@@ -176,6 +177,18 @@ class BufferedSocket:
         self.sock.setblocking(flag)
 
 
+def publish_packet(topic: bytes, payload: bytes, retain: bool = False) -> bytes:
+    """An MQTT 3.1.1 QoS 0 PUBLISH packet."""
+    n = 2 + len(topic) + len(payload)
+    length = bytearray()
+    while True:
+        n, byte = divmod(n, 128)
+        length.append(byte | 0x80 if n else byte)
+        if not n:
+            break
+    return b"%c%b%b%b%b" % (0x31 if retain else 0x30, length, len(topic).to_bytes(2, "big"), topic, payload)
+
+
 @dataclass(slots=True)
 class InboundMessage:
     """A QoS 0 message as `LoopClient`'s fast path hands it to ``on_message`` (the fields read of paho's)."""
@@ -197,6 +210,7 @@ class LoopClient(paho.Client):
     """
 
     fast_messages = 0  # messages given to on_message without paho's read path
+    fast_published = 0  # messages written by publish_now
 
     def _create_socket(self) -> Any:  # paho's (private) socket factory; tests check it is still called
         return BufferedSocket(super()._create_socket())
@@ -215,6 +229,29 @@ class LoopClient(paho.Client):
             with self._msgtime_mutex:
                 self._last_bytes_received = paho.time_func()
         return super().loop_read(max_packets)
+
+    def publish_now(self, topic: str, payload: bytes, retain: bool = False) -> bool:
+        """Put a QoS 0 PUBLISH straight into the socket's output buffer, as paho would encode it.
+
+        False (nothing done) unless connected over MQTT 3.1.1 with a batching socket and nothing of
+        paho's still queued ahead of it; the caller then uses ``publish``, which also judges bad topics.
+        """
+        sock = self._sock
+        if not (
+            isinstance(sock, BufferedSocket)
+            and sock.on_output is not None
+            and not self._out_packet
+            and self._protocol != paho.MQTTv5
+            and self.is_connected()
+        ):
+            return False
+        name = topic.encode()
+        if not 0 < len(name) <= 0xFFFF or b"+" in name or b"#" in name or len(payload) > MAX_PAYLOAD:
+            return False
+        sock.send(publish_packet(name, payload, retain))
+        self._last_msg_out = paho.time_func()
+        self.fast_published += 1
+        return True
 
     def _deliver(self, topic: bytes, payload: bytes, retain: bool) -> None:
         try:
@@ -476,6 +513,8 @@ class MqttBus:
         if self._loop is None:
             self._client.publish(topic, data, qos=qos, retain=retain)
         elif self._loop.in_loop():  # paho writes it at once, unless the socket is full
+            if qos == 0 and self._client.publish_now(topic, data, retain):
+                return
             self._client.publish(topic, data, qos=qos, retain=retain)
             if self._client.want_write():
                 self._flush()
