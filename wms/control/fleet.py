@@ -13,7 +13,7 @@ from wms.clock import Clock
 from wms.config import RobotClass
 from wms.control.traffic import Traffic, TrafficControl
 from wms.robots.orders import instant_action, instant_actions, make_action, order_body
-from wms.robots.vda5050 import Action, HeaderCounter, State, VdaError, parse_connection, parse_state
+from wms.robots.vda5050 import Action, HeaderCounter, StateDict, VdaError, parse_connection, read_state
 from wms.topics import vda, vda_all, vda_parse
 
 log = logging.getLogger(__name__)
@@ -278,11 +278,11 @@ class FleetManager(TrafficControl):
 
     def _on_state(self, topic: str, data: bytes) -> None:
         try:
-            st = parse_state(data)
+            st = read_state(data)
         except VdaError as exc:
             self._reject(topic, str(exc))
             return
-        robot = self._robot(topic, st.serialNumber)
+        robot = self._robot(topic, st["serialNumber"])
         if robot is None:
             return
         before = (robot.status, robot.task)
@@ -293,32 +293,33 @@ class FleetManager(TrafficControl):
         if not was_ready and self._ready(robot):
             self.events.robot_free(robot)
 
-    def _apply_state(self, robot: RobotView, st: State) -> None:
+    def _apply_state(self, robot: RobotView, st: StateDict) -> None:
         """Take in one state message of a known robot."""
-        if st.headerId <= robot.last_header:
+        if st["headerId"] <= robot.last_header:
             return  # a replayed or out-of-order state changes nothing
-        robot.last_header = st.headerId
+        robot.last_header = st["headerId"]
         robot.last_seen = self.clock.now()
         robot.online = True
-        robot.battery = float(st.batteryState.batteryCharge)
-        robot.paused = bool(st.paused)
-        if st.lastNodeId and st.lastNodeId != robot.node:
-            robot.node = st.lastNodeId
+        robot.battery = float(st["batteryState"]["batteryCharge"])
+        robot.paused = bool(st.get("paused"))
+        if st["lastNodeId"] and st["lastNodeId"] != robot.node:
+            robot.node = st["lastNodeId"]
             if robot.node not in self.maps[robot.kind].pos:
                 self.events.alarm(
                     "warning", "robots", f"{robot.serial} is at {robot.node}, not on the {robot.kind} map"
                 )
-        if st.agvPosition is not None:
-            robot.x, robot.y = st.agvPosition.x, st.agvPosition.y
+        position = st.get("agvPosition")
+        if position is not None:
+            robot.x, robot.y = position["x"], position["y"]
         elif robot.node in self.maps[robot.kind].pos:
             robot.x, robot.y = self.maps[robot.kind].pos[robot.node]
-        fatal = [e for e in st.errors if e.errorLevel == "FATAL"]
+        fatal = [e["errorType"] for e in st["errors"] if e["errorLevel"] == "FATAL"]
         if fatal and not robot.error:
-            robot.error = fatal[0].errorType
-            self.events.alarm("error", "robots", f"{robot.serial}: FATAL {fatal[0].errorType}")
-            self._fail_task(robot, f"FATAL error {fatal[0].errorType}")
+            robot.error = fatal[0]
+            self.events.alarm("error", "robots", f"{robot.serial}: FATAL {fatal[0]}")
+            self._fail_task(robot, f"FATAL error {fatal[0]}")
             return
-        robot.error = fatal[0].errorType if fatal else ""
+        robot.error = fatal[0] if fatal else ""
         if self._order_refused(robot, st):
             return
         self._cancel_stray_order(robot, st)
@@ -328,53 +329,53 @@ class FleetManager(TrafficControl):
         self._track_task(robot, st)
         self._sync_cells(robot, st)
 
-    def _order_refused(self, robot: RobotView, st: State) -> bool:
+    def _order_refused(self, robot: RobotView, st: StateDict) -> bool:
         """The robot reports an error against the task's order: the task goes back to the controller."""
         task = robot.task
-        if task is None or st.orderId == task.order_id:
+        if task is None or st["orderId"] == task.order_id:
             return False
-        for e in st.errors:
-            refs = {(r.referenceKey, r.referenceValue) for r in e.errorReferences or []}
+        for e in st["errors"]:
+            refs = {(r["referenceKey"], r["referenceValue"]) for r in e.get("errorReferences") or []}
             if ("orderId", task.order_id) in refs:
                 self._fail_task(robot, f"order refused: {e.errorType} {e.errorDescription or ''}".strip())
                 return True
         return False
 
-    def _resend_if_lost(self, robot: RobotView, st: State) -> None:
+    def _resend_if_lost(self, robot: RobotView, st: StateDict) -> None:
         """Orders go at QoS 0: if the robot's state still lacks the last order or update, send it again."""
         task = robot.task
         if task is None or task.last_message is None or self.clock.now() - task.sent_at < self.resend_after_s:
             return
-        if st.orderId != task.order_id or st.orderUpdateId < task.update_id:
+        if st["orderId"] != task.order_id or st["orderUpdateId"] < task.update_id:
             task.sent_at = self.clock.now()
             self.resent += 1
             self.bus.publish(vda(robot.manufacturer, robot.serial, "order"), task.last_message)
 
-    def _cancel_stray_order(self, robot: RobotView, st: State) -> None:
+    def _cancel_stray_order(self, robot: RobotView, st: StateDict) -> None:
         """A robot driving an order the master no longer owns (e.g. after a reconnect) is told to drop it.
 
         Until it has, the robot counts as busy, so no new order goes to it only to be refused.
         """
         mine = robot.task.order_id if robot.task else None
-        running = bool(st.nodeStates or st.edgeStates) or any(
-            a.actionStatus not in ("FINISHED", "FAILED") for a in st.actionStates
+        running = bool(st["nodeStates"] or st["edgeStates"]) or any(
+            a["actionStatus"] not in ("FINISHED", "FAILED") for a in st["actionStates"]
         )
-        robot.stray = bool(st.orderId and st.orderId != mine and running)
-        if robot.stray and robot.cancelling != st.orderId:
-            robot.cancelling = st.orderId
+        robot.stray = bool(st["orderId"] and st["orderId"] != mine and running)
+        if robot.stray and robot.cancelling != st["orderId"]:
+            robot.cancelling = st["orderId"]
             self._instant(robot, "cancelOrder")
 
-    def _track_task(self, robot: RobotView, st: State) -> None:
+    def _track_task(self, robot: RobotView, st: StateDict) -> None:
         task = robot.task
-        if task is None or st.orderId != task.order_id:
+        if task is None or st["orderId"] != task.order_id:
             return
-        mine = [a for a in st.actionStates if a.actionId in task.action_ids]
-        failed = [a for a in mine if a.actionStatus == "FAILED"]
+        mine = [a for a in st["actionStates"] if a["actionId"] in task.action_ids]
+        failed = [a for a in mine if a["actionStatus"] == "FAILED"]
         if failed:
-            self._fail_task(robot, f"action {failed[0].actionType} failed")
+            self._fail_task(robot, f"action {failed[0].get('actionType')} failed")
             return
-        finished = len([a for a in mine if a.actionStatus == "FINISHED"]) == len(task.action_ids)
-        if finished and not st.nodeStates and robot.node == task.final_node:
+        finished = len([a for a in mine if a["actionStatus"] == "FINISHED"]) == len(task.action_ids)
+        if finished and not st["nodeStates"] and robot.node == task.final_node:
             robot.task = None
             robot.tasks_done += 1
             if task.kind == "charge":
@@ -385,12 +386,12 @@ class FleetManager(TrafficControl):
             if robot.task is None and not robot.charging:
                 self.events.robot_free(robot)
 
-    def _track_charging(self, robot: RobotView, st: State) -> None:
+    def _track_charging(self, robot: RobotView, st: StateDict) -> None:
         cls = self.classes[robot.kind]
-        if st.batteryState.charging and not robot.charging and robot.task is None:
+        if st["batteryState"]["charging"] and not robot.charging and robot.task is None:
             robot.charging = True  # charging since before a restart of the master
             robot.charger = robot.node
-        if robot.charging and st.batteryState.batteryCharge >= cls.charged_pct:
+        if robot.charging and st["batteryState"]["batteryCharge"] >= cls.charged_pct:
             self._instant(robot, "stopCharging")
             robot.charging = False
             robot.charger = None
@@ -557,10 +558,10 @@ class FleetManager(TrafficControl):
             now=self.clock.now(),
         )
 
-    def _extend_base(self, robot: RobotView, st: State) -> None:
+    def _extend_base(self, robot: RobotView, st: StateDict) -> None:
         """Note how far the robot got along its task's path and release more of it if due."""
         task = robot.task
-        if task is None or st.orderId != task.order_id:
+        if task is None or st["orderId"] != task.order_id:
             return
         task.reached = self._reached(robot, task, st)
         self._sync_cells(robot, st)  # what it passed is free before it asks for more

@@ -15,7 +15,7 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from wms.robots.vda5050 import State
+from wms.robots.vda5050 import StateDict
 from wms.sorting.reservations import Reservations, route
 
 if TYPE_CHECKING:
@@ -82,33 +82,33 @@ class TrafficControl:
         window = self.release_nodes if traffic is None else self._ahead(traffic)
         return task.base_end - task.reached <= window // 2
 
-    def _reached(self: FleetManager, robot: RobotView, task: ActiveTask, st: State) -> int:
+    def _reached(self: FleetManager, robot: RobotView, task: ActiveTask, st: StateDict) -> int:
         """Path index of the node the robot stands on or passed last, from its lastNodeSequenceId."""
-        i = st.lastNodeSequenceId // 2
+        i = st["lastNodeSequenceId"] // 2
         if self._traffic(robot) is None:
             return i
         # A robot may report its new orderId with the sequenceId of its previous order. The node may match
         # by chance (a path back to where it starts: induct and eject side by side), so trust the
         # sequenceId only if the robot no longer lists a node up to it among those it has to traverse.
-        stale = any(n.sequenceId <= st.lastNodeSequenceId for n in st.nodeStates)
-        if not stale and i <= task.base_end and task.path[i] == st.lastNodeId:
+        stale = any(n["sequenceId"] <= st["lastNodeSequenceId"] for n in st["nodeStates"])
+        if not stale and i <= task.base_end and task.path[i] == st["lastNodeId"]:
             return max(task.reached, i)
         return task.reached
 
-    def _sync_cells(self: FleetManager, robot: RobotView, st: State) -> None:
+    def _sync_cells(self: FleetManager, robot: RobotView, st: StateDict) -> None:
         """Hold what the robot may occupy by its state; robots waiting for freed cells go on."""
         traffic = self._traffic(robot)
         if traffic is None:
             return
         task = robot.task
-        if task is not None and st.orderId == task.order_id:
+        if task is not None and st["orderId"] == task.order_id:
             # and any released node the robot still lists to traverse, should its progress be misread
-            listed = [n.nodeId for n in st.nodeStates if n.released]
+            listed = [n["nodeId"] for n in st["nodeStates"] if n["released"]]
             cells = [robot.node, *listed, *task.path[task.reached : task.base_end + 1]]
         elif task is not None:  # its base is granted but its state does not show the order yet
             cells = [robot.node, *task.path[1 : task.base_end + 1]]
         else:  # idle, or still driving an order being cancelled
-            cells = [robot.node, *(n.nodeId for n in st.nodeStates if n.released and robot.stray)]
+            cells = [robot.node, *(n["nodeId"] for n in st["nodeStates"] if n["released"] and robot.stray)]
         for other in traffic.cells.holders(robot.node) - {robot.serial}:
             if self.robots[other].node == robot.node and self.robots[other].last_seen > 0:
                 self.events.alarm("error", "traffic", f"{robot.serial} and {other} both report {robot.node}")

@@ -251,7 +251,7 @@ class _Robot:
     """One emulated robot: where it is, its order, and the state awaiting the master's command."""
 
     serial: str
-    client: paho.Client
+    client: LoopClient
     node: str
     x: float
     y: float
@@ -276,7 +276,7 @@ class LoadGenerator:
         self.spec = spec
         self.host, self.port, self.user, self.password, self.tls = parse_mqtt_url(spec.url)
         self.sel = selectors.DefaultSelector()
-        self.clients: list[paho.Client] = []
+        self.clients: list[LoopClient] = []
         self.robots: dict[str, _Robot] = {}
         self.subscribed = 0
         self.sent_periodic = 0
@@ -286,7 +286,7 @@ class LoadGenerator:
         self.lags: list[float] = []
         self.window = (math.inf, math.inf)  # perf_counter interval whose states are measured
         self._misc_at = 0.0
-        self._dirty: set[paho.Client] = set()
+        self._dirty: set[LoopClient] = set()
 
     # -- connection
 
@@ -378,7 +378,9 @@ class LoadGenerator:
                 dirty.discard(client)
 
     def publish(self, robot: _Robot, topic: str, payload: bytes, qos: int = 0, retain: bool = False) -> Any:
-        """Publish (paho writes at once outside callbacks); remember a client whose socket was full."""
+        """Publish (written to the socket buffer, sent at the next poll); QoS 1 goes through paho."""
+        if qos == 0 and robot.client.publish_now(topic, payload, retain):
+            return None
         info = robot.client.publish(topic, payload, qos=qos, retain=retain)
         if robot.client.want_write():
             self._dirty.add(robot.client)

@@ -6,6 +6,7 @@ Attribute names are the spec's JSON names (camelCase) so that a model dumps to t
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import (
@@ -21,6 +22,7 @@ from pydantic import (
 
 from wms.clock import iso
 from wms.limits import check_size
+from wms.robots.plain import twin_adapter
 from wms.topics import VDA_KINDS
 
 VERSION = "2.0.0"
@@ -535,6 +537,7 @@ def header_fields(header_id: int, manufacturer: str, serial: str, now: float) ->
 
 
 M = TypeVar("M", bound=BaseModel)
+T = TypeVar("T")
 _MAX_PROBLEMS = 6
 
 
@@ -546,9 +549,13 @@ def _where(loc: tuple[int | str, ...]) -> str:
 
 
 def _parse(model: type[M], kind: str, data: bytes | str) -> M:
+    return _checked(lambda: model.model_validate_json(data, strict=True), kind, data)
+
+
+def _checked(validate: Callable[[], T], kind: str, data: bytes | str) -> T:
     check_size(data, kind, error=VdaError)
     try:
-        return model.model_validate_json(data, strict=True)
+        return validate()
     except ValidationError as exc:
         problems = []
         for err in exc.errors(include_url=False):
@@ -565,6 +572,20 @@ def _parse(model: type[M], kind: str, data: bytes | str) -> M:
 def parse_state(data: bytes | str) -> State:
     """Parse and check a state message; `VdaError` says which field is wrong."""
     return _parse(State, "state", data)
+
+
+_STATE_DICT = twin_adapter(State)
+
+
+StateDict = dict[str, Any]  # a state as `read_state` gives it: the wire form, checked
+
+
+def read_state(data: bytes | str) -> StateDict:
+    """`parse_state` into plain dicts: the same checks and errors, about twice as fast (the master's path).
+
+    Optional fields may be absent or None: read them with ``.get``.
+    """
+    return _checked(lambda: _STATE_DICT.validate_json(data, strict=True), "state", data)
 
 
 def parse_connection(data: bytes | str) -> Connection:
