@@ -263,11 +263,23 @@ class Site:
         for kind, msg in self.recorder.of(*SCHEMA_FILES):
             errors = list(validators[kind].iter_errors(msg))
             problems = [f"{list(e.absolute_path)}: {e.message}" for e in errors if not _theta_quirk(kind, e)]
+            if kind == "factsheet" and problems:
+                continue  # see bare_factsheets
             assert problems == [], f"{kind} {msg}: {problems}"
             if errors:
                 quirky += 1
                 assert [e.message for e in validators["state-2.1"].iter_errors(msg)] == [], msg
         return quirky
+
+    def bare_factsheets(self, validators: dict[str, Any]) -> int:
+        """Factsheets that break the schema, each rejected by the master with the fields it lacks.
+
+        vda-5050-lib 1.4.0's virtual AGV answers the master's factsheetRequest with the header alone.
+        """
+        bare = [m for _, m in self.recorder.of("factsheet") if list(validators["factsheet"].iter_errors(m))]
+        said = [a for a in self.events.alarms if "/factsheet: factsheet: typeSpecification: " in a]
+        assert len(said) == len(bare), self.events.alarms
+        return len(bare)
 
 
 @pytest.fixture()
@@ -340,7 +352,7 @@ def test_fleet_manager_drives_an_order_on_vda_5050_lib_virtual_agv(
     site.agv.terminate()
     site.agv.wait(10)
     _wait(lambda: not robot.online, 10, "the AGV's OFFLINE")
-    assert site.fleet.rejected == 0, site.events.alarms
+    assert site.fleet.rejected == site.bare_factsheets(schemas), site.events.alarms
 
     sent = site.recorder.of(*AGV_KINDS)
     assert {k for k, _ in sent} >= {"state", "connection", "visualization"}

@@ -11,9 +11,19 @@ from typing import Any, Protocol
 from wms.bus.base import Bus
 from wms.clock import Clock
 from wms.config import RobotClass
+from wms.control.factsheet import Capabilities, capabilities
 from wms.control.traffic import Traffic, TrafficControl
 from wms.robots.orders import instant_action, instant_actions, make_action, order_body
-from wms.robots.vda5050 import Action, HeaderCounter, StateDict, VdaError, parse_connection, read_state
+from wms.robots.vda5050 import (
+    Action,
+    HeaderCounter,
+    StateDict,
+    VdaError,
+    parse_connection,
+    parse_factsheet,
+    read_state,
+    read_visualization,
+)
 from wms.topics import vda, vda_all, vda_parse
 
 log = logging.getLogger(__name__)
@@ -124,6 +134,8 @@ class RobotView:
     tasks_done: int = 0
     cancelling: str = ""
     stray: bool = False  # still driving an order the master does not own (being cancelled)
+    factsheet: Capabilities | None = None  # from its last factsheet
+    unfit: str = ""  # why its factsheet rules it out for tasks
     headers: HeaderCounter = field(default_factory=HeaderCounter)
 
     @property
@@ -131,7 +143,7 @@ class RobotView:
         """Console state: offline, error, paused, charging, busy or idle."""
         if not self.online:
             return "offline"
-        if self.error:
+        if self.error or self.unfit:
             return "error"
         if self.paused:
             return "paused"
@@ -222,6 +234,8 @@ class FleetManager(TrafficControl):
         for m in self.manufacturers:
             self.bus.subscribe(vda_all("state", m), self._on_state)
             self.bus.subscribe(vda_all("connection", m), self._on_connection, qos=1)
+            self.bus.subscribe(vda_all("factsheet", m), self._on_factsheet)
+            self.bus.subscribe(vda_all("visualization", m), self._on_visualization)
 
     def _kind_of(self, serial: str) -> str | None:
         if serial in self.expected:
@@ -271,10 +285,49 @@ class FleetManager(TrafficControl):
             robot.last_seen = self.clock.now()
             # its state of this session may have gone out before we subscribed: ask rather than wait 30 s
             self._instant(robot, "stateRequest")
+            if robot.factsheet is None:  # a message of its own: vda-5050-lib stalls on the pair
+                self._instant(robot, "factsheetRequest")
         else:
             self._out_of_service(robot, f"connection {msg.connectionState}")
         if (robot.status, robot.task) != before:
             self.events.robot_changed(robot)
+
+    def _on_factsheet(self, topic: str, data: bytes) -> None:
+        """Note what the robot can do; a robot that cannot pick and drop on nodes takes no tasks."""
+        try:
+            msg = parse_factsheet(data)
+        except VdaError as exc:
+            self._reject(topic, str(exc))
+            return
+        robot = self._robot(topic, msg.serialNumber)
+        if robot is None:
+            return
+        caps = capabilities(msg, self.classes[robot.kind].charging_spots > 0)
+        was_ready, before = self._ready(robot), robot.factsheet
+        robot.factsheet = caps
+        if caps.unfit and caps.unfit != robot.unfit:
+            self.events.alarm("error", "robots", f"{robot.serial} takes no tasks: {caps.unfit}")
+            if robot.task is not None and robot.task.kind not in ("charge", "park"):
+                self._fail_task(robot, caps.unfit)
+        robot.unfit = caps.unfit
+        if before is None or before.warnings != caps.warnings:
+            for warning in caps.warnings:
+                self.events.alarm("warning", "robots", f"{robot.serial}: {warning}")
+        self.events.robot_changed(robot)
+        if not was_ready and self._ready(robot):
+            self.events.robot_free(robot)
+
+    def _on_visualization(self, topic: str, data: bytes) -> None:
+        """Position between states, for the console (decisions wait for the state)."""
+        try:
+            msg = read_visualization(data)
+        except VdaError as exc:
+            self._reject(topic, str(exc))
+            return
+        robot = self._robot(topic, msg["serialNumber"])
+        position = msg.get("agvPosition")
+        if robot is not None and position is not None:
+            robot.x, robot.y = position["x"], position["y"]
 
     def _on_state(self, topic: str, data: bytes) -> None:
         try:
@@ -543,6 +596,8 @@ class FleetManager(TrafficControl):
         """The order (``start`` = 0) or update from ``start`` up to the task's base end, plus horizon."""
         fmap = self.maps[robot.kind]
         nodes = task.path[start:]
+        if robot.factsheet is not None and robot.factsheet.max_nodes is not None:  # less horizon, then
+            nodes = nodes[: max(robot.factsheet.max_nodes, task.base_end - start + 1)]
         # an update's first node is the previous base end, whose actions went out before
         first = 0 if start == 0 else 1
         return order_body(
@@ -551,7 +606,9 @@ class FleetManager(TrafficControl):
             order_id=task.order_id,
             order_update_id=task.update_id,
             path=[(n, *fmap.pos[n]) for n in nodes],
-            actions_at={i - start: acts for i, acts in task.actions.items() if start + first <= i},
+            actions_at={
+                i - start: acts for i, acts in task.actions.items() if start + first <= i < start + len(nodes)
+            },
             released=task.base_end - start + 1,
             start_sequence_id=2 * start,
             header_id=robot.headers.next("order"),
@@ -578,13 +635,14 @@ class FleetManager(TrafficControl):
         if resolve:
             self._unstick(robot)
 
-    def _instant(self, robot: RobotView, action_type: str) -> None:
+    def _instant(self, robot: RobotView, *action_types: str) -> None:
+        """One instantActions message with these actions, in this order."""
         self._seq += 1
         topic = vda(robot.manufacturer, robot.serial, "instantActions")
         msg = instant_actions(
             manufacturer=robot.manufacturer,
             serial=robot.serial,
-            actions=[instant_action(action_type, f"{action_type}-{self._seq}")],
+            actions=[instant_action(t, f"{t}-{self._seq}") for t in action_types],
             header_id=robot.headers.next("instantActions"),
             now=self.clock.now(),
         )

@@ -67,6 +67,9 @@ class TrafficControl:
     def _window_end(self: FleetManager, robot: RobotView, task: ActiveTask, start: int) -> int:
         """Index of the last node a release from ``start`` may reach (over cells nobody else holds)."""
         last = len(task.path) - 1
+        caps = robot.factsheet
+        if caps is not None and caps.max_nodes is not None:  # an order carries its first node too
+            last = min(last, start + caps.max_nodes - 1)
         traffic = self._traffic(robot)
         if traffic is None:
             return min(last, start + self.release_nodes)

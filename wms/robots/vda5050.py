@@ -588,6 +588,14 @@ def read_state(data: bytes | str) -> StateDict:
     return _checked(lambda: _STATE_DICT.validate_json(data, strict=True), "state", data)
 
 
+_VISUALIZATION_DICT = twin_adapter(Visualization)
+
+
+def read_visualization(data: bytes | str) -> dict[str, Any]:
+    """Parse and check a visualization message into plain dicts (robots send them several times a second)."""
+    return _checked(lambda: _VISUALIZATION_DICT.validate_json(data, strict=True), "visualization", data)
+
+
 def parse_connection(data: bytes | str) -> Connection:
     """Parse and check a connection message."""
     return _parse(Connection, "connection", data)
