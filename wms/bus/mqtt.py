@@ -228,6 +228,8 @@ class LoopClient(paho.Client):
         ):
             with self._msgtime_mutex:
                 self._last_bytes_received = paho.time_func()
+            if not sock.pending():  # all taken: read the socket again only on the loop's next turn
+                return paho.MQTTErrorCode.MQTT_ERR_SUCCESS
         return super().loop_read(max_packets)
 
     def publish_now(self, topic: str, payload: bytes, retain: bool = False) -> bool:
@@ -252,6 +254,18 @@ class LoopClient(paho.Client):
         self._last_msg_out = paho.time_func()
         self.fast_published += 1
         return True
+
+    def _handle_on_message(self, message: paho.MQTTMessage) -> None:
+        """Straight to ``on_message`` when no per-topic callbacks are set, for what paho reads itself.
+
+        paho walks its topic tree first, and each walk leaves a reference cycle behind (a recursive
+        closure): garbage for the collector, whose passes then stall the loop for tens of milliseconds.
+        """
+        if self._on_message_filtered._root._children or self.on_message is None:
+            super()._handle_on_message(message)
+            return
+        with self._in_callback_mutex:
+            self.on_message(self, self._userdata, message)
 
     def _deliver(self, topic: bytes, payload: bytes, retain: bool) -> None:
         try:

@@ -44,7 +44,7 @@ from rich.table import Table
 from wms.bus.base import Handler
 from wms.bus.broker import EmbeddedBroker
 from wms.bus.mqtt import BufferedSocket, LoopClient, MqttBus, parse_mqtt_url
-from wms.clock import WallClock, iso
+from wms.clock import WallClock, iso, quiet_gc
 from wms.config import RobotClass
 from wms.control.fleet import ActiveTask, FleetManager, FleetMap, RobotView
 from wms.robots.vda5050 import VERSION
@@ -708,6 +708,7 @@ def run_fleet(opts: FleetBenchOptions, log: Callable[[str], None] = lambda _: No
         log(f"{opts.robots} robots on {clients} clients in {len(procs)} load process(es), broker {url}")
         if not _wait_until(lambda: len(master.fleet.robots) >= opts.robots, 30.0):
             raise TimeoutError(f"the master saw {len(master.fleet.robots)} of {opts.robots} robots connect")
+        quiet_gc()
         t_start = time.time() + 0.5
         for _, conn in procs:
             conn.send(("go", t_start, opts.duration_s, opts.warmup_s))
