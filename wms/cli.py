@@ -213,7 +213,7 @@ def run(
     from wms.bus.broker import EmbeddedBroker
     from wms.bus.mqtt import MqttBus
     from wms.catalog import generate_catalog
-    from wms.clock import WallClock
+    from wms.clock import WallClock, quiet_gc
     from wms.control.controller import Controller
     from wms.store.db import connect
 
@@ -243,6 +243,7 @@ def run(
         f"controller of partition [bold]{cfg.site.partition}[/] {how} on {url}, database {engine.url}; "
         "Ctrl-C stops"
     )
+    quiet_gc()
     try:
         clock.run()
     except KeyboardInterrupt:
