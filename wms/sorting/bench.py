@@ -3,6 +3,10 @@
 Each timestep: robots standing on their goal complete a task and get the next one (rules from
 ``wms.sorting.tasks``), then the planner moves every robot one cell or lets it wait. The figures follow
 RHCR: a task is one goal reached, so a parcel is two tasks.
+
+With ``rotation`` (the turn-in-place model) a robot also has a heading (``DIRS`` index, seeded at random at
+the start): per timestep it moves one cell forward in its heading, turns 90° in place, or waits. A task is
+completed on the goal cell at any heading, and the bound counts the turns of the shortest task lengths.
 """
 
 from __future__ import annotations
@@ -13,12 +17,13 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from wms.sorting.distances import Distances
+from wms.sorting.distances import Distances, TurnDistances
 from wms.sorting.maps import SortMap, check_sort_map
 from wms.sorting.tasks import Goal, TaskRules
-from wms.sorting.traffic import PLANNERS, make_planner, warm_up
+from wms.sorting.traffic import PLANNERS, TURN_PLANNERS, make_planner, make_turn_planner, warm_up
 
-StepSink = Callable[[int, np.ndarray, list[tuple[int, str, int]]], None]
+StepSink = Callable[..., None]
+"""``sink(t, pos, done)``, or ``sink(t, pos, done, heading)`` in a rotation run."""
 
 
 @dataclass
@@ -34,6 +39,7 @@ class BenchConfig:
     chute_weights: Sequence[float] | None = None
     induct_penalty: float | None = None
     options: dict[str, float] = field(default_factory=dict)
+    rotation: bool = False
 
 
 @dataclass
@@ -55,13 +61,17 @@ class BenchResult:
     planner: str = field(default="pibt", repr=False)
     longest_task: int = field(default=0, repr=False)
     plan_cpu_p99: float = field(default=0.0, repr=False)
+    rotation: bool = field(default=False, repr=False)
 
     def to_json(self) -> dict[str, object]:
-        """The JSON object of the run (the figures named in the benchmark's format only)."""
+        """The JSON object of the run (the figures named in the benchmark's format only; ``rotation: true``
+        is added for a turn-in-place run)."""
         out = asdict(self)
         out.pop("planner")
         out.pop("longest_task")
         out.pop("plan_cpu_p99")
+        if not self.rotation:
+            out.pop("rotation")
         return out
 
 
@@ -73,19 +83,42 @@ def _starts(m: SortMap, cells: np.ndarray, robots: int, rng: np.random.Generator
 
 
 def run_bench(m: SortMap, cfg: BenchConfig, sink: StepSink | None = None) -> BenchResult:
-    """Run the lifelong benchmark; ``sink(t, pos, done)`` receives every timestep (for traces)."""
+    """Run the lifelong benchmark; ``sink(t, pos, done)`` receives every timestep (for traces), with the
+    robots' headings as a fourth argument in a rotation run."""
     if cfg.planner not in PLANNERS:
         raise ValueError(f"unknown planner {cfg.planner!r} (expected one of {', '.join(PLANNERS)})")
+    if cfg.rotation and cfg.planner not in TURN_PLANNERS:
+        raise ValueError(
+            f"planner {cfg.planner!r} has no turn-in-place model (rotation needs {', '.join(TURN_PLANNERS)})"
+        )
     cells = check_sort_map(m, cfg.robots)
-    warm_up()
+    warm_up(cfg.rotation)
     started = time.perf_counter()
     rng = np.random.default_rng(cfg.seed)
-    dist = Distances(m)
+    dist = TurnDistances(m) if cfg.rotation else Distances(m)
     weights = None if cfg.chute_weights is None else np.asarray(cfg.chute_weights, dtype=float)
     rules = TaskRules(cfg.rules, dist, weights, np.random.default_rng(cfg.seed + 1), cfg.induct_penalty)
-    planner = make_planner(cfg.planner, dist, np.random.default_rng(cfg.seed + 2), **cfg.options)
     n = cfg.robots
     pos = _starts(m, cells, n, rng)
+    head = np.random.default_rng(cfg.seed + 3).integers(0, 4, size=n).astype(np.int64)
+    if isinstance(dist, TurnDistances):
+        turner = make_turn_planner(cfg.planner, dist, np.random.default_rng(cfg.seed + 2))
+    else:
+        planner = make_planner(cfg.planner, dist, np.random.default_rng(cfg.seed + 2), **cfg.options)
+
+    def length(s: int, cell: int, h: int) -> int:
+        """Shortest length of the task in slot ``s`` from ``cell`` (and heading ``h`` in a rotation run)."""
+        if isinstance(dist, TurnDistances):
+            return int(dist.turn[s, cell * 4 + h])
+        return int(dist.table[s, cell])
+
+    def emit(t: int) -> None:
+        if sink is not None:
+            if cfg.rotation:
+                sink(t, pos, done, head)
+            else:
+                sink(t, pos, done)
+
     goals: list[Goal] = [rules.pickup(a, int(p)) for a, p in enumerate(pos)]
     slot = np.array([dist.pin(g.goal) for g in goals], dtype=np.int64)
     nslot = np.zeros(n, dtype=np.int64)
@@ -99,7 +132,7 @@ def run_bench(m: SortMap, cfg: BenchConfig, sink: StepSink | None = None) -> Ben
         look_ahead(a)
     since = np.zeros(n, dtype=np.int64)
     tasks = parcels = 0
-    lengths: list[int] = [int(dist.table[s, p]) for s, p in zip(slot, pos, strict=True)]
+    lengths: list[int] = [length(int(s), int(p), int(h)) for s, p, h in zip(slot, pos, head, strict=True)]
     plan_ms: list[float] = []
     cpu_ms: list[float] = []
     longest = 0
@@ -119,19 +152,20 @@ def run_bench(m: SortMap, cfg: BenchConfig, sink: StepSink | None = None) -> Ben
             look_ahead(a)
             longest = max(longest, int(since[a]))
             since[a] = 0
-            lengths.append(int(dist.table[slot[a], cell]))
+            lengths.append(length(int(slot[a]), cell, int(head[a])))
         tasks += len(done)
         parcels += sum(1 for _, k, _ in done if k == "drop")
         if t == cfg.steps:
-            if sink is not None:
-                sink(t, pos, done)
+            emit(t)
             break
-        nxt = planner.step(pos, slot, since, nslot, d12)
+        if isinstance(dist, TurnDistances):
+            nxt, nxt_head = turner.step(pos, head, slot, since)
+        else:
+            nxt, nxt_head = planner.step(pos, slot, since, nslot, d12), head
         plan_ms.append((time.perf_counter() - t0) * 1000.0)
         cpu_ms.append((time.thread_time() - c0) * 1000.0)
-        if sink is not None:
-            sink(t, pos, done)
-        pos = nxt
+        emit(t)
+        pos, head = nxt, nxt_head
         since += 1
     steps = max(cfg.steps, 1)
     mean_len = float(np.mean(lengths)) if lengths else 0.0
@@ -158,4 +192,5 @@ def run_bench(m: SortMap, cfg: BenchConfig, sink: StepSink | None = None) -> Ben
         planner=cfg.planner,
         longest_task=max(longest, int(since.max())),
         plan_cpu_p99=round(float(np.percentile(cpu_ms or [0.0], 99)), 3),
+        rotation=cfg.rotation,
     )

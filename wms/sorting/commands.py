@@ -15,7 +15,7 @@ from wms.sorting.bench import BenchConfig, BenchResult, run_bench
 from wms.sorting.maps import MapError, SortMap, from_sort_grid, load_sort_map
 from wms.sorting.tasks import RULES
 from wms.sorting.trace import TraceWriter, check_trace
-from wms.sorting.traffic import PLANNERS
+from wms.sorting.traffic import PLANNERS, TURN_PLANNERS
 
 out = Console()
 if not out.is_terminal:
@@ -81,6 +81,11 @@ def _destinations(spec: str, m: SortMap, seed: int) -> np.ndarray | None:
     return plan.weights(m.chute_names)
 
 
+def _label(r: BenchResult) -> str:
+    """The planner's name, marked when the run used the turn-in-place model."""
+    return f"{r.planner}+turns" if r.rotation else r.planner
+
+
 def _table(results: list[BenchResult]) -> Table:
     t = Table(title="lifelong sorting benchmark")
     for col in (
@@ -102,7 +107,7 @@ def _table(results: list[BenchResult]) -> Table:
         t.add_column(col, justify="right")
     for r in results:
         t.add_row(
-            r.planner,
+            _label(r),
             r.rules,
             str(r.robots),
             str(r.steps),
@@ -128,8 +133,8 @@ def plot(results: list[BenchResult], path: Path) -> None:
     import matplotlib.pyplot as plt
 
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4.2))
-    for name in sorted({(r.planner, r.rules) for r in results}):
-        rs = sorted((r for r in results if (r.planner, r.rules) == name), key=lambda r: r.robots)
+    for name in sorted({(_label(r), r.rules) for r in results}):
+        rs = sorted((r for r in results if (_label(r), r.rules) == name), key=lambda r: r.robots)
         x = [r.robots for r in rs]
         label = f"{name[0]} ({name[1]})"
         ax1.plot(x, [r.tasks_per_step for r in rs], "o-", label=label)
@@ -177,6 +182,16 @@ def register(app: typer.Typer, bench: typer.Typer) -> None:
         ] = None,
         window: Annotated[int, typer.Option(min=1, help="lns: planning window (steps)")] = 10,
         iters: Annotated[int, typer.Option(min=0, help="lns: neighbourhoods repaired per step")] = 600,
+        rotation: Annotated[
+            bool,
+            typer.Option(
+                "--rotation",
+                help="turn-in-place model (pibt only): per step a robot moves one cell forward in its heading, "
+                "turns 90° or waits; starting headings seeded; the trace gains headings; the bound is then "
+                "robots / mean shortest task length counting turns (from the robot's cell and heading when "
+                "the task is handed out)",
+            ),
+        ] = False,
         trace: Annotated[Path | None, typer.Option(help="write the run's trace (JSON lines)")] = None,
         json_out: Annotated[Path | None, typer.Option("--json", help="write the figures as JSON")] = None,
         plot_out: Annotated[
@@ -186,7 +201,11 @@ def register(app: typer.Typer, bench: typer.Typer) -> None:
             Path | None, typer.Option(help="warehouse TOML (default config/warehouse.toml)")
         ] = None,
     ) -> None:
-        """Lifelong sorting benchmark: robots shuttle parcels between inducts and chutes, conflict-free."""
+        """Lifelong sorting benchmark: robots shuttle parcels between inducts and chutes, conflict-free.
+
+        The bound is robots / mean shortest length of the tasks handed out (no congestion); with --rotation
+        those lengths count the 90° turns too.
+        """
         counts = _ints(robots, "--robots")
         planners = [p.strip() for p in planner.split(",") if p.strip()]
         bad = [p for p in planners if p not in PLANNERS]
@@ -196,6 +215,11 @@ def register(app: typer.Typer, bench: typer.Typer) -> None:
             )
         if rules not in RULES:
             raise typer.BadParameter(f"--rules: expected one of {', '.join(RULES)}, got {rules!r}")
+        if rotation and any(p not in TURN_PLANNERS for p in planners):
+            raise typer.BadParameter(
+                f"--rotation: the turn-in-place model is planned by {', '.join(TURN_PLANNERS)} only, "
+                f"not {', '.join(p for p in planners if p not in TURN_PLANNERS)}"
+            )
         if trace is not None and len(counts) * len(planners) > 1:
             raise typer.BadParameter("--trace needs a single run (one robot count, one planner)")
         m, step_s = _load(map_file, config)
@@ -212,11 +236,12 @@ def register(app: typer.Typer, bench: typer.Typer) -> None:
                     seconds_per_step=seconds_per_step or step_s,
                     chute_weights=weights,
                     options={"window": window, "iters": iters} if p == "lns" else {},
+                    rotation=rotation,
                 )
                 try:
                     if trace is not None:
                         with trace.open("w") as fh:
-                            writer = TraceWriter(fh, m, n)
+                            writer = TraceWriter(fh, m, n, rotation)
                             results.append(run_bench(m, cfg, writer.step))
                     else:
                         results.append(run_bench(m, cfg))
@@ -224,7 +249,8 @@ def register(app: typer.Typer, bench: typer.Typer) -> None:
                     err.print(f"[bold red]map error:[/] {exc}")
                     raise typer.Exit(2) from None
                 out.print(
-                    f"{p} {rules} {n} robots: {results[-1].tasks_per_step:.2f} tasks/step", highlight=False
+                    f"{_label(results[-1])} {rules} {n} robots: {results[-1].tasks_per_step:.2f} tasks/step",
+                    highlight=False,
                 )
         out.print(_table(results))
         if json_out is not None:

@@ -120,3 +120,92 @@ class Distances:
     def to(self, goal: int) -> np.ndarray:
         """Distance from every cell to ``goal`` (a view; valid until the slot is reused)."""
         return self.table[self.slot(goal)]
+
+
+LEFT = np.array([2, 3, 1, 0], dtype=np.int64)
+"""Heading after a 90° turn to the left, by heading (``DIRS`` order +x, -x, +y, -y; +x -> +y -> -x -> -y)."""
+RIGHT = np.array([3, 2, 0, 1], dtype=np.int64)
+"""Heading after a 90° turn to the right."""
+
+
+@numba.njit(cache=True)
+def _turn_bfs(
+    back: np.ndarray,
+    sources: np.ndarray,
+    out: np.ndarray,
+    unreachable: int,
+    left: np.ndarray,
+    right: np.ndarray,
+) -> None:
+    """Fill ``out[cell * 4 + h]`` with the timesteps (moves and 90° turns) to the nearest source cell.
+
+    Reverse BFS over (cell, heading): state ``(c, h)`` is reached by moving forward from ``back[c * 4 + h]``
+    or by turning in place from ``(c, left[h])`` or ``(c, right[h])``. A source cell is reached at any heading.
+    """
+    out[:] = unreachable
+    queue = np.empty(out.shape[0], dtype=np.int32)
+    head, tail = 0, 0
+    for s in sources:
+        for h in range(4):
+            st = s * 4 + h
+            if out[st] != 0:
+                out[st] = 0
+                queue[tail] = st
+                tail += 1
+    while head < tail:
+        st = queue[head]
+        head += 1
+        nd = out[st] + 1
+        c, h = st // 4, st % 4
+        p = back[st]
+        if p >= 0 and out[p] == unreachable:
+            out[p] = nd
+            queue[tail] = p
+            tail += 1
+        for q in (c * 4 + right[h], c * 4 + left[h]):
+            # (c, right[h]) turns left into h, (c, left[h]) turns right into h
+            if out[q] == unreachable:
+                out[q] = nd
+                queue[tail] = q
+                tail += 1
+
+
+def backward_states(succ: np.ndarray) -> np.ndarray:
+    """``back[c * 4 + h]``: the state ``p * 4 + h`` whose forward move (heading ``h``) ends on ``c``, or -1."""
+    back = np.full(succ.shape[0] * 4, -1, dtype=np.int32)
+    for h in range(4):
+        src = np.flatnonzero(succ[:, h] >= 0)
+        back[succ[src, h] * 4 + h] = src * 4 + h
+    return back
+
+
+class TurnDistances(Distances):
+    """``Distances`` plus, per slot, the turn-aware distance over (cell, heading): ``turn[slot, cell * 4 + h]``.
+
+    A timestep moves a robot one cell forward in its heading (where ``succ`` allows) or turns it 90° in place;
+    a goal is reached at any heading. ``table`` (cell distances, no turns) stays for the task rules.
+    """
+
+    def __init__(self, m: SortMap, max_bytes: int = 2 << 30) -> None:
+        super().__init__(m, max_bytes // 5)
+        self.back = backward_states(self.succ)
+        free = int(m.passable.sum()) * 4
+        self.turn_dtype = np.uint16 if free < np.iinfo(np.uint16).max else np.uint32
+        self.turn_unreachable = int(np.iinfo(self.turn_dtype).max)
+        self.turn = np.empty((self.table.shape[0], m.cells * 4), dtype=self.turn_dtype)
+
+    def slot(self, goal: int) -> int:
+        """Slot of ``goal``'s tables (cell and turn-aware), computing them if needed (not pinned)."""
+        before = self.computed
+        s = super().slot(goal)
+        if self.turn.shape[0] < self.table.shape[0]:
+            bigger = np.empty((self.table.shape[0], self.turn.shape[1]), dtype=self.turn_dtype)
+            bigger[: self.turn.shape[0]] = self.turn
+            self.turn = bigger
+        if self.computed != before:
+            _turn_bfs(self.back, self.sources(goal), self.turn[s], self.turn_unreachable, LEFT, RIGHT)
+        return s
+
+    def turn_to(self, goal: int) -> np.ndarray:
+        """Turn-aware distance from every state ``cell * 4 + heading`` to ``goal`` (a view)."""
+        return self.turn[self.slot(goal)]

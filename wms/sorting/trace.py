@@ -3,6 +3,12 @@
 Line 1: ``{"map", "width", "height", "robots"}``; then one line per timestep t = 0..T:
 ``{"t": t, "pos": [cell of robot 0, ...], "done": [[robot, "pickup" | "drop", cell], ...]}``, cells as
 ``y * width + x``. The checker uses only the map's passable cells, allowed moves, inducts and eject cells.
+
+A run of the turn-in-place model (``--rotation``) adds ``"heading": [h of robot 0, ...]`` to every line, and
+the header names the convention: ``"headings": [[1, 0], [-1, 0], [0, 1], [0, -1]]``, the (dx, dy) of
+headings 0..3 (``DIRS``). Where headings are present the checker also requires every move to go one cell
+in the robot's heading, no heading to change by more than 90° in one step, and no robot to move and turn
+in the same step.
 """
 
 from __future__ import annotations
@@ -20,14 +26,28 @@ from wms.sorting.maps import DIRS, SortMap
 class TraceWriter:
     """Writes a trace to an open text stream."""
 
-    def __init__(self, out: IO[str], m: SortMap, robots: int) -> None:
+    def __init__(self, out: IO[str], m: SortMap, robots: int, rotation: bool = False) -> None:
         self.out = out
-        header = {"map": m.name, "width": m.width, "height": m.height, "robots": robots}
+        header: dict[str, object] = {"map": m.name, "width": m.width, "height": m.height, "robots": robots}
+        if rotation:
+            header["headings"] = [list(d) for d in DIRS]
         out.write(json.dumps(header) + "\n")
 
-    def step(self, t: int, pos: Sequence[int], done: Sequence[tuple[int, str, int]]) -> None:
-        """Append timestep ``t``."""
-        line = {"t": t, "pos": [int(p) for p in pos], "done": [[int(r), k, int(c)] for r, k, c in done]}
+    def step(
+        self,
+        t: int,
+        pos: Sequence[int],
+        done: Sequence[tuple[int, str, int]],
+        heading: Sequence[int] | None = None,
+    ) -> None:
+        """Append timestep ``t`` (with the robots' headings in a rotation run)."""
+        line: dict[str, object] = {
+            "t": t,
+            "pos": [int(p) for p in pos],
+            "done": [[int(r), k, int(c)] for r, k, c in done],
+        }
+        if heading is not None:
+            line["heading"] = [int(h) for h in heading]
         self.out.write(json.dumps(line, separators=(",", ":")) + "\n")
 
 
@@ -47,7 +67,9 @@ class TraceCheck:
 
 
 def check_trace(lines: Iterable[str], m: SortMap, max_violations: int = 50) -> TraceCheck:
-    """Replay a trace; report collisions, swaps, illegal or one-way-violating moves and misplaced tasks."""
+    """Replay a trace; report collisions, swaps, illegal or one-way-violating moves and misplaced tasks.
+
+    Where lines carry headings: also moves off the robot's heading, turns of 180° and a move with a turn."""
     report = TraceCheck()
 
     def bad(msg: str) -> None:
@@ -66,11 +88,17 @@ def check_trace(lines: Iterable[str], m: SortMap, max_violations: int = 50) -> T
         )
         return report
     robots = int(header.get("robots", -1))
+    rotation = "headings" in header
+    if rotation and [tuple(d) for d in header["headings"]] != list(DIRS):
+        bad(f"header: headings {header['headings']} are not {[list(d) for d in DIRS]}")
+        return report
     inducts = set(m.inducts.tolist())
     ejects = set(m.chute_cells.tolist())
     offsets = {(dy * m.width + dx): (dx, dy, d) for d, (dx, dy) in enumerate(DIRS)}
+    opposite = np.array([DIRS.index((-dx, -dy)) for dx, dy in DIRS], dtype=np.int64)
     carrying = np.zeros(robots, dtype=bool)
     prev: np.ndarray | None = None
+    prev_head: np.ndarray | None = None
     for n, raw in enumerate(it, start=2):
         try:
             rec = json.loads(raw)
@@ -83,6 +111,16 @@ def check_trace(lines: Iterable[str], m: SortMap, max_violations: int = 50) -> T
         if pos.shape != (robots,):
             bad(f"t={t}: {pos.size} positions for {robots} robots")
             return report
+        head: np.ndarray | None = None
+        if "heading" in rec or rotation:
+            try:
+                head = np.asarray(rec["heading"], dtype=np.int64)
+            except (KeyError, TypeError, ValueError) as exc:
+                bad(f"t={t}: headings unreadable or missing ({exc!r})")
+                return report
+            if head.shape != (robots,) or ((head < 0) | (head > 3)).any():
+                bad(f"t={t}: headings {head.tolist()[:10]} are not one of 0..3 for each of {robots} robots")
+                return report
         if ((pos < 0) | (pos >= m.cells)).any() or not m.passable[pos].all():
             r = int(
                 np.flatnonzero((pos < 0) | (pos >= m.cells) | ~m.passable[np.clip(pos, 0, m.cells - 1)])[0]
@@ -102,6 +140,20 @@ def check_trace(lines: Iterable[str], m: SortMap, max_violations: int = 50) -> T
                     bad(f"t={t}: robot {r} jumps from {m.xy(a)} to {m.xy(b)}")
                 elif not m.moves[a, step[2]]:
                     bad(f"t={t}: robot {r} moves {m.xy(a)} -> {m.xy(b)} against a one-way rule")
+                if ok and head is not None and prev_head is not None:
+                    if step[2] != prev_head[r]:
+                        bad(
+                            f"t={t}: robot {r} moves {m.xy(a)} -> {m.xy(b)} off its heading "
+                            f"{DIRS[int(prev_head[r])]}"
+                        )
+                    if head[r] != prev_head[r]:
+                        bad(f"t={t}: robot {r} moves {m.xy(a)} -> {m.xy(b)} and turns in the same step")
+            if head is not None and prev_head is not None:
+                for r in np.flatnonzero(head == opposite[prev_head]).tolist():
+                    bad(
+                        f"t={t}: robot {r} turns from {DIRS[int(prev_head[r])]} to {DIRS[int(head[r])]}, "
+                        "more than 90 degrees in one step"
+                    )
             where = {int(prev[r]): r for r in moved.tolist()}
             for r in moved.tolist():
                 o = where.get(int(pos[r]))
@@ -134,5 +186,6 @@ def check_trace(lines: Iterable[str], m: SortMap, max_violations: int = 50) -> T
                 continue
             report.tasks += 1
         prev = pos
+        prev_head = head
         report.steps = t
     return report

@@ -12,10 +12,12 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from wms.sorting.distances import Distances
-from wms.sorting.pibt import Pibt, pibt_step
+from wms.sorting.distances import Distances, TurnDistances
+from wms.sorting.pibt import Pibt, TurnPibt, pibt_step
 
 PLANNERS = ("pibt", "lns")
+TURN_PLANNERS = ("pibt",)
+"""Planners of the turn-in-place model (``--rotation``): robot state is (cell, heading)."""
 
 
 @numba.njit(cache=True)
@@ -429,7 +431,7 @@ class PibtPlanner:
         return self.pibt.step(pos, slot, since)
 
 
-def warm_up() -> None:
+def warm_up(rotation: bool = False) -> None:
     """Compile the planners' kernels on a 2 x 2 ring (numba caches them on disk), so timings exclude it."""
     from wms.sorting.maps import SortMap
 
@@ -453,6 +455,10 @@ def warm_up() -> None:
     since, d12 = np.zeros(2, dtype=np.int64), np.array([3, 0])
     for name in PLANNERS:
         make_planner(name, dist, rng).step(pos, slot, since, nslot, d12)
+    if rotation:
+        turn = TurnDistances(ring)
+        tslot = np.array([turn.pin(3), turn.pin(0)])
+        TurnPibt(turn, rng).step(pos, np.array([0, 2]), tslot, since)
 
 
 def make_planner(
@@ -464,3 +470,12 @@ def make_planner(
     if name == "lns":
         return WindowedLns(dist, rng, **options)  # type: ignore[arg-type]
     raise ValueError(f"unknown planner {name!r} (expected one of {', '.join(PLANNERS)})")
+
+
+def make_turn_planner(name: str, dist: TurnDistances, rng: np.random.Generator) -> TurnPibt:
+    """The planner ``name`` under the turn-in-place model; only those in ``TURN_PLANNERS`` have one."""
+    if name not in TURN_PLANNERS:
+        raise ValueError(
+            f"planner {name!r} has no turn-in-place model (--rotation needs one of {', '.join(TURN_PLANNERS)})"
+        )
+    return TurnPibt(dist, rng)
