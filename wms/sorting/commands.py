@@ -186,10 +186,10 @@ def register(app: typer.Typer, bench: typer.Typer) -> None:
             bool,
             typer.Option(
                 "--rotation",
-                help="turn-in-place model (pibt only): per step a robot moves one cell forward in its heading, "
-                "turns 90° or waits; starting headings seeded; the trace gains headings; the bound is then "
-                "robots / mean shortest task length counting turns (from the robot's cell and heading when "
-                "the task is handed out)",
+                help="turn-in-place model (pibt only): per step a robot moves one cell forward in its "
+                "heading, turns 90° or waits; starting headings seeded; the trace gains headings; the "
+                "bound is then robots / mean shortest task length counting turns (from the robot's cell "
+                "and heading when the task is handed out)",
             ),
         ] = False,
         trace: Annotated[Path | None, typer.Option(help="write the run's trace (JSON lines)")] = None,

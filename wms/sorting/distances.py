@@ -140,7 +140,7 @@ def _turn_bfs(
     """Fill ``out[cell * 4 + h]`` with the timesteps (moves and 90° turns) to the nearest source cell.
 
     Reverse BFS over (cell, heading): state ``(c, h)`` is reached by moving forward from ``back[c * 4 + h]``
-    or by turning in place from ``(c, left[h])`` or ``(c, right[h])``. A source cell is reached at any heading.
+    or by turning in place from ``(c, left[h])`` or ``(c, right[h])``. A source cell counts at any heading.
     """
     out[:] = unreachable
     queue = np.empty(out.shape[0], dtype=np.int32)
@@ -171,7 +171,7 @@ def _turn_bfs(
 
 
 def backward_states(succ: np.ndarray) -> np.ndarray:
-    """``back[c * 4 + h]``: the state ``p * 4 + h`` whose forward move (heading ``h``) ends on ``c``, or -1."""
+    """``back[c * 4 + h]``: the state ``p * 4 + h`` whose forward move (in ``h``) ends on ``c``; or -1."""
     back = np.full(succ.shape[0] * 4, -1, dtype=np.int32)
     for h in range(4):
         src = np.flatnonzero(succ[:, h] >= 0)
@@ -180,7 +180,7 @@ def backward_states(succ: np.ndarray) -> np.ndarray:
 
 
 class TurnDistances(Distances):
-    """``Distances`` plus, per slot, the turn-aware distance over (cell, heading): ``turn[slot, cell * 4 + h]``.
+    """``Distances`` plus, per slot, turn-aware distances over (cell, heading): ``turn[slot, cell * 4 + h]``.
 
     A timestep moves a robot one cell forward in its heading (where ``succ`` allows) or turns it 90° in place;
     a goal is reached at any heading. ``table`` (cell distances, no turns) stays for the task rules.

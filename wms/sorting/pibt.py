@@ -3,6 +3,10 @@
 Each robot, highest priority first, takes the free candidate cell (its allowed moves and staying put)
 closest to its goal; a robot standing on that cell is asked to move away first, inheriting the priority, and
 the asker backtracks to its next candidate when that fails. No two robots end in one cell and no two swap.
+
+``TurnPibt`` is the same over (cell, heading) for the turn-in-place model: a robot's candidates are its
+forward cell and, keeping its cell, turning 90° left or right or waiting, ordered by turn-aware distance
+(``TurnDistances``); a robot asked to make way can only move forward. Collisions and swaps are still cells'.
 """
 
 from __future__ import annotations
@@ -215,11 +219,12 @@ def _exit_rank(
     succ: np.ndarray, here: int, h: int, asker: int, occ_now: np.ndarray, occ_next: np.ndarray
 ) -> int:
     """How well heading ``h`` lets a robot asked to vacate ``here`` leave next step: 0 a free cell ahead,
-    1 an occupied one (its robot may make way), 3 none (no move, or only onto the asker's cell)."""
+    1 an occupied or taken one (its robot may make way later), 4 none (no move, or only onto the asker's
+    cell)."""
     f = succ[here, h]
     if f < 0 or f == asker:
-        return 3
-    if occ_now[f] >= 0 or occ_next[f] >= 0:
+        return 4
+    if occ_next[f] >= 0 or occ_now[f] >= 0:
         return 1
     return 0
 
@@ -315,29 +320,39 @@ def _turn_pibt(
             continue
         if child == 1:
             continue
-        # every candidate failed: stay on the cell (claimed by the asker, who then backtracks). A robot asked to
-        # make way turns to face a cell it could leave to next step (free, not the asker's), so the asker's
-        # next request can succeed; otherwise (or unasked) it takes its best in-place option by distance.
+        # every candidate failed: stay on the cell (claimed by the asker, who then backtracks). Unasked, a
+        # robot takes its best in-place option by distance. A robot asked to make way turns to face a cell it
+        # could leave to next step (free, else occupied or taken; never the asker's), or towards such a
+        # heading when it needs two turns. Among equals it keeps its heading (a chain of robots making way
+        # then builds up over steps instead of being undone), else turns at random.
         here = pos[a]
         occ_next[here] = a
         nxt[a] = here
         nxt_h[a] = head[a]
-        best = 4
+        best = 1e9
         for j in range(count[depth]):
             if cands[depth, j] != here:
                 continue
-            esc = 0 if b < 0 else _exit_rank(succ, here, cands_h[depth, j], pos[b], occ_now, occ_next)
-            if esc == 3 and cands_h[depth, j] != head[a]:
-                # no exit ahead after this turn, but one more turn may face one (never true of waiting)
-                nh = cands_h[depth, j]
-                if min(
+            nh = cands_h[depth, j]
+            if b < 0:
+                nxt_h[a] = nh
+                break
+            esc = _exit_rank(succ, here, nh, pos[b], occ_now, occ_next)
+            # no exit ahead after this turn, but one more turn may face one (never true of waiting)
+            if (
+                esc == 4
+                and nh != head[a]
+                and min(
                     _exit_rank(succ, here, left[nh], pos[b], occ_now, occ_next),
                     _exit_rank(succ, here, right[nh], pos[b], occ_now, occ_next),
-                ) < 3:
-                    esc = 2
-            if esc < best:
-                best = esc
-                nxt_h[a] = cands_h[depth, j]
+                )
+                < 4
+            ):
+                esc = 3
+            key = esc + (0.0 if nh == head[a] else 0.1 + 0.8 * noise[a, nh])
+            if key < best:
+                best = key
+                nxt_h[a] = nh
         depth -= 1
         child = -1 if depth >= 0 else 0
 
@@ -400,24 +415,45 @@ def turn_pibt_step(
 
 
 class TurnPibt:
-    """Lifelong PIBT over (cell, heading): forward, turn 90° in place, or wait; priorities as in ``Pibt``."""
+    """Lifelong PIBT over (cell, heading): forward, turn 90° in place, or wait; priorities as in ``Pibt``.
+
+    Making way takes several steps here (a robot turns before it can leave), so a jam can freeze with the same
+    robots failing the same requests in the same order every step. A robot that has kept its cell for
+    ``patience`` steps or more therefore gets a random share of its priority each step, which reshuffles the
+    stuck robots' order until the jam unwinds; robots that move keep the plain order.
+    """
 
     def __init__(
-        self, dist: TurnDistances, rng: np.random.Generator, busy: float = 0.5, tie: float = 0.1
+        self,
+        dist: TurnDistances,
+        rng: np.random.Generator,
+        busy: float = 0.5,
+        tie: float = 0.1,
+        patience: int = 4,
     ) -> None:
         self.dist = dist
         self.rng = rng
         self.crowd = np.array([busy, tie], dtype=np.float64)
+        self.patience = patience
         self._tie: np.ndarray | None = None
+        self._last: np.ndarray | None = None
+        self._still: np.ndarray | None = None
 
     def step(
         self, pos: np.ndarray, head: np.ndarray, slot: np.ndarray, since: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray]:
         """Next cell and heading of every robot."""
         n = pos.shape[0]
-        if self._tie is None or self._tie.shape[0] != n:
+        if self._tie is None or self._tie.shape[0] != n or self._last is None or self._still is None:
             self._tie = self.rng.random(n)
-        order = np.argsort(-(since + self._tie), kind="stable")
+            self._last = pos.copy()
+            self._still = np.zeros(n, dtype=np.int64)
+        self._still = np.where(pos == self._last, self._still + 1, 0)
+        self._last = pos.copy()
+        prio = since + self._tie
+        stuck = self._still >= self.patience
+        prio[stuck] *= self.rng.random(int(stuck.sum()))
+        order = np.argsort(-prio, kind="stable")
         noise = self.rng.random((n, 4))
         return turn_pibt_step(
             self.dist.succ, self.dist.turn, slot, pos, head, LEFT, RIGHT, order, noise, self.crowd

@@ -476,6 +476,6 @@ def make_turn_planner(name: str, dist: TurnDistances, rng: np.random.Generator) 
     """The planner ``name`` under the turn-in-place model; only those in ``TURN_PLANNERS`` have one."""
     if name not in TURN_PLANNERS:
         raise ValueError(
-            f"planner {name!r} has no turn-in-place model (--rotation needs one of {', '.join(TURN_PLANNERS)})"
+            f"planner {name!r} has no turn-in-place model (rotation needs one of {', '.join(TURN_PLANNERS)})"
         )
     return TurnPibt(dist, rng)
