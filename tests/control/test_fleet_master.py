@@ -172,3 +172,22 @@ def test_a_robot_found_charging_after_a_restart_is_left_to_charge() -> None:
     fleet._on_state(_topic("pick-01"), _state("pick-01", 1, node="n9", battery=40.0, charging=True))
     assert fleet.robots["pick-01"].charging and fleet.robots["pick-01"].status == "charging"
     assert "pick-01" not in events.free
+
+
+def test_an_order_the_robot_refuses_goes_back_with_the_robots_reason() -> None:
+    fleet, _bus, events, _clock = _fleet()
+    fleet._on_state(_topic("pick-01"), _state("pick-01", 1))
+    fleet.send(fleet.robots["pick-01"], "T1", "pick", ["n0", "n9"], {1: [("drop", {"station": "P1"})]})
+    order_id = fleet.robots["pick-01"].task.order_id  # type: ignore[union-attr]
+    body = json.loads(_state("pick-01", 2))  # still without the order: it refused it
+    body["errors"] = [
+        {
+            "errorType": "orderError",
+            "errorLevel": "WARNING",
+            "errorDescription": "node n9 unknown",
+            "errorReferences": [{"referenceKey": "orderId", "referenceValue": order_id}],
+        }
+    ]
+    fleet._on_state(_topic("pick-01"), json.dumps(body).encode())
+    assert events.failed == [("pick-01", "order refused: orderError node n9 unknown")]
+    assert fleet.robots["pick-01"].task is None

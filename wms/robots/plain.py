@@ -30,10 +30,9 @@ def twin_adapter(model: type[BaseModel]) -> TypeAdapter[dict[str, Any]]:
 def _twin(model: type[BaseModel], made: dict[type[BaseModel], Any]) -> Any:
     if model in made:
         return made[model]
-    decorators = model.__pydantic_decorators__
-    if any(
-        (decorators.validators, decorators.field_validators, decorators.model_validators),
-    ) or any((decorators.field_serializers, decorators.model_serializers)):
+    d = model.__pydantic_decorators__
+    own = (d.validators, d.field_validators, d.model_validators, d.field_serializers, d.model_serializers)
+    if any(own):
         raise TypeError(f"{model.__name__} has validators or serializers of its own: no plain twin")
     fields: dict[str, Any] = {}
     for name, field in model.model_fields.items():
