@@ -25,6 +25,14 @@ def _outcome(parse: object, data: bytes) -> tuple[str, object]:
     return "ok", value
 
 
+def test_non_finite_numbers_are_refused_by_both() -> None:
+    doc = {**seeds.vda_state(), "batteryState": {"batteryCharge": float("nan"), "charging": False}}
+    data = json.dumps(doc).encode()
+    for parse in (parse_state, read_state):
+        with pytest.raises(VdaError, match="batteryState.batteryCharge: input should be a finite number"):
+            parse(data)
+
+
 def _same(data: bytes) -> None:
     model, plain = _outcome(parse_state, data), _outcome(read_state, data)
     assert model[0] == plain[0], (data[:300], model, plain)
@@ -60,6 +68,8 @@ def test_valid_states_read_the_same(doc: dict[str, object]) -> None:
         {"nodeStates": [{"nodeId": "B", "sequenceId": 2}]},
         {"errors": [{"errorType": "x", "errorLevel": "BAD"}]},
         {"paused": None, "agvPosition": None, "newShiny21Field": {"a": 1}},  # null optionals, unknown fields
+        {"batteryState": {"batteryCharge": float("nan"), "charging": False}},  # not a finite number
+        {"agvPosition": {"x": float("inf"), "y": 0, "theta": 0, "mapId": "m", "positionInitialized": True}},
     ],
 )
 def test_the_same_verdict_on_each_kind_of_fault(change: dict[str, object]) -> None:

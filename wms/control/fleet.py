@@ -390,7 +390,9 @@ class FleetManager(TrafficControl):
         for e in st["errors"]:
             refs = {(r["referenceKey"], r["referenceValue"]) for r in e.get("errorReferences") or []}
             if ("orderId", task.order_id) in refs:
-                self._fail_task(robot, f"order refused: {e['errorType']} {e.get('errorDescription') or ''}".strip())
+                self._fail_task(
+                    robot, f"order refused: {e['errorType']} {e.get('errorDescription') or ''}".strip()
+                )
                 return True
         return False
 

@@ -167,6 +167,8 @@ def _all() -> list[Target]:
     docs = seeds.ceb_documents
     return [
         _vda("state", vda5050.parse_state, seeds.vda_state),
+        _vda("read_state", vda5050.read_state, seeds.vda_state),  # the master's plain-dict path
+        _vda("read_visualization", vda5050.read_visualization, seeds.vda_state),
         _vda("connection", vda5050.parse_connection, seeds.vda_connection),
         _vda("factsheet", vda5050.parse_factsheet, seeds.vda_factsheet),
         _vda("order", vda5050.parse_order, seeds.vda_order),

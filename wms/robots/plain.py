@@ -4,6 +4,7 @@ The fleet master reads thousands of VDA 5050 states a second; building a model o
 costs about as much as the JSON parse itself. A twin is a ``TypedDict`` made from the model's own field
 definitions (types, constraints, which fields may be left out), so it accepts and rejects exactly what
 the model does (``tests/robots/test_plain.py`` holds them to that) without a second copy of the schema.
+The model's ``extra`` and ``allow_inf_nan`` settings carry over; other model settings do not.
 Models with validators or serializers of their own cannot be twinned and are refused.
 """
 
@@ -13,7 +14,7 @@ import types
 import typing
 from typing import Annotated, Any, NotRequired, Union, get_args, get_origin
 
-from pydantic import BaseModel, TypeAdapter
+from pydantic import BaseModel, ConfigDict, TypeAdapter
 from typing_extensions import TypedDict
 
 
@@ -40,8 +41,13 @@ def _twin(model: type[BaseModel], made: dict[type[BaseModel], Any]) -> Any:
         if field.metadata:
             tp = Annotated[(tp, *field.metadata)]
         fields[name] = tp if field.is_required() else NotRequired[tp]
-    made[model] = TypedDict(f"{model.__name__}Dict", fields)  # type: ignore[operator]
-    return made[model]
+    plain = TypedDict(f"{model.__name__}Dict", fields)  # type: ignore[operator]
+    plain.__pydantic_config__ = ConfigDict(  # type: ignore[attr-defined]
+        extra=model.model_config.get("extra") or "ignore",
+        allow_inf_nan=model.model_config.get("allow_inf_nan", True),
+    )
+    made[model] = plain
+    return plain
 
 
 def _convert(tp: Any, made: dict[type[BaseModel], Any]) -> Any:

@@ -51,9 +51,13 @@ ParamValue = Annotated[Any, AfterValidator(_param_value)]
 
 
 class _Vda(BaseModel):
-    """Base of all VDA 5050 objects: extra (newer-version) fields are accepted and dropped."""
+    """Base of all VDA 5050 objects: extra (newer-version) fields are accepted and dropped.
 
-    model_config = ConfigDict(extra="ignore")
+    Numbers must be finite: JSON's NaN and Infinity (which parsers accept) would slip past every
+    comparison the master makes (a NaN battery never runs low).
+    """
+
+    model_config = ConfigDict(extra="ignore", allow_inf_nan=False)
 
 
 class Header(_Vda):
