@@ -6,7 +6,7 @@ import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar, cast
 
 from wms.bus.base import Bus
 from wms.clock import Clock
@@ -27,6 +27,7 @@ from wms.robots.vda5050 import (
 from wms.topics import vda, vda_all, vda_parse
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 @dataclass
@@ -269,15 +270,22 @@ class FleetManager(TrafficControl):
         self.rejected += 1
         self.events.alarm("warning", "robots", f"{topic}: {reason}")
 
-    def _on_connection(self, topic: str, data: bytes) -> None:
+    def _sender(self, topic: str, data: bytes, parse: Callable[[bytes], T]) -> tuple[T, RobotView] | None:
+        """The message, checked, and the robot that sent it; None once refused (counted and alarmed)."""
         try:
-            msg = parse_connection(data)
+            msg = parse(data)
         except VdaError as exc:
             self._reject(topic, str(exc))
+            return None
+        serial = msg["serialNumber"] if isinstance(msg, dict) else cast(Any, msg).serialNumber
+        robot = self._robot(topic, serial)
+        return None if robot is None else (msg, robot)
+
+    def _on_connection(self, topic: str, data: bytes) -> None:
+        got = self._sender(topic, data, parse_connection)
+        if got is None:
             return
-        robot = self._robot(topic, msg.serialNumber)
-        if robot is None:
-            return
+        msg, robot = got
         before = (robot.status, robot.task)
         if msg.connectionState == "ONLINE":
             robot.online = True
@@ -294,14 +302,10 @@ class FleetManager(TrafficControl):
 
     def _on_factsheet(self, topic: str, data: bytes) -> None:
         """Note what the robot can do; a robot that cannot pick and drop on nodes takes no tasks."""
-        try:
-            msg = parse_factsheet(data)
-        except VdaError as exc:
-            self._reject(topic, str(exc))
+        got = self._sender(topic, data, parse_factsheet)
+        if got is None:
             return
-        robot = self._robot(topic, msg.serialNumber)
-        if robot is None:
-            return
+        msg, robot = got
         caps = capabilities(msg, self.classes[robot.kind].charging_spots > 0)
         was_ready, before = self._ready(robot), robot.factsheet
         robot.factsheet = caps
@@ -319,25 +323,16 @@ class FleetManager(TrafficControl):
 
     def _on_visualization(self, topic: str, data: bytes) -> None:
         """Position between states, for the console (decisions wait for the state)."""
-        try:
-            msg = read_visualization(data)
-        except VdaError as exc:
-            self._reject(topic, str(exc))
-            return
-        robot = self._robot(topic, msg["serialNumber"])
-        position = msg.get("agvPosition")
-        if robot is not None and position is not None:
-            robot.x, robot.y = position["x"], position["y"]
+        got = self._sender(topic, data, read_visualization)
+        position = None if got is None else got[0].get("agvPosition")
+        if got is not None and position is not None:
+            got[1].x, got[1].y = position["x"], position["y"]
 
     def _on_state(self, topic: str, data: bytes) -> None:
-        try:
-            st = read_state(data)
-        except VdaError as exc:
-            self._reject(topic, str(exc))
+        got = self._sender(topic, data, read_state)
+        if got is None:
             return
-        robot = self._robot(topic, st["serialNumber"])
-        if robot is None:
-            return
+        st, robot = got
         before = (robot.status, robot.task)
         was_ready = self._ready(robot)
         self._apply_state(robot, st)
