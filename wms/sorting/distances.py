@@ -128,55 +128,20 @@ RIGHT = np.array([3, 2, 0, 1], dtype=np.int64)
 """Heading after a 90° turn to the right."""
 
 
-@numba.njit(cache=True)
-def _turn_bfs(
-    back: np.ndarray,
-    sources: np.ndarray,
-    out: np.ndarray,
-    unreachable: int,
-    left: np.ndarray,
-    right: np.ndarray,
-) -> None:
-    """Fill ``out[cell * 4 + h]`` with the timesteps (moves and 90° turns) to the nearest source cell.
+def turn_predecessors(succ: np.ndarray) -> np.ndarray:
+    """``pred[c * 4 + h, k]``: the states one timestep before (cell ``c``, heading ``h``), -1 padded.
 
-    Reverse BFS over (cell, heading): state ``(c, h)`` is reached by moving forward from ``back[c * 4 + h]``
-    or by turning in place from ``(c, left[h])`` or ``(c, right[h])``. A source cell counts at any heading.
+    A robot gets there by moving forward in ``h`` from the cell behind, or by turning 90° in place from
+    ``(c, right[h])`` (a left turn) or ``(c, left[h])`` (a right turn); `_bfs` runs over these as over cells.
     """
-    out[:] = unreachable
-    queue = np.empty(out.shape[0], dtype=np.int32)
-    head, tail = 0, 0
-    for s in sources:
-        for h in range(4):
-            st = s * 4 + h
-            if out[st] != 0:
-                out[st] = 0
-                queue[tail] = st
-                tail += 1
-    while head < tail:
-        st = queue[head]
-        head += 1
-        nd = out[st] + 1
-        c, h = st // 4, st % 4
-        p = back[st]
-        if p >= 0 and out[p] == unreachable:
-            out[p] = nd
-            queue[tail] = p
-            tail += 1
-        for q in (c * 4 + right[h], c * 4 + left[h]):
-            # (c, right[h]) turns left into h, (c, left[h]) turns right into h
-            if out[q] == unreachable:
-                out[q] = nd
-                queue[tail] = q
-                tail += 1
-
-
-def backward_states(succ: np.ndarray) -> np.ndarray:
-    """``back[c * 4 + h]``: the state ``p * 4 + h`` whose forward move (in ``h``) ends on ``c``; or -1."""
-    back = np.full(succ.shape[0] * 4, -1, dtype=np.int32)
+    cells = succ.shape[0]
+    pred = np.full((cells * 4, 3), -1, dtype=np.int32)
     for h in range(4):
         src = np.flatnonzero(succ[:, h] >= 0)
-        back[succ[src, h] * 4 + h] = src * 4 + h
-    return back
+        pred[succ[src, h] * 4 + h, 0] = src * 4 + h
+        pred[np.arange(cells) * 4 + h, 1] = np.arange(cells) * 4 + RIGHT[h]
+        pred[np.arange(cells) * 4 + h, 2] = np.arange(cells) * 4 + LEFT[h]
+    return pred
 
 
 class TurnDistances(Distances):
@@ -188,7 +153,7 @@ class TurnDistances(Distances):
 
     def __init__(self, m: SortMap, max_bytes: int = 2 << 30) -> None:
         super().__init__(m, max_bytes // 5)
-        self.back = backward_states(self.succ)
+        self.turn_pred = turn_predecessors(self.succ)
         free = int(m.passable.sum()) * 4
         self.turn_dtype = np.uint16 if free < np.iinfo(np.uint16).max else np.uint32
         self.turn_unreachable = int(np.iinfo(self.turn_dtype).max)
@@ -203,7 +168,8 @@ class TurnDistances(Distances):
             bigger[: self.turn.shape[0]] = self.turn
             self.turn = bigger
         if self.computed != before:
-            _turn_bfs(self.back, self.sources(goal), self.turn[s], self.turn_unreachable, LEFT, RIGHT)
+            at_any_heading = (self.sources(goal)[:, None] * 4 + np.arange(4)).ravel()
+            _bfs(self.turn_pred, at_any_heading, self.turn[s], self.turn_unreachable)
         return s
 
     def turn_to(self, goal: int) -> np.ndarray:
