@@ -103,6 +103,44 @@ def test_a_bus_on_a_wall_clock_is_served_by_the_clock_loop() -> None:
         sub.close()
 
 
+def test_replies_to_the_first_messages_of_a_chunk_leave_before_the_last_is_handled() -> None:
+    """A chunk of many messages: the loop writes replies as it goes, not all of them after the last."""
+    with EmbeddedBroker() as broker:
+        ns = uuid.uuid4().hex[:8]
+        rclock, eclock, pclock = WallClock(), WallClock(), WallClock()
+        arrived: dict[int, float] = {}
+        handled: dict[int, float] = {}
+        recorder = MqttBus(broker.url, f"rec-{ns}", rclock)
+        recorder.subscribe(f"out/{ns}", lambda t, d: arrived.setdefault(int(d), time.perf_counter()))
+        echo = MqttBus(broker.url, f"echo-{ns}", eclock)
+
+        def on(topic: str, data: bytes) -> None:
+            time.sleep(0.003)  # the work of a handler (the GIL free, so the recorder sees arrivals at once)
+            echo.publish(f"out/{ns}", data)
+            handled[int(data)] = time.perf_counter()
+
+        echo.subscribe(f"in/{ns}", on)
+        pub = MqttBus(broker.url, f"pub-{ns}", pclock)
+        rloop = threading.Thread(target=rclock.run, kwargs={"until": rclock.now() + 20.0}, daemon=True)
+        rloop.start()
+        time.sleep(0.3)  # every subscription is in place
+        pclock.call_soon_threadsafe(lambda: [pub.publish(f"in/{ns}", str(i).encode()) for i in range(40)])
+        pclock.run(until=pclock.now() + 5.0, stop=lambda: pub._client.fast_published >= 40)
+        time.sleep(0.3)  # all 40 wait in the echo's socket: its loop reads them as one chunk
+        eclock.run(until=eclock.now() + 10.0, stop=lambda: len(handled) >= 40)
+        deadline = time.monotonic() + 5.0
+        while len(arrived) < 40 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        rclock.stop()
+        rloop.join(5.0)
+        assert sorted(arrived) == list(range(40))
+        last = max(handled.values())
+        early = [i for i, t in arrived.items() if t < last]
+        assert len(early) >= 20, f"only {len(early)} replies left before the last message was handled"
+        for bus in (pub, echo, recorder):
+            bus.close()
+
+
 def test_other_threads_publish_through_the_loop_and_a_failing_handler_does_not_stop_it() -> None:
     with EmbeddedBroker() as broker:
         clock = WallClock()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic_core import from_json
 from rich.console import Console
 
 from tests.control.test_fleet_master import Bus, Events
@@ -100,7 +101,7 @@ def at(fleet: FleetManager, serial: str, node: str) -> RobotView:
 
 
 def orders(bus: Bus, serial: str) -> list[dict[str, Any]]:
-    return [p for t, p in bus.sent if t.endswith(f"/{serial}/order")]
+    return [from_json(p) for t, p in bus.sent if t.endswith(f"/{serial}/order")]
 
 
 def base(order: dict[str, Any]) -> list[str]:

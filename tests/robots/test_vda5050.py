@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from jsonschema.validators import validator_for
 
 from wms.clock import iso
+from wms.robots import orders
 from wms.robots.orders import INSTANT_BLOCKING, build_order, instant_action, instant_actions, make_action
 from wms.robots.vda5050 import (
     AgvPosition,
@@ -143,6 +144,56 @@ def test_order_is_schema_valid_with_sequence_ids_edges_and_actions() -> None:
         header_id=7,
         now=NOW,
     )
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    ids=st.lists(st.text(min_size=1, max_size=8), min_size=1, max_size=6),
+    coords=st.lists(st.floats(-1e6, 1e6, allow_nan=False), min_size=12, max_size=12),
+    released=st.integers(1, 6),
+    start=st.integers(0, 20),
+)
+def test_the_text_the_master_sends_is_what_the_model_encodes(
+    ids: list[str], coords: list[float], released: int, start: int
+) -> None:
+    path = [(node, coords[2 * i], coords[2 * i + 1]) for i, node in enumerate(ids)]
+    drop = make_action("drop", 'd"1', {"loadId": "L\\1", "qty": 2})
+    args: dict[str, Any] = {
+        "manufacturer": "acme",
+        "serial": "r1",
+        "order_id": "o\u00e91",
+        "order_update_id": 3,
+        "path": path,
+        "actions_at": {len(path) - 1: [drop]},
+        "released": min(released, len(path)),
+        "start_sequence_id": 2 * start,
+        "header_id": 7,
+        "now": NOW,
+    }
+    sent = orders.order_json(**args)
+    model = parse_order(sent)
+    assert json.loads(sent) == json.loads(model.model_dump_json(exclude_none=True))
+    base = args["released"]
+    assert [(n.nodeId, n.sequenceId, n.released) for n in model.nodes] == [
+        (node, 2 * (start + i), i < base) for i, node in enumerate(ids)
+    ]
+    assert [(e.startNodeId, e.endNodeId, e.sequenceId, e.released) for e in model.edges] == [
+        (ids[i - 1], ids[i], 2 * (start + i) - 1, i < base) for i in range(1, len(ids))
+    ]
+    assert [a.actionId for a in model.nodes[-1].actions] == ['d"1'] and model.orderId == "o\u00e91"
+
+
+def test_a_node_off_the_finite_plane_is_refused_by_name() -> None:
+    with pytest.raises(ValueError, match="node B: position"):
+        orders.order_json(
+            manufacturer="acme",
+            serial="r1",
+            order_id="o1",
+            order_update_id=0,
+            path=[("A", 0.0, 0.0), ("B", math.inf, 1.0)],
+            header_id=1,
+            now=NOW,
+        )
 
 
 def test_base_and_horizon_and_update_numbering() -> None:

@@ -30,6 +30,7 @@ KEEPALIVE_TICK_S = 1.0  # wall seconds between paho's periodic duties on a clock
 CLOSE_DRAIN_S = 2.0  # at most this long to write what is queued before DISCONNECT
 MAX_PAYLOAD = 268_435_455  # the largest MQTT remaining length
 READ_CHUNK = 256 * 1024  # bytes asked of the socket at a time on a clock's loop
+FLUSH_EVERY_S = 0.001  # while handling a chunk, write the replies so far at least this often
 RECONNECT_MIN_S, RECONNECT_MAX_S = 1.0, 5.0  # wall seconds between reconnect attempts
 
 
@@ -408,9 +409,15 @@ class MqttBus:
         inbox, self._inbox = self._inbox, []
         loop = self._loop
         assert loop is not None
+        # A chunk can hold hundreds of messages: the replies to its first ones leave while the rest are
+        # handled, instead of all waiting for the last (a write per millisecond costs next to nothing).
+        flush_at = time.perf_counter() + FLUSH_EVERY_S
         for handlers, topic, data in inbox:
             for handler in handlers:
                 loop.guard(handler, topic, data)
+            if time.perf_counter() >= flush_at:
+                self._flush()
+                flush_at = time.perf_counter() + FLUSH_EVERY_S
         if client.want_write():
             self._flush()
 

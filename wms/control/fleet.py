@@ -13,7 +13,7 @@ from wms.clock import Clock
 from wms.config import RobotClass
 from wms.control.factsheet import Capabilities, capabilities
 from wms.control.traffic import Traffic, TrafficControl
-from wms.robots.orders import instant_action, instant_actions, make_action, order_body
+from wms.robots.orders import instant_action, instant_actions, make_action, order_json
 from wms.robots.vda5050 import (
     Action,
     HeaderCounter,
@@ -56,7 +56,7 @@ class ActiveTask:
     base_end: int = 0  # index of the last released node
     update_id: int = 0
     release_start: int = 0  # path index the last order or update started at
-    last_message: dict[str, Any] | None = None  # the order body last sent, for a re-send
+    last_message: bytes | None = None  # the order last sent, for a re-send
     sent_at: float = 0.0
     reached: int = 0  # path index of the node the robot last reported standing on or passing
 
@@ -589,7 +589,7 @@ class FleetManager(TrafficControl):
         self.events.task_released(robot, task)
         self.bus.publish(vda(robot.manufacturer, robot.serial, "order"), task.last_message)
 
-    def _order_message(self, robot: RobotView, task: ActiveTask, start: int) -> dict[str, Any]:
+    def _order_message(self, robot: RobotView, task: ActiveTask, start: int) -> bytes:
         """The order (``start`` = 0) or update from ``start`` up to the task's base end, plus horizon."""
         fmap = self.maps[robot.kind]
         nodes = task.path[start:]
@@ -597,7 +597,7 @@ class FleetManager(TrafficControl):
             nodes = nodes[: max(robot.factsheet.max_nodes, task.base_end - start + 1)]
         # an update's first node is the previous base end, whose actions went out before
         first = 0 if start == 0 else 1
-        return order_body(
+        return order_json(
             manufacturer=robot.manufacturer,
             serial=robot.serial,
             order_id=task.order_id,

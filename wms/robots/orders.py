@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from functools import lru_cache
 from typing import Any
+
+from pydantic_core import from_json, to_json
 
 from wms.robots.vda5050 import (
     Action,
@@ -44,7 +47,7 @@ def make_action(
     )
 
 
-def order_body(
+def order_json(
     *,
     manufacturer: str,
     serial: str,
@@ -57,14 +60,15 @@ def order_body(
     start_sequence_id: int = 0,
     header_id: int,
     now: float,
-) -> dict[str, Any]:
-    """The JSON body of an order (or update) along ``path``; the first ``released`` nodes are the base.
+) -> bytes:
+    """The JSON of an order (or update) along ``path``; the first ``released`` nodes are the base.
 
     Nodes get even sequenceIds from ``start_sequence_id``, edges the odd ones between. An update repeats
     the last base node of the previous one as its first node, with that node's sequenceId as
     ``start_sequence_id``. ``actions_at`` holds node actions by path position; pick and drop are always
-    HARD-blocking. A plain dict rather than an `Order`: the master sends thousands a second, and every
-    field is checked here or built from checked parts (tests validate the result against the schema).
+    HARD-blocking. Written as text from per-node and per-edge pieces encoded once: the master sends
+    thousands of orders a second, and every field is checked here or built from checked parts (tests
+    validate the result against the schema and compare it with the model's own encoding).
     """
     if not path:
         raise ValueError("an order needs at least one node")
@@ -79,41 +83,50 @@ def order_body(
     outside = [i for i in by_index if not 0 <= i < len(path)]
     if outside:
         raise ValueError(f"actions at positions not on the path: {sorted(outside)}")
-    nodes: list[dict[str, Any]] = []
-    edges: list[dict[str, Any]] = []
-    prev_id, px, py = "", 0.0, 0.0
+    parts: list[str] = []
+    prev: tuple[str, float, float] | None = None
     for i, (node_id, x, y) in enumerate(path):
-        x, y = float(x), float(y)
+        head, tail = _node_pieces(node_id, float(x), float(y), map_id)
         acts = by_index.get(i)
-        nodes.append(
-            {
-                "nodeId": node_id,
-                "sequenceId": start_sequence_id + 2 * i,
-                "released": i < n_base,
-                "nodePosition": {"x": x, "y": y, "mapId": map_id},
-                "actions": [_node_action(a) for a in acts] if acts else [],
-            }
-        )
-        if i > 0:
-            edges.append(
-                {
-                    "edgeId": f"{prev_id}-{node_id}",
-                    "sequenceId": start_sequence_id + 2 * i - 1,
-                    "released": i < n_base,
-                    "startNodeId": prev_id,
-                    "endNodeId": node_id,
-                    "length": math.hypot(x - px, y - py),
-                    "actions": [],
-                }
-            )
-        prev_id, px, py = node_id, x, y
-    return {
-        **header_fields(header_id, manufacturer, serial, now),
-        "orderId": order_id,
-        "orderUpdateId": order_update_id,
-        "nodes": nodes,
-        "edges": edges,
-    }
+        seq = start_sequence_id + 2 * i
+        flag = "true" if i < n_base else "false"
+        if prev is not None:
+            edge_head, edge_tail = _edge_pieces(*prev, node_id, float(x), float(y))
+            parts.append(f'{edge_head}{seq - 1},"released":{flag}{edge_tail}')
+        actions = to_json([_node_action(a) for a in acts]).decode() if acts else "[]"
+        parts.append(f'{head}{seq},"released":{flag}{tail}{actions}}}')
+        prev = (node_id, float(x), float(y))
+    nodes = ",".join(parts[::2])
+    edges = ",".join(parts[1::2])
+    header = to_json(header_fields(header_id, manufacturer, serial, now)).decode()[1:-1]
+    ids = to_json({"orderId": order_id, "orderUpdateId": order_update_id}).decode()[1:-1]
+    return f'{{{header},{ids},"nodes":[{nodes}],"edges":[{edges}]}}'.encode()
+
+
+@lru_cache(maxsize=1 << 16)
+def _node_pieces(node_id: str, x: float, y: float, map_id: str) -> tuple[str, str]:
+    """A node's JSON around its sequenceId and released flag: what never changes for the node."""
+    if not (math.isfinite(x) and math.isfinite(y)):
+        raise ValueError(f"node {node_id}: position ({x}, {y}) is not finite")
+    position = to_json({"x": x, "y": y, "mapId": map_id}).decode()
+    return f'{{"nodeId":{_text(node_id)},"sequenceId":', f',"nodePosition":{position},"actions":'
+
+
+@lru_cache(maxsize=1 << 16)
+def _edge_pieces(a: str, ax: float, ay: float, b: str, bx: float, by: float) -> tuple[str, str]:
+    """An edge's JSON around its sequenceId and released flag."""
+    length = to_json(math.hypot(bx - ax, by - ay)).decode()
+    ends = f'"startNodeId":{_text(a)},"endNodeId":{_text(b)}'
+    return f'{{"edgeId":{_text(f"{a}-{b}")},"sequenceId":', f',{ends},"length":{length},"actions":[]}}'
+
+
+def _text(value: str) -> str:
+    return to_json(value).decode()
+
+
+def order_body(**kwargs: Any) -> dict[str, Any]:
+    """`order_json` (same arguments) as a plain dict, for tests and tools."""
+    return from_json(order_json(**kwargs))
 
 
 def _node_action(action: Action) -> dict[str, Any]:
