@@ -51,6 +51,7 @@ from wms.messages import (
     ManualCheckCmd,
     ManualCheckResult,
     O2OEvent,
+    RobotStatus,
     XrayCmd,
     XrayItem,
     XrayResult,
@@ -189,6 +190,8 @@ class Controller(StockMoves):
         self.pack_load = dict.fromkeys(self.layout.pack_nodes, 0)
         self.alarms: deque[Alarm] = deque(maxlen=50)
         self.alarm_counts: dict[str, int] = {}
+        # each robot's last status line and the fields it was made of (`wms.control.status`)
+        self.robot_status_shown: dict[str, tuple[tuple[object, ...], RobotStatus]] = {}
         self.counters: dict[str, int] = {}
         self.stage_counts: deque[tuple[int, Counter[str]]] = deque()  # per minute, the last hour
         self.status_interval_s = status_interval_s
