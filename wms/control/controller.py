@@ -686,8 +686,10 @@ class Controller(StockMoves):
         return batch_pick_orders(self.layout, ready, Cart(rc.cart_orders), timing, method=method)
 
     def _assign_picks(self) -> None:
+        if not self.pick_queue:  # before looking for idle robots (every robot state may call this)
+            return
         robots = {r.serial: r for r in self.fleet.idle("picking")}
-        if not robots or not self.pick_queue:
+        if not robots:
             return
         tasks = {tid: nos for tid, nos in list(self.pick_queue)[: len(robots)]}
 
@@ -893,8 +895,10 @@ class Controller(StockMoves):
 
     def _assign_sorts(self) -> None:
         """Parcels waiting at the inducts (longest queues first) to idle sorting robots, least travel."""
+        if not any(self.induct_queues.values()):  # before looking for idle robots (runs every 2 s)
+            return
         robots = {r.serial: r for r in self.fleet.idle("sorting")}
-        if not robots or not any(self.induct_queues.values()):
+        if not robots:
             return
         waiting: dict[str, str] = {}  # parcel -> induct, in the order they should be served
         room = self._induct_room()
