@@ -14,23 +14,19 @@ import logging
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from wms.bus.base import Bus, Will, encode
 from wms.clock import Clock, Timer
 from wms.robots.vda5050 import (
     Action,
-    ActionState,
     ActionStatus,
     AgvAction,
     AgvActionParameter,
     AgvGeometry,
-    AgvPosition,
-    BatteryState,
     Connection,
     ConnectionState,
     Edge,
-    EdgeState,
     Envelope2d,
     Error,
     ErrorLevel,
@@ -38,22 +34,17 @@ from wms.robots.vda5050 import (
     Factsheet,
     HeaderCounter,
     InstantAction,
-    Load,
     LoadSet,
     LoadSpecification,
     Node,
-    NodeState,
     Order,
     PhysicalParameters,
     PolygonPoint,
     ProtocolFeatures,
     ProtocolLimits,
-    SafetyState,
-    State,
     Timing,
     TypeSpecification,
     VdaError,
-    Velocity,
     make_header,
     parse_instant_actions,
     parse_order,
@@ -74,6 +65,11 @@ _INSTANT_TYPES = (
     "startCharging",
     "stopCharging",
 )
+
+
+def _plain(**fields: Any) -> dict[str, Any]:
+    """A VDA 5050 object in wire form: the fields given, those that are None left out."""
+    return {k: v for k, v in fields.items() if v is not None}
 
 
 @dataclass
@@ -146,7 +142,7 @@ class RobotSim:
         self.charging = False
         self._stall_until = -math.inf
         self._errors: list[Error] = []
-        self._loads: list[Load] = []
+        self._loads: list[dict[str, Any]] = []  # the Loads on the deck, in wire form
         self.orders_done = 0
         self.orders_cancelled = 0
         self.orders_refused = 0
@@ -223,7 +219,7 @@ class RobotSim:
         self._queue: list[Action] = []
         self._activity: _Activity | None = None
         self._cancel_ids: list[str] = []
-        self._actions: dict[str, ActionState] = {}
+        self._actions: dict[str, dict[str, Any]] = {}  # actionId -> its ActionState, in wire form
         self.order_active = False
 
     # ----------------------------------------------------------------- fault injection
@@ -291,7 +287,7 @@ class RobotSim:
             "battery": round(self.battery, 6),
             "ordersDone": self.orders_done,
             "ordersCancelled": self.orders_cancelled,
-            "loads": [ld.loadId for ld in self._loads],
+            "loads": [ld.get("loadId") for ld in self._loads],
             "errors": [e.errorType for e in self._errors],
         }
 
@@ -304,7 +300,7 @@ class RobotSim:
         return make_header(self._counter, kind, self.manufacturer, self.serial, self.clock.now())
 
     def _send(
-        self, kind: str, msg: Connection | Factsheet | State, qos: int = 0, retain: bool = False
+        self, kind: str, msg: Connection | Factsheet | dict[str, Any], qos: int = 0, retain: bool = False
     ) -> None:
         if self._bus is not None:
             self._bus.publish(self._topic(kind), msg, qos=qos, retain=retain)
@@ -367,13 +363,19 @@ class RobotSim:
             ),
         )
 
-    def _build_state(self) -> State:
+    def _build_state(self) -> dict[str, Any]:
+        """The state message as a plain dict: the wire form of `State`, fields in its order, no nulls.
+
+        Simulated robots publish thousands of states a second; building the pydantic objects only to
+        serialise them again cost more than the rest of the message. `State.model_validate` of the
+        result gives back the same JSON (``tests/robots/test_robot_sim.py`` holds it to that).
+        """
         x, y = self.position()
         waiting_for_base = (
             self.order_active and self._activity is None and not self._queue and bool(self._edges)
         )
-        return State(
-            **self._header("state"),
+        state = self._header("state")
+        state.update(
             orderId=self.order_id,
             orderUpdateId=self.order_update_id,
             lastNodeId=self.last_node_id,
@@ -383,26 +385,27 @@ class RobotSim:
             newBaseRequest=waiting_for_base and not self._edges[0].released,
             operatingMode="AUTOMATIC",
             nodeStates=[
-                NodeState(nodeId=n.nodeId, sequenceId=n.sequenceId, released=n.released) for n in self._nodes
+                {"nodeId": n.nodeId, "sequenceId": n.sequenceId, "released": n.released} for n in self._nodes
             ],
             edgeStates=[
-                EdgeState(edgeId=e.edgeId, sequenceId=e.sequenceId, released=e.released) for e in self._edges
+                {"edgeId": e.edgeId, "sequenceId": e.sequenceId, "released": e.released} for e in self._edges
             ],
-            agvPosition=AgvPosition(
-                x=x,
-                y=y,
-                theta=self._theta,
-                mapId=self._map_id,
-                positionInitialized=True,
-                localizationScore=1.0,
-            ),
-            velocity=Velocity(vx=self._speed_now(), vy=0.0, omega=0.0),
+            agvPosition={
+                "x": float(x),
+                "y": float(y),
+                "theta": float(self._theta),
+                "mapId": self._map_id,
+                "positionInitialized": True,
+                "localizationScore": 1.0,
+            },
+            velocity={"vx": float(self._speed_now()), "vy": 0.0, "omega": 0.0},
             loads=list(self._loads),
             actionStates=list(self._actions.values()),
-            batteryState=BatteryState(batteryCharge=round(self.battery, 3), charging=self.charging),
-            errors=list(self._errors),
-            safetyState=SafetyState(eStop="NONE", fieldViolation=self._stalled()),
+            batteryState={"batteryCharge": float(round(self.battery, 3)), "charging": self.charging},
+            errors=[e.model_dump(exclude_none=True) for e in self._errors],
+            safetyState={"eStop": "NONE", "fieldViolation": self._stalled()},
         )
+        return state
 
     def _speed_now(self) -> float:
         act = self._activity
@@ -447,7 +450,7 @@ class RobotSim:
         log.info("%s: %s %s: %s", self.serial, level, error_type, description)
 
     def _set_action(self, action: Action, status: ActionStatus, result: str | None = None) -> None:
-        self._actions[action.actionId] = ActionState(
+        self._actions[action.actionId] = _plain(
             actionId=action.actionId,
             actionType=action.actionType,
             actionDescription=action.actionDescription,
@@ -557,9 +560,9 @@ class RobotSim:
         if action.actionType == "pick":
             load_type = action.param("loadType")
             load_type = str(load_type) if load_type is not None else None
-            self._loads.append(Load(loadId=load_id, loadType=load_type, loadPosition="deck"))
+            self._loads.append(_plain(loadId=load_id, loadType=load_type, loadPosition="deck"))
         elif action.actionType == "drop" and self._loads:
-            match = [ld for ld in self._loads if load_id is not None and ld.loadId == load_id]
+            match = [ld for ld in self._loads if load_id is not None and ld.get("loadId") == load_id]
             if match:
                 self._loads.remove(match[0])
             else:  # no load named: the whole deck is unloaded (a picking cart at its pack station)
@@ -595,12 +598,10 @@ class RobotSim:
 
     def _finish_cancel(self) -> None:
         for state in list(self._actions.values()):
-            if state.actionStatus in ("WAITING", "RUNNING") and state.actionId not in self._cancel_ids:
-                self._actions[state.actionId] = state.model_copy(update={"actionStatus": "FAILED"})
+            if state["actionStatus"] in ("WAITING", "RUNNING") and state["actionId"] not in self._cancel_ids:
+                self._actions[state["actionId"]] = {**state, "actionStatus": "FAILED"}
         for action_id in self._cancel_ids:
-            self._actions[action_id] = self._actions[action_id].model_copy(
-                update={"actionStatus": "FINISHED"}
-            )
+            self._actions[action_id] = {**self._actions[action_id], "actionStatus": "FINISHED"}
         self._cancel_ids = []
         self._nodes, self._edges, self._queue = [], [], []
         self.order_active = False

@@ -18,7 +18,7 @@ from wms.bus import InProcBroker
 from wms.clock import VirtualClock, WallClock
 from wms.config import RobotClass
 from wms.robots.orders import build_order, instant_action, instant_actions, make_action
-from wms.robots.vda5050 import InstantAction, parse_connection, parse_state, to_json
+from wms.robots.vda5050 import InstantAction, State, parse_connection, parse_state, to_json
 from wms.topics import vda, vda_parse
 
 T0 = 1_700_000_000.0
@@ -514,6 +514,48 @@ def test_every_message_sent_and_built_is_schema_valid() -> None:
     ]
     headers = [m["headerId"] for m in rig.states()]
     assert headers == list(range(len(headers)))  # one count per topic, +1 per message
+
+
+def test_state_bytes_are_exactly_the_state_models_wire_form() -> None:
+    """The sim builds its states as plain dicts: parsed into `State` and dumped again, each is unchanged."""
+    rig = Rig(drain_pct_per_h=50.0, state_period_s=10.0, start=("A", 0, 0))  # integer start coordinates
+    raw: list[bytes] = []
+    rig.spy.subscribe(vda(MFR, rig.serial, "state"), lambda _t, d: raw.append(d))
+    rig.robot.start()
+    pick = make_action("pick", "p1", {"loadId": "L1", "loadType": "tote"}).model_copy(
+        update={"actionDescription": "take the tote"}
+    )
+    rig.order(PICK_DROP_PATH, actions={"B": [pick], "C": PICK_DROP["C"]}, released=2)
+    rig.run(6)
+    rig.instant("startPause", "stateRequest")
+    rig.run(3)
+    rig.instant("stopPause")
+    rig.run(10)
+    rig.order(PICK_DROP_PATH[1:], update=1, start_sequence_id=2, actions={"C": PICK_DROP["C"]})
+    rig.run(2)
+    rig.instant("cancelOrder")
+    rig.run(30)
+    rig.instant("startCharging")
+    rig.run(30)
+    rig.instant("stopCharging", "cancelOrder")
+    rig.order(PICK_DROP_PATH, order_id="o2", actions=PICK_DROP)  # refused: not where the vehicle is
+    rig.raw("order", b"{}")
+    rig.run(1)
+    rig.robot.stall(3)
+    rig.robot.raise_error()
+    rig.run(35)
+    assert len(raw) > 20
+    for data in raw:
+        assert State.model_validate_json(data).model_dump_json(exclude_none=True).encode() == data
+    states = [json.loads(d) for d in raw]
+    assert any(s["loads"] for s in states) and any(s["errors"] for s in states)
+    assert any(e.get("errorReferences") for s in states for e in s["errors"])
+    assert {a["actionStatus"] for s in states for a in s["actionStates"]} >= {
+        "WAITING",
+        "RUNNING",
+        "FINISHED",
+        "FAILED",
+    }
 
 
 @needs_schemas

@@ -111,3 +111,13 @@ def test_routes_go_around_avoided_cells_and_prefer_the_lanes() -> None:
     against = {("a", "b"), ("b", "c")}  # the top row runs west
     assert route(adjacent, "a", "c", against=against, penalty=3) == ["a", "d", "e", "f", "c"]
     assert route(adjacent, "a", "c", against=against, penalty=0) == ["a", "b", "c"]
+
+
+def test_held_by_any_says_what_holders_says() -> None:
+    cells = Reservations()
+    cells.hold("A", ["a0", "x"])
+    cells.hold("B", ["b0"])
+    for cell in ("a0", "x", "b0", "nowhere"):
+        assert cells.held_by_any(cell) == bool(cells.holders(cell))
+    cells.hold("A", ["x"])  # a0 freed: its owner set is left empty
+    assert not cells.held_by_any("a0") and not cells.holders("a0") and cells.held_by_any("x")

@@ -11,7 +11,7 @@ from wms.control.repo import Repo
 from wms.domain import CustomsOrder, LedgerKind, LotReceipt, OrderBundle, OrderLine, ParcelState
 from wms.reports import ledger_report, sla_report
 from wms.store.db import connect
-from wms.store.models import LedgerEntry, ParcelEvent, ParcelRow
+from wms.store.models import LedgerEntry, LotRow, ParcelEvent, ParcelRow
 
 
 def _bundle(order_no: str, sku: str = "SKU1", qty: int = 2) -> OrderBundle:
@@ -143,3 +143,49 @@ def test_report_ledger_command_prints_the_account_books_and_names_a_lot_that_doe
     assert out.exit_code == 1 and "lot LOT1 (SKU1): -2 units unaccounted for" in out.output
     out = runner.invoke(app, ["report", "ledger", "--db", url, "--json"])
     assert out.exit_code == 1 and json.loads(out.output)["balanced"] is False
+
+
+def test_a_unit_that_touches_nothing_skips_the_commit_and_every_other_unit_commits(tmp_path: Path) -> None:
+    repo = Repo(connect(f"sqlite:///{tmp_path / 'c.db'}", fresh=True))
+    lot = LotReceipt(lot="LOT1", sku="SKU1", qty=10, entry_no="E1", account_book="T1", expiry="2027-01-01")
+    repo.receive_lot(lot, "S1", 0.0)
+    commits: list[int] = []
+    real_commit = repo._work.commit
+
+    def counted() -> None:
+        commits.append(1)
+        real_commit()
+
+    repo._work.commit = counted  # type: ignore[method-assign]
+
+    def stored_qty() -> int:
+        with repo.session() as s:
+            row = s.get(LotRow, "LOT1")
+            assert row is not None
+            return row.qty_on_hand
+
+    with repo.unit() as s:  # a held row read from memory: no transaction, nothing to write
+        assert repo._get(s, LotRow, "LOT1") is not None
+    assert commits == []
+    with repo.unit() as s:  # a held row changed without add(): no transaction began, yet it must commit
+        row = repo._get(s, LotRow, "LOT1")
+        assert row is not None
+        row.qty_on_hand = 9
+    assert len(commits) == 1 and stored_qty() == 9
+    repo.adjust("ADJ1", "LOT1", -1, "count", 1.0)  # rows added and an append queued
+    assert len(commits) == 2 and stored_qty() == 8
+    assert not repo.has_order("O1")  # a read began a transaction: it is committed (its connection freed)
+    assert len(commits) == 3
+    with pytest.raises(RuntimeError), repo.unit() as s:  # a failed unit rolls back and commits nothing
+        row = repo._get(s, LotRow, "LOT1")
+        assert row is not None
+        row.qty_on_hand = 1
+        raise RuntimeError("handler failed")
+    assert len(commits) == 3 and stored_qty() == 8
+    with repo.unit() as s:  # the row was reloaded as stored
+        row = repo._get(s, LotRow, "LOT1")
+        assert row is not None and row.qty_on_hand == 8
+    with pytest.raises(RuntimeError), repo.unit():  # a failed unit that touched nothing
+        raise RuntimeError("handler failed")
+    repo.adjust("ADJ2", "LOT1", -1, "count", 2.0)
+    assert stored_qty() == 7

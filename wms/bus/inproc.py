@@ -9,6 +9,8 @@ from pydantic import BaseModel
 from wms.bus.base import Handler, Will, encode, topic_matches
 from wms.clock import Clock
 
+MAX_CACHED_TOPICS = 100_000  # topics whose subscribers are remembered; beyond that the cache starts over
+
 
 class InProcBroker:
     """Routes messages between `InProcBus` clients on one clock, with retained messages and last wills."""
@@ -19,6 +21,10 @@ class InProcBroker:
         self._subs: list[tuple[str, Handler, InProcBus]] = []
         self._exact: dict[str, list[tuple[Handler, InProcBus]]] = {}
         self._retained: dict[str, bytes] = {}
+        # Subscribers of each topic published so far, in delivery order (exact ones, then wildcard ones in
+        # the order they subscribed): robots publish on the same few topics all day. Any subscribe or
+        # disconnect clears it.
+        self._targets: dict[str, list[tuple[Handler, InProcBus]]] = {}
         self.delivered = 0
 
     def client(self, client_id: str, will: Will | None = None) -> InProcBus:
@@ -31,12 +37,18 @@ class InProcBroker:
                 self._retained[topic] = data
             else:
                 self._retained.pop(topic, None)
-        targets = list(self._exact.get(topic, ()))
-        targets += [(h, c) for pattern, h, c in self._subs if topic_matches(pattern, topic)]
+        targets = self._targets.get(topic)
+        if targets is None:
+            targets = list(self._exact.get(topic, ()))
+            targets += [(h, c) for pattern, h, c in self._subs if topic_matches(pattern, topic)]
+            if len(self._targets) >= MAX_CACHED_TOPICS:
+                self._targets.clear()
+            self._targets[topic] = targets
         for handler, client in targets:
             self.clock.call_later(self.latency, _delivery(client, handler, topic, data))
 
     def _subscribe(self, pattern: str, handler: Handler, client: InProcBus) -> None:
+        self._targets.clear()
         if "+" in pattern or "#" in pattern:
             self._subs.append((pattern, handler, client))
         else:
@@ -46,6 +58,7 @@ class InProcBroker:
                 self.clock.call_later(self.latency, _delivery(client, handler, topic, data))
 
     def _drop(self, client: InProcBus) -> None:
+        self._targets.clear()
         self._subs = [s for s in self._subs if s[2] is not client]
         for topic in list(self._exact):
             self._exact[topic] = [s for s in self._exact[topic] if s[1] is not client]

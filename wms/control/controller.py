@@ -51,6 +51,7 @@ from wms.messages import (
     ManualCheckCmd,
     ManualCheckResult,
     O2OEvent,
+    RobotStatus,
     XrayCmd,
     XrayItem,
     XrayResult,
@@ -189,6 +190,8 @@ class Controller(StockMoves):
         self.pack_load = dict.fromkeys(self.layout.pack_nodes, 0)
         self.alarms: deque[Alarm] = deque(maxlen=50)
         self.alarm_counts: dict[str, int] = {}
+        # each robot's last status line and the fields it was made of (`wms.control.status`)
+        self.robot_status_shown: dict[str, tuple[tuple[object, ...], RobotStatus]] = {}
         self.counters: dict[str, int] = {}
         self.stage_counts: deque[tuple[int, Counter[str]]] = deque()  # per minute, the last hour
         self.status_interval_s = status_interval_s
@@ -683,8 +686,10 @@ class Controller(StockMoves):
         return batch_pick_orders(self.layout, ready, Cart(rc.cart_orders), timing, method=method)
 
     def _assign_picks(self) -> None:
+        if not self.pick_queue:  # before looking for idle robots (every robot state may call this)
+            return
         robots = {r.serial: r for r in self.fleet.idle("picking")}
-        if not robots or not self.pick_queue:
+        if not robots:
             return
         tasks = {tid: nos for tid, nos in list(self.pick_queue)[: len(robots)]}
 
@@ -890,8 +895,10 @@ class Controller(StockMoves):
 
     def _assign_sorts(self) -> None:
         """Parcels waiting at the inducts (longest queues first) to idle sorting robots, least travel."""
+        if not any(self.induct_queues.values()):  # before looking for idle robots (runs every 2 s)
+            return
         robots = {r.serial: r for r in self.fleet.idle("sorting")}
-        if not robots or not any(self.induct_queues.values()):
+        if not robots:
             return
         waiting: dict[str, str] = {}  # parcel -> induct, in the order they should be served
         room = self._induct_room()

@@ -40,6 +40,11 @@ from wms.store.models import (
 T = TypeVar("T", bound=SQLModel)
 
 
+def _clean(s: Session) -> bool:
+    """Whether the session holds no new, deleted or modified objects to flush."""
+    return not (s.new or s.deleted or s.identity_map.check_modified())
+
+
 class Repo:
     """Transactions the controller needs; nothing here decides anything."""
 
@@ -92,7 +97,10 @@ class Repo:
                 if rows:
                     s.execute(insert(cls), rows)
             self._appends = {}
-            s.commit()
+            if s.in_transaction() or not _clean(s):
+                s.commit()
+            # else: the unit read and wrote nothing (e.g. a robot state that changed no row); committing
+            # would only begin and end an empty session transaction, which costs more than the unit did.
         except BaseException:
             self._appends = {}
             s.rollback()  # expires what the session holds: the next read reloads it from the database

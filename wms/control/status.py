@@ -11,6 +11,7 @@ from wms.messages import AtRisk, O2OView, RobotStatus, Status
 
 if TYPE_CHECKING:
     from wms.control.controller import Controller
+    from wms.control.fleet import RobotView
 
 AT_RISK_AFTER_S = 20 * 3600.0
 
@@ -20,28 +21,46 @@ def sla_met_pct(ctl: Controller) -> float:
     return ctl.tally.sla_met_pct()
 
 
+def _robot_status(ctl: Controller, r: RobotView) -> RobotStatus:
+    """One robot's line of the status: the one shown last time if nothing in it changed (most robots idle)."""
+    traffic = ctl.fleet.maps[r.kind].traffic
+    fields = (
+        r.kind,
+        r.status,
+        round(r.battery, 1),
+        r.task.task_id if r.task else None,
+        r.x,
+        r.y,
+        traffic is not None and r.serial in traffic.cells.waiting,
+        traffic.cells.waits[r.serial] if traffic else 0,
+        traffic.cells.reroutes[r.serial] if traffic else 0,
+    )
+    shown = ctl.robot_status_shown.get(r.serial)
+    if shown is not None and shown[0] == fields:
+        return shown[1]
+    kind, state, battery, task, x, y, waiting, waits, reroutes = fields
+    status = RobotStatus(
+        serial=r.serial,
+        kind=kind,  # type: ignore[arg-type]
+        state=state,  # type: ignore[arg-type]
+        battery_pct=battery,
+        task=task,
+        x=x,
+        y=y,
+        waiting=waiting,
+        waits=waits,
+        reroutes=reroutes,
+    )
+    ctl.robot_status_shown[r.serial] = (fields, status)
+    return status
+
+
 def build_status(ctl: Controller) -> Status:
     """Counts by stage, last-hour throughput, robots, gate, holds, risks, alarms, ledger."""
     now = ctl.clock.now()
     by_state = Counter(p.state.value for p in ctl.parcels.values()) + ctl.tally.by_state
     throughput = ctl.throughput_last_hour()
-    robots = []
-    for r in sorted(ctl.fleet.robots.values(), key=lambda r: r.serial):
-        traffic = ctl.fleet.maps[r.kind].traffic
-        robots.append(
-            RobotStatus(
-                serial=r.serial,
-                kind=r.kind,  # type: ignore[arg-type]
-                state=r.status,  # type: ignore[arg-type]
-                battery_pct=round(r.battery, 1),
-                task=r.task.task_id if r.task else None,
-                x=r.x,
-                y=r.y,
-                waiting=traffic is not None and r.serial in traffic.cells.waiting,
-                waits=traffic.cells.waits[r.serial] if traffic else 0,
-                reroutes=traffic.cells.reroutes[r.serial] if traffic else 0,
-            )
-        )
+    robots = [_robot_status(ctl, r) for r in sorted(ctl.fleet.robots.values(), key=lambda r: r.serial)]
     open_parcels = [p for p in ctl.parcels.values() if p.state not in TERMINAL_STATES]
     risky = sorted(
         (p for p in open_parcels if now - p.received_at >= AT_RISK_AFTER_S), key=lambda p: p.received_at

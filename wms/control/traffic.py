@@ -33,6 +33,10 @@ class Traffic:
     wait_s: float = 30.0
     ahead: int = 3  # cells a robot may hold ahead of the one it stands on (at most release_nodes)
     cells: Reservations = field(default_factory=Reservations)
+    parking_cells: frozenset[str] = field(init=False)  # ``parking`` as a set
+
+    def __post_init__(self) -> None:
+        self.parking_cells = frozenset(self.parking)
 
     def route(self, a: str, b: str, avoid: Collection[str] = ()) -> list[str] | None:
         """Cheapest route from ``a`` to ``b`` around ``avoid``, with the lanes, crossing no quiet cell."""
@@ -150,12 +154,15 @@ class TrafficControl:
     def park(self: FleetManager, robot: RobotView) -> bool:
         """Send an idle robot out of the traffic, to the nearest free parking cell; False if it stays."""
         traffic = self._traffic(robot)
-        if traffic is None or self.paused or robot.node in traffic.parking or robot.task is not None:
+        if traffic is None or self.paused or robot.node in traffic.parking_cells or robot.task is not None:
             return False
         if not self._ready(robot):
             return False
+        unheld = [c for c in traffic.parking if not traffic.cells.held_by_any(c)]
+        if not unheld:  # every parking cell taken (checked every 15 s for each robot that could not park)
+            return False
         goals = {r.task.final_node for r in self.robots.values() if r.task is not None}
-        free = [c for c in traffic.parking if not traffic.cells.holders(c) and c not in goals]
+        free = [c for c in unheld if c not in goals]
         if not free:
             return False
         distance = self.maps[robot.kind].distance

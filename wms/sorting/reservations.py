@@ -41,6 +41,10 @@ class Reservations:
         """The robots holding ``cell``."""
         return set(self._owners.get(cell, ()))
 
+    def held_by_any(self, cell: str) -> bool:
+        """Whether any robot holds ``cell`` (`holders` without building the set)."""
+        return bool(self._owners.get(cell))
+
     def held(self) -> dict[str, list[str]]:
         """Every robot's cells."""
         return {r: list(cells) for r, cells in self._holds.items() if cells}
