@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import shutil
+import socket
 import threading
 import time
 import uuid
@@ -77,6 +78,7 @@ def test_a_bus_on_a_wall_clock_is_served_by_the_clock_loop() -> None:
 
         sub = MqttBus(broker.url, f"sub-{ns}", clock)
         assert isinstance(sub._client.socket(), BufferedSocket)  # paho still builds sockets via the hook
+        assert sub._client.socket().sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)  # no Nagle
         assert sub._client._thread is None
         sub.subscribe(f"t/{ns}", on)
         pclock = WallClock()

@@ -214,7 +214,12 @@ class LoopClient(paho.Client):
     fast_published = 0  # messages written by publish_now
 
     def _create_socket(self) -> Any:  # paho's (private) socket factory; tests check it is still called
-        return BufferedSocket(super()._create_socket())
+        sock = super()._create_socket()
+        # paho leaves Nagle's algorithm on: a write waits for the broker to acknowledge the one before.
+        # Writes here are already batched (one per loop turn), so each may leave at once.
+        with contextlib.suppress(OSError, AttributeError):  # not TCP (a Unix socket), or a wrapper
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return BufferedSocket(sock)
 
     def loop_read(self, max_packets: int = 1) -> paho.MQTTErrorCode:
         """Take the QoS 0 publishes at the head of the read buffer, then let paho read the rest."""
