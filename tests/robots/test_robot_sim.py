@@ -468,13 +468,10 @@ def test_empty_battery_is_fatal_until_charged() -> None:
     assert rig.state()["errors"] == []
 
 
-@needs_schemas
-def test_every_message_sent_and_built_is_schema_valid() -> None:
-    rig = Rig(drain_pct_per_h=50.0, state_period_s=10.0)
-    rig.robot.start()
-    rig.order(PICK_DROP_PATH, actions=PICK_DROP, released=2)
+def _pause_update_cancel_charge(rig: Rig, *requests: str) -> None:
+    """Drive the order just sent through a pause (with ``requests``), an update, a cancel and a charge."""
     rig.run(6)
-    rig.instant("startPause", "stateRequest", "factsheetRequest")
+    rig.instant("startPause", *requests)
     rig.run(3)
     rig.instant("stopPause")
     rig.run(10)
@@ -485,6 +482,14 @@ def test_every_message_sent_and_built_is_schema_valid() -> None:
     rig.instant("startCharging")
     rig.run(30)
     rig.instant("stopCharging", "cancelOrder")
+
+
+@needs_schemas
+def test_every_message_sent_and_built_is_schema_valid() -> None:
+    rig = Rig(drain_pct_per_h=50.0, state_period_s=10.0)
+    rig.robot.start()
+    rig.order(PICK_DROP_PATH, actions=PICK_DROP, released=2)
+    _pause_update_cancel_charge(rig, "stateRequest", "factsheetRequest")
     rig.raw("order", b"{}")
     rig.raw("instantActions", b"[]")
     rig.run(1)
@@ -526,18 +531,7 @@ def test_state_bytes_are_exactly_the_state_models_wire_form() -> None:
         update={"actionDescription": "take the tote"}
     )
     rig.order(PICK_DROP_PATH, actions={"B": [pick], "C": PICK_DROP["C"]}, released=2)
-    rig.run(6)
-    rig.instant("startPause", "stateRequest")
-    rig.run(3)
-    rig.instant("stopPause")
-    rig.run(10)
-    rig.order(PICK_DROP_PATH[1:], update=1, start_sequence_id=2, actions={"C": PICK_DROP["C"]})
-    rig.run(2)
-    rig.instant("cancelOrder")
-    rig.run(30)
-    rig.instant("startCharging")
-    rig.run(30)
-    rig.instant("stopCharging", "cancelOrder")
+    _pause_update_cancel_charge(rig, "stateRequest")
     rig.order(PICK_DROP_PATH, order_id="o2", actions=PICK_DROP)  # refused: not where the vehicle is
     rig.raw("order", b"{}")
     rig.run(1)
