@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import json
 from collections import deque
 from pathlib import Path
@@ -12,23 +11,16 @@ import pytest
 from typer.testing import CliRunner
 
 from tests.sorting.test_sort_bench_cli import SMALL, cli
-from tests.sorting.test_sort_traffic import maps_dir, ring_grid
-from wms.sorting.bench import BenchConfig, BenchResult, run_bench
+from tests.sorting.test_sort_traffic import deliveries, maps_dir, ring_grid, traced
+from wms.sorting.bench import BenchConfig, run_bench
 from wms.sorting.distances import TurnDistances
 from wms.sorting.maps import DIRS, SortMap, load_sort_map, parse_map
-from wms.sorting.trace import TraceWriter, check_trace
+from wms.sorting.trace import check_trace
 
 # headings by (dx, dy), independent of the code under test: a 90-degree turn swaps the axis
 PERPENDICULAR = {
     h: [k for k, (dx, dy) in enumerate(DIRS) if dx * DIRS[h][0] + dy * DIRS[h][1] == 0] for h in range(4)
 }
-
-
-def traced(m: SortMap, cfg: BenchConfig) -> tuple[list[str], BenchResult]:
-    buf = io.StringIO()
-    writer = TraceWriter(buf, m, cfg.robots, rotation=cfg.rotation)
-    result = run_bench(m, cfg, writer.step)
-    return buf.getvalue().splitlines(), result
 
 
 def small_map() -> SortMap:
@@ -114,11 +106,7 @@ def test_rotation_run_on_small_maps_is_sound_and_delivers() -> None:
     ring = ring_grid()  # one-way lanes: a robot may only go forward along them
     lines, result = traced(ring, BenchConfig(robots=6, steps=400, seed=1, rules="rhcr", rotation=True))
     _assert_rotation_sound(ring, lines)
-    per_robot = np.zeros(6, dtype=int)
-    for raw in lines[1:]:
-        for r, _, _ in json.loads(raw)["done"]:
-            per_robot[r] += 1
-    assert per_robot.min() >= 5  # every robot keeps delivering: no deadlock, no livelock
+    assert deliveries(lines, 6).min() >= 5  # every robot keeps delivering: no deadlock, no livelock
 
 
 def test_rotation_run_on_rhcr_map_is_sound() -> None:

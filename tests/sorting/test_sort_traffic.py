@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from wms.sorting.bench import BenchConfig, run_bench
+from wms.sorting.bench import BenchConfig, BenchResult, run_bench
 from wms.sorting.distances import Distances
 from wms.sorting.maps import SortMap, load_sort_map, parse_grid, parse_map
 from wms.sorting.tasks import TaskRules
@@ -55,11 +55,21 @@ def ring_grid() -> SortMap:
     return parse_grid("\n".join(lines) + "\n", "ring.grid")
 
 
-def traced(m: SortMap, cfg: BenchConfig) -> tuple[list[str], object]:
+def traced(m: SortMap, cfg: BenchConfig) -> tuple[list[str], BenchResult]:
+    """Run the bench with a trace (headings too with ``cfg.rotation``); its lines and the result."""
     buf = io.StringIO()
-    writer = TraceWriter(buf, m, cfg.robots)
+    writer = TraceWriter(buf, m, cfg.robots, rotation=cfg.rotation)
     result = run_bench(m, cfg, writer.step)
     return buf.getvalue().splitlines(), result
+
+
+def deliveries(lines: list[str], robots: int) -> np.ndarray:
+    """Tasks each robot finished, from a trace's lines."""
+    per_robot = np.zeros(robots, dtype=int)
+    for raw in lines[1:]:
+        for r, _, _ in json.loads(raw)["done"]:
+            per_robot[r] += 1
+    return per_robot
 
 
 @pytest.mark.parametrize("planner", ["pibt", "lns"])
@@ -83,11 +93,7 @@ def test_tiny_one_way_map_runs_long_without_deadlock(planner: str) -> None:
     lines, result = traced(m, cfg)
     report = check_trace(lines, m)
     assert report.ok, report.violations
-    per_robot = np.zeros(6, dtype=int)
-    for raw in lines[1:]:
-        for r, _, _ in json.loads(raw)["done"]:
-            per_robot[r] += 1
-    assert per_robot.min() >= 10  # every robot keeps delivering: no deadlock, no livelock
+    assert deliveries(lines, 6).min() >= 10  # every robot keeps delivering: no deadlock, no livelock
 
 
 def test_two_way_map_run_replays_clean() -> None:
