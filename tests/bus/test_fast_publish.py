@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 import struct
+from typing import Any
 
 import pytest
 
@@ -77,28 +78,84 @@ def test_stops_at_anything_but_a_qos0_publish(other: bytes) -> None:
     assert sock._buf[sock._pos :] == stream[len(publish_packet(b"t/1", b"one")) :]
 
 
-def test_a_real_socket_pair_through_paho_and_the_fast_path() -> None:
-    """Messages split across reads: paho takes the packet it is in the middle of, the fast path the rest."""
+def _client_on(sock: socket.socket) -> Any:
     import paho.mqtt.client as paho
     from paho.mqtt.enums import CallbackAPIVersion
 
     from wms.bus.mqtt import LoopClient
 
-    a, b = socket.socketpair()
     client = LoopClient(CallbackAPIVersion.VERSION2, client_id="t", protocol=paho.MQTTv311)
+    sock.setblocking(False)
+    client._sock = BufferedSocket(sock)
+    return client
+
+
+def test_a_real_socket_pair_split_packets_all_on_the_fast_path() -> None:
+    """Messages split across reads, a QoS 1 one among them: all arrive in order; paho reads only the QoS 1."""
+    a, b = socket.socketpair()
+    client = _client_on(b)
     got: list[tuple[str, bytes]] = []
     client.on_message = lambda c, u, m: got.append((m.topic, bytes(m.payload)))
-    b.setblocking(False)
-    client._sock = BufferedSocket(b)
     messages = [(f"t/{i}", bytes([i % 251]) * (i * 37 % 900)) for i in range(400)]
-    stream = b"".join(publish_packet(t.encode(), p) for t, p in messages)
+    stream = b"".join(publish_packet(t.encode(), p, qos=int(i == 200)) for i, (t, p) in enumerate(messages))
     for start in range(0, len(stream), 7_001):  # chunks that end inside packets
         a.sendall(stream[start : start + 7_001])
         while client._sock.pending() or _readable(b):
             client.loop_read()
     assert got == messages
-    assert 0 < client.fast_messages < len(messages)  # both paths took part
+    assert client.fast_messages == len(messages) - 1
     a.close()
+    b.close()
+
+
+def test_a_publish_still_arriving_waits_for_the_socket() -> None:
+    """Half a packet read: nothing delivered, nothing pending (select will say when the rest comes)."""
+    a, b = socket.socketpair()
+    client = _client_on(b)
+    got: list[str] = []
+    client.on_message = lambda c, u, m: got.append(m.topic)
+    packet = publish_packet(b"t/1", b"x" * 500)
+    for cut in (1, 2, 5, 300):
+        a.sendall(packet[:cut])
+        client.loop_read()
+        assert got == [] and client._sock.pending() == 0 and client._in_packet["command"] == 0
+        a.sendall(packet[cut:] + packet[:cut])
+        client.loop_read()
+        assert got == ["t/1"]
+        got.clear()
+        a.sendall(packet[cut:])
+        client.loop_read()
+        assert got == ["t/1"]
+        got.clear()
+    a.close()
+    b.close()
+
+
+class Resets:
+    """A socket whose peer reset the connection."""
+
+    def recv(self, size: int) -> bytes:
+        raise ConnectionResetError(104, "Connection reset by peer")
+
+    def close(self) -> None:
+        """Nothing to close."""
+
+
+@pytest.mark.parametrize("how", ["close", "reset"])
+def test_a_connection_lost_inside_a_publish_reaches_paho(how: str) -> None:
+    import paho.mqtt.client as paho
+
+    a, b = socket.socketpair()
+    client = _client_on(b)
+    client.on_message = lambda c, u, m: None
+    client._state = paho._ConnectionState.MQTT_CS_CONNECTED
+    a.sendall(publish_packet(b"t/1", b"one") + publish_packet(b"t/2", b"x" * 500)[:100])
+    assert client.loop_read() == paho.MQTTErrorCode.MQTT_ERR_SUCCESS
+    assert client.fast_messages == 1
+    if how == "reset":
+        client._sock.sock = Resets()
+    a.close()
+    assert client.loop_read() == paho.MQTTErrorCode.MQTT_ERR_CONN_LOST
     b.close()
 
 
