@@ -152,15 +152,16 @@ def test_order_is_schema_valid_with_sequence_ids_edges_and_actions() -> None:
     coords=st.lists(st.floats(-1e6, 1e6, allow_nan=False), min_size=12, max_size=12),
     released=st.integers(1, 6),
     start=st.integers(0, 20),
+    names=st.tuples(st.text(min_size=1, max_size=6), st.text(min_size=1, max_size=6)),
 )
 def test_the_text_the_master_sends_is_what_the_model_encodes(
-    ids: list[str], coords: list[float], released: int, start: int
+    ids: list[str], coords: list[float], released: int, start: int, names: tuple[str, str]
 ) -> None:
     path = [(node, coords[2 * i], coords[2 * i + 1]) for i, node in enumerate(ids)]
     drop = make_action("drop", 'd"1', {"loadId": "L\\1", "qty": 2})
     args: dict[str, Any] = {
-        "manufacturer": "acme",
-        "serial": "r1",
+        "manufacturer": names[0],
+        "serial": names[1],
         "order_id": "o\u00e91",
         "order_update_id": 3,
         "path": path,
@@ -181,6 +182,7 @@ def test_the_text_the_master_sends_is_what_the_model_encodes(
         (ids[i - 1], ids[i], 2 * (start + i) - 1, i < base) for i in range(1, len(ids))
     ]
     assert [a.actionId for a in model.nodes[-1].actions] == ['d"1'] and model.orderId == "o\u00e91"
+    assert (model.manufacturer, model.serialNumber, model.headerId) == (*names, 7)
 
 
 def test_a_node_off_the_finite_plane_is_refused_by_name() -> None:

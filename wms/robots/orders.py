@@ -9,7 +9,9 @@ from typing import Any
 
 from pydantic_core import from_json, to_json
 
+from wms.clock import iso
 from wms.robots.vda5050 import (
+    VERSION,
     Action,
     ActionParameter,
     BlockingType,
@@ -66,9 +68,10 @@ def order_json(
     Nodes get even sequenceIds from ``start_sequence_id``, edges the odd ones between. An update repeats
     the last base node of the previous one as its first node, with that node's sequenceId as
     ``start_sequence_id``. ``actions_at`` holds node actions by path position; pick and drop are always
-    HARD-blocking. Written as text from per-node and per-edge pieces encoded once: the master sends
-    thousands of orders a second, and every field is checked here or built from checked parts (tests
-    validate the result against the schema and compare it with the model's own encoding).
+    HARD-blocking. Written as text from nodes and edges encoded once per sequenceId and released flag
+    (a node comes back in order after order at the same sequenceId): the master sends thousands of
+    orders a second, and every field is checked here or built from checked parts (tests validate the
+    result against the schema and compare it with the model's own encoding).
     """
     if not path:
         raise ValueError("an order needs at least one node")
@@ -83,24 +86,27 @@ def order_json(
     outside = [i for i in by_index if not 0 <= i < len(path)]
     if outside:
         raise ValueError(f"actions at positions not on the path: {sorted(outside)}")
-    parts: list[str] = []
-    prev: tuple[str, float, float] | None = None
+    nodes: list[str] = []
+    edges: list[str] = []
+    prev_id, px, py = "", 0.0, 0.0
     for i, (node_id, x, y) in enumerate(path):
-        head, tail = _node_pieces(node_id, float(x), float(y), map_id)
-        acts = by_index.get(i)
+        x, y = float(x), float(y)
         seq = start_sequence_id + 2 * i
-        flag = "true" if i < n_base else "false"
-        if prev is not None:
-            edge_head, edge_tail = _edge_pieces(*prev, node_id, float(x), float(y))
-            parts.append(f'{edge_head}{seq - 1},"released":{flag}{edge_tail}')
-        actions = to_json([_node_action(a) for a in acts]).decode() if acts else "[]"
-        parts.append(f'{head}{seq},"released":{flag}{tail}{actions}}}')
-        prev = (node_id, float(x), float(y))
-    nodes = ",".join(parts[::2])
-    edges = ",".join(parts[1::2])
-    header = to_json(header_fields(header_id, manufacturer, serial, now)).decode()[1:-1]
-    ids = to_json({"orderId": order_id, "orderUpdateId": order_update_id}).decode()[1:-1]
-    return f'{{{header},{ids},"nodes":[{nodes}],"edges":[{edges}]}}'.encode()
+        released = i < n_base
+        if i:
+            edges.append(_edge_text(prev_id, px, py, node_id, x, y, seq - 1, released))
+        acts = by_index.get(i)
+        if acts:
+            head, tail = _node_pieces(node_id, x, y, map_id)
+            flag = "true" if released else "false"
+            actions = to_json([_node_action(a) for a in acts]).decode()
+            nodes.append(f'{head}{seq},"released":{flag}{tail}{actions}}}')
+        else:
+            nodes.append(_node_text(node_id, x, y, map_id, seq, released))
+        prev_id, px, py = node_id, x, y
+    header = _header_text(header_id, manufacturer, serial, now)
+    ids = f'"orderId":{_text(order_id)},"orderUpdateId":{order_update_id}'
+    return f'{{{header},{ids},"nodes":[{",".join(nodes)}],"edges":[{",".join(edges)}]}}'.encode()
 
 
 @lru_cache(maxsize=1 << 16)
@@ -118,6 +124,30 @@ def _edge_pieces(a: str, ax: float, ay: float, b: str, bx: float, by: float) -> 
     length = to_json(math.hypot(bx - ax, by - ay)).decode()
     ends = f'"startNodeId":{_text(a)},"endNodeId":{_text(b)}'
     return f'{{"edgeId":{_text(f"{a}-{b}")},"sequenceId":', f',{ends},"length":{length},"actions":[]}}'
+
+
+@lru_cache(maxsize=1 << 17)
+def _node_text(node_id: str, x: float, y: float, map_id: str, seq: int, released: bool) -> str:
+    """A node without actions, whole (nodes recur in order after order, at the same sequenceIds)."""
+    head, tail = _node_pieces(node_id, x, y, map_id)
+    return f'{head}{seq},"released":{"true" if released else "false"}{tail}[]}}'
+
+
+@lru_cache(maxsize=1 << 17)
+def _edge_text(a: str, ax: float, ay: float, b: str, bx: float, by: float, seq: int, released: bool) -> str:
+    """An edge, whole."""
+    head, tail = _edge_pieces(a, ax, ay, b, bx, by)
+    return f'{head}{seq},"released":{"true" if released else "false"}{tail}'
+
+
+def _header_text(header_id: int, manufacturer: str, serial: str, now: float) -> str:
+    """The header fields (`header_fields`) as JSON members."""
+    return f'"headerId":{header_id},"timestamp":"{iso(now)}",{_sender_text(manufacturer, serial)}'
+
+
+@lru_cache(maxsize=1 << 12)
+def _sender_text(manufacturer: str, serial: str) -> str:
+    return f'"version":{_text(VERSION)},"manufacturer":{_text(manufacturer)},"serialNumber":{_text(serial)}'
 
 
 def _text(value: str) -> str:
