@@ -71,6 +71,7 @@ def grid_map(size: int = GRID) -> FleetMap:
         r, c = node[1:].split("-")
         return int(r), int(c)
 
+    @functools.lru_cache(maxsize=size**4)  # a static map: every path is planned once (callers copy)
     def path(a: str, b: str) -> list[str]:
         (r0, c0), (r1, c1) = rc(a), rc(b)
         step_c = 1 if c1 >= c0 else -1
