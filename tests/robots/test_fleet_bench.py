@@ -12,7 +12,7 @@ import typer
 from jsonschema.validators import validator_for
 from typer.testing import CliRunner
 
-from wms.robots.bench import LoadGenerator, LoadSpec, _Robot, grid_map
+from wms.robots.bench import LoadGenerator, LoadSpec, _Robot, grid_map, host_probe_ms
 from wms.robots.commands import register
 from wms.robots.orders import build_order, make_action
 from wms.robots.vda5050 import parse_state
@@ -35,6 +35,7 @@ RUN_KEYS = {
     "broker_cpu_pct",
     "broker",
     "clients",
+    "host_probe_ms",
 }
 
 
@@ -71,6 +72,13 @@ def test_tiny_run_on_the_embedded_broker_handles_everything(tmp_path: Path) -> N
     assert run["tasks_done"] > 0
     assert run["tasks_failed"] == 0
     assert run["rejected"] == 0
+    assert run["host_probe_ms"]["before"] > 0 and run["host_probe_ms"]["after"] > 0
+
+
+def test_the_host_probe_takes_longer_for_a_longer_loop() -> None:
+    """The probe times its loop: ten times the loop takes clearly longer (not a constant)."""
+    short, long = host_probe_ms(repeat=3, loops=20_000), host_probe_ms(repeat=3, loops=200_000)
+    assert 0 < short < long
 
 
 @needs_mosquitto

@@ -28,6 +28,7 @@ import random
 import resource
 import selectors
 import socket
+import statistics
 import threading
 import time
 from collections.abc import Callable
@@ -57,6 +58,7 @@ P99_LIMIT_MS = 50.0  # the sweep reports the first N whose p99 exceeds this
 TARGET = {"robots": 1000, "hz": 5.0, "p99_ms": 20.0, "dropped": 0}
 GRID = 10  # the bench floor: GRID × GRID nodes, 1 m apart
 BURST = 50  # an emulator publishes at most this many due states before it reads and writes its sockets
+PROBE_LOOPS = 100_000  # the host probe's loop: about 5 ms of one core here
 DRAIN_S = 60.0  # at most this long for the master to handle what is queued after the last state
 
 
@@ -571,6 +573,22 @@ def _cpu() -> float:
     return ru.ru_utime + ru.ru_stime
 
 
+def host_probe_ms(repeat: int = 5, loops: int = PROBE_LOOPS) -> float:
+    """Milliseconds a fixed pure-Python loop takes on this host now (median of ``repeat``).
+
+    A shared machine's speed drifts (a third either way within minutes was seen here): a run's latency
+    is read beside how fast the host ran around it. Higher is slower.
+    """
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        total = 0
+        for i in range(loops):
+            total += i * i
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times) * 1e3
+
+
 def _quantile(values: list[float], q: float) -> float | None:
     """The ``q`` quantile (nearest rank), or None for no values."""
     if not values:
@@ -696,6 +714,7 @@ def run_fleet(opts: FleetBenchOptions, log: Callable[[str], None] = lambda _: No
     if opts.robots < 1 or opts.hz <= 0 or opts.duration_s <= opts.warmup_s or opts.per_client < 1:
         raise ValueError("need robots >= 1, hz > 0, duration > warmup and per_client >= 1")
     loadavg = os.getloadavg()[0]
+    probe_before = host_probe_ms()
     manufacturer = f"wmsbench{os.getpid()}x{random.randrange(10**6)}"
     clock = WallClock()
     broker: EmbeddedBroker | None = None
@@ -743,6 +762,7 @@ def run_fleet(opts: FleetBenchOptions, log: Callable[[str], None] = lambda _: No
         run = _figures(opts, master, bus, results, before, after)
         kind = f"{broker.kind} (embedded, set_tcp_nodelay true)" if broker else "external"
         run.update(broker=kind, url=url, clients=clients, load_procs=len(procs), loadavg_1m_before=loadavg)
+        run["host_probe_ms"] = {"before": round(probe_before, 2), "after": round(host_probe_ms(), 2)}
         return run
     finally:
         clock.stop()
@@ -928,6 +948,10 @@ def render(result: dict[str, Any]) -> Table:
         "latency and generator lag (p99) in ms; CPU in % of one core; offered = periodic states only",
         "host load average (1 min) before each run: "
         + ", ".join(f"{r['loadavg_1m_before']:.1f}" for r in result["runs"]),
+        "host probe (ms for a fixed Python loop, higher = slower host) before/after each run: "
+        + ", ".join(
+            f"{p['before']:.1f}/{p['after']:.1f}" for r in result["runs"] if (p := r.get("host_probe_ms"))
+        ),
     ]
     if len(result["runs"]) > 1:
         over = result["first_n_p99_over_limit"]
