@@ -189,3 +189,39 @@ def test_a_unit_that_touches_nothing_skips_the_commit_and_every_other_unit_commi
         raise RuntimeError("handler failed")
     repo.adjust("ADJ2", "LOT1", -1, "count", 2.0)
     assert stored_qty() == 7
+
+
+def test_appended_rows_go_in_on_the_units_connection_after_the_orm_rows_without_an_orm_statement(
+    tmp_path: Path,
+) -> None:
+    """Events and ledger entries are Core inserts in the unit's transaction, in order, after its ORM rows."""
+    from sqlalchemy import event
+
+    repo = Repo(connect(f"sqlite:///{tmp_path / 'a.db'}", fresh=True))
+    lot = LotReceipt(lot="LOT1", sku="SKU1", qty=10, entry_no="E1", account_book="T1", expiry="2027-01-01")
+    repo.receive_lot(lot, "S1", 0.0)
+    orm_statements: list[str] = []
+    event.listen(repo._work, "do_orm_execute", lambda ctx: orm_statements.append(str(ctx.statement)))
+    with repo.unit():  # a new parcel (ORM) and its events (appended) in one unit
+        repo.record_order(
+            _bundle("O1"), ParcelState.ALLOCATED, 1.0, allocations=[("LOT1", "SKU1", 2, "S1", "n")]
+        )
+        repo.transition(["O1"], ParcelState.WAVED, 2.0, "wave 1")
+        repo.transition(["O1"], ParcelState.PICKING, 3.0, "pick-01")
+    assert orm_statements == []  # nothing went through the ORM's execute: no autoflush, no ORM bulk insert
+    with repo.session() as s:
+        events = s.exec(
+            select(ParcelEvent).where(ParcelEvent.order_no == "O1").order_by(ParcelEvent.id)
+        ).all()
+        assert [(e.from_state, e.to_state, e.detail) for e in events] == [
+            ("", "allocated", ""),
+            ("allocated", "waved", "wave 1"),
+            ("waved", "picking", "pick-01"),
+        ]
+        parcel = s.get(ParcelRow, "O1")
+        assert parcel is not None and parcel.state == "picking"
+    with pytest.raises(RuntimeError), repo.unit():  # a failed unit stores none of its appended rows
+        repo.transition(["O1"], ParcelState.PICKED, 4.0, "PACK1")
+        raise RuntimeError("handler failed")
+    with repo.session() as s:
+        assert len(s.exec(select(ParcelEvent).where(ParcelEvent.order_no == "O1")).all()) == 3

@@ -93,10 +93,7 @@ class Repo:
         self._unit = s
         try:
             yield s
-            for cls, rows in self._appends.items():
-                if rows:
-                    s.execute(insert(cls), rows)
-            self._appends = {}
+            self._write_appends(s)
             if s.in_transaction() or not _clean(s):
                 s.commit()
             # else: the unit read and wrote nothing (e.g. a robot state that changed no row); committing
@@ -110,6 +107,17 @@ class Repo:
             raise
         finally:
             self._unit = None
+
+    def _write_appends(self, s: Session) -> None:
+        """Write the unit's append-only rows: one Core executemany per table, after what the ORM holds."""
+        appends, self._appends = self._appends, {}
+        tables = [(cls, rows) for cls, rows in appends.items() if rows]
+        if not tables:
+            return
+        s.flush()  # first what the ORM holds, as the autoflush of an ORM insert would
+        conn = s.connection()
+        for cls, rows in tables:
+            conn.execute(insert(cls.__table__), rows)  # type: ignore[attr-defined]
 
     def _get(self, s: Session, cls: type[T], key: str) -> T | None:
         """A live row by primary key, from memory if held, else loaded (and held)."""
