@@ -225,3 +225,28 @@ def test_appended_rows_go_in_on_the_units_connection_after_the_orm_rows_without_
         raise RuntimeError("handler failed")
     with repo.session() as s:
         assert len(s.exec(select(ParcelEvent).where(ParcelEvent.order_no == "O1")).all()) == 3
+
+
+def test_on_sqlite_the_units_keep_one_connection_instead_of_one_from_the_pool_each(tmp_path: Path) -> None:
+    """No pool checkout per unit on SQLite; failed units still roll back and report sessions see commits."""
+    from sqlalchemy import event
+
+    engine = connect(f"sqlite:///{tmp_path / 'k.db'}", fresh=True)
+    repo = Repo(engine)
+    checkouts: list[int] = []
+    event.listen(engine, "checkout", lambda *_: checkouts.append(1))
+    lot = LotReceipt(lot="LOT1", sku="SKU1", qty=10, entry_no="E1", account_book="T1", expiry="2027-01-01")
+    repo.receive_lot(lot, "S1", 0.0)
+    for no in ("O1", "O2"):
+        repo.record_order(
+            _bundle(no), ParcelState.ALLOCATED, 1.0, allocations=[("LOT1", "SKU1", 2, "S1", "n")]
+        )
+    repo.transition(["O1", "O2"], ParcelState.WAVED, 2.0, "wave")
+    assert checkouts == []
+    with pytest.raises(RuntimeError), repo.unit():
+        repo.transition(["O1"], ParcelState.PICKING, 3.0, "pick-01")
+        raise RuntimeError("handler failed")
+    assert checkouts == []
+    assert repo.parcel_states() == {"waved": 2}  # a session of its own (one checkout) sees every commit
+    assert len(checkouts) == 1
+    repo.close()

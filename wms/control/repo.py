@@ -7,7 +7,7 @@ from contextlib import contextmanager
 from typing import TypeVar
 
 from sqlalchemy import func, insert
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Session, SQLModel, select
 
 from wms.domain import TERMINAL_STATES, LedgerKind, LotReceipt, OrderBundle, ParcelState, Sku
@@ -53,8 +53,11 @@ class Repo:
         self._unit: Session | None = None
         # One session for the controller's units: rows it loaded stay in its identity map between
         # transactions (weakly held, never expired: only this controller writes them), so a parcel read
-        # in one event is not selected again in the next.
-        self._work = Session(engine, expire_on_commit=False)
+        # in one event is not selected again in the next. On SQLite it keeps one connection for all of
+        # them instead of taking one from the pool and giving it back per unit (a file on this machine:
+        # no link to lose, which the pool's pre-ping guards against on PostgreSQL).
+        self._conn: Connection | None = engine.connect() if engine.dialect.name == "sqlite" else None
+        self._work = Session(self._conn or engine, expire_on_commit=False)
         # Rows of live things (open parcels and tasks, lots, robots, pending commands) held strongly, so
         # that the identity map keeps them between units; a row leaves when its thing closes.
         self._live: dict[tuple[type[SQLModel], str], SQLModel] = {}
@@ -78,6 +81,12 @@ class Repo:
             for row in s.exec(select(CommandRow)).all():
                 self._hold(row, row.key)
         self._complete = {LotRow, RobotRow, TaskRow, CommandRow}
+
+    def close(self) -> None:
+        """Close the controller's session and the connection it keeps (SQLite)."""
+        self._work.close()
+        if self._conn is not None:
+            self._conn.close()
 
     def session(self) -> Session:
         """A new session of its own (use as a context manager), e.g. for reports."""
