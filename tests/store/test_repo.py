@@ -250,3 +250,57 @@ def test_on_sqlite_the_units_keep_one_connection_instead_of_one_from_the_pool_ea
     assert repo.parcel_states() == {"waved": 2}  # a session of its own (one checkout) sees every commit
     assert len(checkouts) == 1
     repo.close()
+
+
+def test_stored_rows_change_by_core_statements_that_leave_the_orm_nothing_to_flush(tmp_path: Path) -> None:
+    """Parcel, task, robot, lot and command changes: UPDATE or DELETE by key now; the objects agree."""
+    from sqlalchemy import event
+
+    from wms.store.models import CommandRow, RobotRow, TaskRow
+
+    repo = Repo(connect(f"sqlite:///{tmp_path / 'u.db'}", fresh=True))
+    lot = LotReceipt(lot="LOT1", sku="SKU1", qty=10, entry_no="E1", account_book="T1", expiry="2027-01-01")
+    repo.receive_lot(lot, "S1", 0.0)
+    repo.record_order(_bundle("O1"), ParcelState.ALLOCATED, 1.0, allocations=[("LOT1", "SKU1", 2, "S1", "n")])
+    repo.upsert_task(TaskRow(task_id="T1", kind="pick", state="queued", orders="O1", created_at=1.0))
+    repo.upsert_robot(RobotRow(serial="R1", manufacturer="m", kind="picking", state="idle"))
+    repo.expect_command("K1", "cv", "{}", 30.0, 1.0)
+    dirty: list[object] = []
+    event.listen(repo._work, "before_flush", lambda s, *_: dirty.extend([*s.dirty, *s.deleted]))
+    repo.transition(["O1"], ParcelState.WAVED, 2.0, "T1", task_id="T1")
+    repo.save_plan("T1", "pick", "R1", '{"plan": 1}', 3.0)
+    repo.upsert_robot(RobotRow(serial="R1", manufacturer="m", kind="picking", state="busy", task_id="T1"))
+    repo.adjust("ADJ1", "LOT1", -1, "count", 3.0)
+    repo.command_done("K1")
+    repo.finish_task("T1", "pick", "done", "R1", 4.0)
+    assert dirty == []
+    with repo.session() as s:
+        parcel, task = s.get(ParcelRow, "O1"), s.get(TaskRow, "T1")
+        robot, row = s.get(RobotRow, "R1"), s.get(LotRow, "LOT1")
+        assert parcel is not None and (parcel.state, parcel.task_id, parcel.updated_at) == (
+            "waved",
+            "T1",
+            2.0,
+        )
+        assert task is not None and (task.state, task.robot, task.plan) == ("done", "R1", '{"plan": 1}')
+        assert (task.assigned_at, task.done_at, task.orders) == (3.0, 4.0, "O1")
+        assert robot is not None and (robot.state, robot.task_id) == ("busy", "T1")
+        assert row is not None and (row.qty_on_hand, row.qty_allocated) == (9, 2)
+        assert s.get(CommandRow, "K1") is None
+    with repo.unit() as s:  # the held objects carry what was stored
+        held = repo._get(s, ParcelRow, "O1")
+        assert held is not None and (held.state, held.task_id) == ("waved", "T1")
+    with pytest.raises(RuntimeError), repo.unit():  # a failed unit's statements roll back with it
+        repo.transition(["O1"], ParcelState.PICKING, 5.0, "R1")
+        repo.adjust("ADJ2", "LOT1", -5, "count", 5.0)
+        raise RuntimeError("handler failed")
+    assert repo.parcel_states() == {"waved": 1}
+    with repo.unit() as s:
+        held = repo._get(s, ParcelRow, "O1")
+        lot_row = repo._get(s, LotRow, "LOT1")
+        assert held is not None and held.state == "waved"
+        assert lot_row is not None and lot_row.qty_on_hand == 9
+    repo.expect_command("K1", "cv", "{}", 30.0, 6.0)  # a key answered before is a new row
+    with repo.session() as s:
+        assert s.get(CommandRow, "K1") is not None
+    repo.close()

@@ -6,8 +6,9 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import TypeVar
 
-from sqlalchemy import func, insert
+from sqlalchemy import Delete, Update, bindparam, delete, func, insert, update
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, SQLModel, select
 
 from wms.domain import TERMINAL_STATES, LedgerKind, LotReceipt, OrderBundle, ParcelState, Sku
@@ -45,6 +46,19 @@ def _clean(s: Session) -> bool:
     return not (s.new or s.deleted or s.identity_map.check_modified())
 
 
+def _stored(row: SQLModel) -> bool:
+    """Whether the row is in the database already (persistent), not only added to the session."""
+    return row._sa_instance_state.key is not None  # type: ignore[attr-defined]
+
+
+def _by_key(cls: type[SQLModel]) -> tuple[Update, Delete]:
+    """An UPDATE (columns from the parameters) and a DELETE of one row of ``cls`` by ``_key``."""
+    table = cls.__table__  # type: ignore[attr-defined]
+    (pk,) = table.primary_key.columns
+    where = pk == bindparam("_key")
+    return update(table).where(where), delete(table).where(where)
+
+
 class Repo:
     """Transactions the controller needs; nothing here decides anything."""
 
@@ -65,6 +79,9 @@ class Repo:
         # Append-only rows (parcel events, ledger entries, order lines) go in with one multi-row INSERT
         # per table at the end of their unit, in its transaction: no ORM bookkeeping per row.
         self._appends: dict[type[SQLModel], list[dict[str, object]]] = {}
+        # Rows of the hot tables change through Core statements by primary key (`_write`), not the ORM's
+        # unit of work: their held objects take the values without history, so no flush looks at them.
+        self._by_key = {cls: _by_key(cls) for cls in (ParcelRow, TaskRow, RobotRow, LotRow, CommandRow)}
         self._prime()
 
     def _prime(self) -> None:
@@ -154,9 +171,30 @@ class Repo:
         if old is None:
             s.add(self._hold(row, key))
             return
-        for name in type(row).model_fields:
-            setattr(old, name, getattr(row, name))
-        s.add(old)
+        self._write(s, old, {name: getattr(row, name) for name in type(row).model_fields})
+
+    def _write(self, s: Session, row: SQLModel, values: dict[str, object]) -> None:
+        """Change columns of a row: by an UPDATE now if it is stored, else in the INSERT to come."""
+        # A stored row's object takes the values without ORM history (`_update`): no flush looks at it.
+        if not _stored(row):
+            for name, value in values.items():
+                setattr(row, name, value)
+            return
+        changed = {name: value for name, value in values.items() if getattr(row, name) != value}
+        if changed:
+            self._update(s, type(row), [(row, changed)])
+
+    def _update(
+        self, s: Session, cls: type[SQLModel], rows: list[tuple[SQLModel, dict[str, object]]]
+    ) -> None:
+        """UPDATE stored rows of ``cls`` (one executemany when they change the same columns)."""
+        stmt, _ = self._by_key[cls]
+        key = cls.__table__.primary_key.columns[0].name  # type: ignore[attr-defined]
+        params = [{**values, "_key": getattr(row, key)} for row, values in rows]
+        s.connection().execute(stmt, params)
+        for row, values in rows:
+            for name, value in values.items():
+                set_committed_value(row, name, value)
 
     # master data -----------------------------------------------------------------------------------
 
@@ -278,8 +316,7 @@ class Repo:
                 s.add(AllocationRow(order_no=o.order_no, lot=lot, sku=sku, qty=qty, slot=slot, node=node))
                 row = self._get(s, LotRow, lot)
                 assert row is not None, f"allocation from unknown lot {lot}"
-                row.qty_allocated += qty
-                s.add(row)
+                self._write(s, row, {"qty_allocated": row.qty_allocated + qty})
 
     def order_document(self, order_no: str) -> str | None:
         """The order as received (its three documents as JSON), or None if it never arrived."""
@@ -307,6 +344,7 @@ class Repo:
         detail: str,
         fields: dict[str, object],
     ) -> None:
+        stored: list[tuple[SQLModel, dict[str, object]]] = []
         for order_no in order_nos:
             row = self._get(s, ParcelRow, order_no)
             if row is None:
@@ -316,11 +354,13 @@ class Repo:
             self._append(
                 ParcelEvent, order_no=order_no, ts=now, from_state=row.state, to_state=to, detail=detail
             )
-            row.state = to
-            row.updated_at = now
-            for k, v in fields.items():
-                setattr(row, k, v)
-            s.add(row)
+            values = {"state": to, "updated_at": now, **fields}
+            if _stored(row):
+                stored.append((row, values))
+            else:
+                self._write(s, row, values)
+        if stored:  # the same columns for every parcel: one executemany
+            self._update(s, ParcelRow, stored)
 
     def note(self, order_no: str, now: float, detail: str) -> None:
         """Append an event that changes no state (e.g. a customs receipt) to a parcel's history."""
@@ -345,9 +385,10 @@ class Repo:
             for alloc in s.exec(select(AllocationRow).where(AllocationRow.order_no == order_no)).all():
                 lot = self._get(s, LotRow, alloc.lot)
                 assert lot is not None
-                lot.qty_allocated -= alloc.qty
+                change: dict[str, object] = {"qty_allocated": lot.qty_allocated - alloc.qty}
                 if kind is not None:
-                    lot.qty_on_hand -= alloc.qty
+                    change["qty_on_hand"] = lot.qty_on_hand - alloc.qty
+                self._write(s, lot, change)
                 self._append(
                     LedgerEntry,
                     ts=now,
@@ -357,7 +398,6 @@ class Repo:
                     qty=alloc.qty,
                     ref=order_no,
                 )
-                s.add(lot)
             self._transition(s, [order_no], to, now, reason, {"reason": reason, "done_at": now})
 
     def dispatch(self, manifest_id: str, carrier: str, order_nos: list[str], now: float) -> None:
@@ -370,9 +410,14 @@ class Repo:
             for alloc in allocs:
                 lot = self._get(s, LotRow, alloc.lot)
                 assert lot is not None
-                lot.qty_allocated -= alloc.qty
-                lot.qty_on_hand -= alloc.qty
-                s.add(lot)
+                self._write(
+                    s,
+                    lot,
+                    {
+                        "qty_allocated": lot.qty_allocated - alloc.qty,
+                        "qty_on_hand": lot.qty_on_hand - alloc.qty,
+                    },
+                )
                 self._append(
                     LedgerEntry,
                     ts=now,
@@ -468,8 +513,7 @@ class Repo:
         lot = self._get(s, LotRow, lot_id)
         if lot is None:
             raise KeyError(f"no lot {lot_id}")
-        lot.qty_on_hand += qty
-        s.add(lot)
+        self._write(s, lot, {"qty_on_hand": lot.qty_on_hand + qty})
         self._append(LedgerEntry, ts=now, lot=lot_id, sku=lot.sku, kind=kind, qty=qty, ref=ref)
 
     def adjustment(self, adjustment_no: str) -> AdjustmentRow | None:
@@ -513,12 +557,19 @@ class Repo:
     def save_plan(self, task_id: str, kind: str, robot: str, plan: str, now: float) -> None:
         """Keep the VDA 5050 order a robot is driving for a task, so a restarted controller resumes it."""
         with self.unit() as s:
-            row = self._get(s, TaskRow, task_id) or self._hold(
-                TaskRow(task_id=task_id, kind=kind, state="assigned", created_at=now), task_id
-            )
-            row.state, row.robot, row.plan = "assigned", robot, plan
-            row.assigned_at = row.assigned_at or now
-            s.add(row)
+            row = self._get(s, TaskRow, task_id)
+            if row is None:
+                row = self._hold(
+                    TaskRow(task_id=task_id, kind=kind, state="assigned", created_at=now), task_id
+                )
+                s.add(row)
+            values = {
+                "state": "assigned",
+                "robot": robot,
+                "plan": plan,
+                "assigned_at": row.assigned_at or now,
+            }
+            self._write(s, row, values)
 
     def finish_task(self, task_id: str, kind: str, state: str, robot: str, now: float) -> None:
         """Mark a task done or failed, keeping what was recorded when it was created."""
@@ -532,8 +583,9 @@ class Repo:
                 self._forget(TaskRow, task_id)
             else:
                 self._hold(row, task_id)
-            row.state, row.robot, row.done_at = state, robot, now
-            s.add(row)
+            if row not in s:
+                s.add(row)
+            self._write(s, row, {"state": state, "robot": robot, "done_at": now})
 
     def expect_command(self, key: str, topic: str, payload: str, timeout_s: float, now: float) -> None:
         """Remember a device command until its answer arrives."""
@@ -547,7 +599,10 @@ class Repo:
         with self.unit() as s:
             row = self._get(s, CommandRow, key)
             self._forget(CommandRow, key)
-            if row is not None:
+            if row is not None and _stored(row):
+                s.connection().execute(self._by_key[CommandRow][1], {"_key": key})
+                s.expunge(row)  # gone: a command sent again under this key is a new row
+            elif row is not None:
                 s.delete(row)
 
     def boot(self, now: float, resumed: bool) -> int:
