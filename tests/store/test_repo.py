@@ -304,3 +304,52 @@ def test_stored_rows_change_by_core_statements_that_leave_the_orm_nothing_to_flu
     with repo.session() as s:
         assert s.get(CommandRow, "K1") is not None
     repo.close()
+
+
+def test_an_order_is_stored_with_one_flush_and_documents_stored_before_are_kept(tmp_path: Path) -> None:
+    """Payment and waybill are looked up by Core selects, not ORM gets that each flushed what was added."""
+    from sqlalchemy import event
+
+    from wms.domain import Payment, Waybill
+    from wms.store.models import PaymentRow, WaybillRow
+
+    def full(order_no: str, pay_id: str, name: str) -> OrderBundle:
+        b = _bundle(order_no)
+        pay = Payment(
+            pay_code="P",
+            pay_transaction_id=pay_id,
+            order_no=order_no,
+            payer_id_type=1,
+            payer_id_number="110101199001010011",
+            payer_name=name,
+            amount_paid_fen=2000,
+            pay_time="20261111120000",
+        )
+        way = Waybill(
+            carrier="SF",
+            logistics_no=f"W{pay_id}",
+            order_no=order_no,
+            freight_fen=0,
+            insured_fee_fen=0,
+            weight_kg=1.0,
+            consignee="Li",
+            consignee_phone="1",
+            consignee_address="Zhengzhou",
+        )
+        return b.model_copy(update={"payment": pay, "waybill": way})
+
+    repo = Repo(connect(f"sqlite:///{tmp_path / 'o.db'}", fresh=True))
+    flushes: list[int] = []
+    event.listen(repo._work, "after_flush", lambda *_: flushes.append(1))
+    repo.record_order(full("O1", "T1", "Li"), ParcelState.ALLOCATED, 1.0)
+    assert len(flushes) == 1
+    repo.record_order(full("O2", "T1", "Wang"), ParcelState.REJECTED, 2.0, reason="DUPLICATE")
+    with repo.session() as s:
+        pay = s.get(PaymentRow, "T1")
+        assert pay is not None and (pay.order_no, pay.payer_name) == ("O1", "Li")  # the first one stays
+        assert s.get(WaybillRow, "WT1") is not None
+    assert repo.has_order("O2") and not repo.has_order("O3")
+    doc = repo.order_document("O1")
+    assert doc is not None and OrderBundle.model_validate_json(doc) == full("O1", "T1", "Li")
+    assert repo.order_document("O3") is None
+    repo.close()

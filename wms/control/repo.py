@@ -6,7 +6,8 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import TypeVar
 
-from sqlalchemy import Delete, Update, bindparam, delete, func, insert, update
+from sqlalchemy import Delete, Executable, Update, bindparam, delete, func, insert, update
+from sqlalchemy import select as core_select
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, SQLModel, select
@@ -39,6 +40,11 @@ from wms.store.models import (
 )
 
 T = TypeVar("T", bound=SQLModel)
+_KEY = bindparam("key")
+_PAYMENT = core_select(PaymentRow.pay_transaction_id).where(PaymentRow.pay_transaction_id == _KEY)
+_WAYBILL = core_select(WaybillRow.logistics_no).where(WaybillRow.logistics_no == _KEY)
+_DOCUMENT = core_select(OrderRow.document).where(OrderRow.order_no == _KEY)
+_ORDER_NO = core_select(OrderRow.order_no).where(OrderRow.order_no == _KEY)
 
 
 def _clean(s: Session) -> bool:
@@ -145,6 +151,11 @@ class Repo:
         for cls, rows in tables:
             conn.execute(insert(cls.__table__), rows)  # type: ignore[attr-defined]
 
+    def _read(self, s: Session, stmt: Executable, key: str) -> object:
+        """The first column of the first row of a Core select by ``key`` (after a flush, as an ORM query)."""
+        s.flush()  # what the unit holds pending first, as the autoflush of an ORM query would
+        return s.connection().execute(stmt, {"key": key}).scalar()
+
     def _get(self, s: Session, cls: type[T], key: str) -> T | None:
         """A live row by primary key, from memory if held, else loaded (and held)."""
         row = self._live.get((cls, key))
@@ -250,6 +261,9 @@ class Repo:
         """Store an order with its documents, its parcel, the first event and any stock reservation."""
         o, p, w = bundle.order, bundle.payment, bundle.waybill
         with self.unit() as s:
+            # documents stored before under the same number are kept (checked before anything is added)
+            new_payment = p is not None and self._read(s, _PAYMENT, p.pay_transaction_id) is None
+            new_waybill = w is not None and self._read(s, _WAYBILL, w.logistics_no) is None
             s.add(
                 OrderRow(
                     order_no=o.order_no,
@@ -276,7 +290,7 @@ class Repo:
                     price_fen=line.price_fen,
                     total_fen=line.total_fen,
                 )
-            if p is not None and s.get(PaymentRow, p.pay_transaction_id) is None:
+            if p is not None and new_payment:
                 s.add(
                     PaymentRow(
                         pay_transaction_id=p.pay_transaction_id,
@@ -287,7 +301,7 @@ class Repo:
                         amount_paid_fen=p.amount_paid_fen,
                     )
                 )
-            if w is not None and s.get(WaybillRow, w.logistics_no) is None:
+            if w is not None and new_waybill:
                 s.add(
                     WaybillRow(
                         logistics_no=w.logistics_no,
@@ -321,12 +335,12 @@ class Repo:
     def order_document(self, order_no: str) -> str | None:
         """The order as received (its three documents as JSON), or None if it never arrived."""
         with self.unit() as s:
-            return s.exec(select(OrderRow.document).where(OrderRow.order_no == order_no)).first()
+            return self._read(s, _DOCUMENT, order_no)  # type: ignore[return-value]
 
     def has_order(self, order_no: str) -> bool:
         """Whether an order with this number arrived (open or closed), without reading its documents."""
         with self.unit() as s:
-            return s.exec(select(OrderRow.order_no).where(OrderRow.order_no == order_no)).first() is not None
+            return self._read(s, _ORDER_NO, order_no) is not None
 
     def transition(
         self, order_nos: Iterable[str], to: ParcelState, now: float, detail: str = "", **fields: object
