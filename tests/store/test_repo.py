@@ -306,8 +306,8 @@ def test_stored_rows_change_by_core_statements_that_leave_the_orm_nothing_to_flu
     repo.close()
 
 
-def test_an_order_is_stored_with_one_flush_and_documents_stored_before_are_kept(tmp_path: Path) -> None:
-    """Payment and waybill are looked up by Core selects, not ORM gets that each flushed what was added."""
+def test_an_order_is_stored_without_an_orm_flush_and_documents_stored_before_are_kept(tmp_path: Path) -> None:
+    """Payment and waybill are looked up by Core selects and every row inserted by Core: no ORM flush."""
     from sqlalchemy import event
 
     from wms.domain import Payment, Waybill
@@ -342,7 +342,7 @@ def test_an_order_is_stored_with_one_flush_and_documents_stored_before_are_kept(
     flushes: list[int] = []
     event.listen(repo._work, "after_flush", lambda *_: flushes.append(1))
     repo.record_order(full("O1", "T1", "Li"), ParcelState.ALLOCATED, 1.0)
-    assert len(flushes) == 1
+    assert flushes == []  # its rows went in as Core inserts: nothing for the ORM to flush
     repo.record_order(full("O2", "T1", "Wang"), ParcelState.REJECTED, 2.0, reason="DUPLICATE")
     with repo.session() as s:
         pay = s.get(PaymentRow, "T1")
@@ -352,4 +352,44 @@ def test_an_order_is_stored_with_one_flush_and_documents_stored_before_are_kept(
     doc = repo.order_document("O1")
     assert doc is not None and OrderBundle.model_validate_json(doc) == full("O1", "T1", "Li")
     assert repo.order_document("O3") is None
+    repo.close()
+
+
+def test_new_rows_go_in_by_core_inserts_held_as_stored_and_a_failed_unit_leaves_none_behind(
+    tmp_path: Path,
+) -> None:
+    """A new parcel, task or command is in the database at once and its held object is clean and stored."""
+    from wms.store.models import CommandRow, TaskRow
+
+    repo = Repo(connect(f"sqlite:///{tmp_path / 'n.db'}", fresh=True))
+    lot = LotReceipt(lot="LOT1", sku="SKU1", qty=10, entry_no="E1", account_book="T1", expiry="2027-01-01")
+    with repo.unit() as s:
+        repo.receive_lot(lot, "S1", 0.0)
+        repo.record_order(
+            _bundle("O1"), ParcelState.ALLOCATED, 1.0, allocations=[("LOT1", "SKU1", 2, "S1", "n")]
+        )
+        repo.upsert_task(TaskRow(task_id="T1", kind="pick", state="queued", orders="O1", created_at=1.0))
+        repo.save_plan("T2", "sort", "R1", "{}", 1.0)
+        repo.expect_command("K1", "cv", "{}", 30.0, 1.0)
+        assert not (s.new or s.dirty)  # nothing left for a flush
+        for cls, key in (
+            (ParcelRow, "O1"),
+            (TaskRow, "T1"),
+            (TaskRow, "T2"),
+            (CommandRow, "K1"),
+            (LotRow, "LOT1"),
+        ):
+            row = repo._get(s, cls, key)
+            assert row is not None and row in s and not s.is_modified(row)
+    with repo.session() as s:
+        task = s.get(TaskRow, "T2")
+        assert task is not None and (task.state, task.robot, task.assigned_at) == ("assigned", "R1", 1.0)
+    with pytest.raises(RuntimeError), repo.unit():
+        repo.record_order(
+            _bundle("O2"), ParcelState.ALLOCATED, 2.0, allocations=[("LOT1", "SKU1", 2, "S1", "n")]
+        )
+        raise RuntimeError("handler failed")
+    repo.record_order(_bundle("O2"), ParcelState.ALLOCATED, 3.0, allocations=[("LOT1", "SKU1", 2, "S1", "n")])
+    assert repo.parcel_states() == {"allocated": 2}
+    assert repo.ledger_check()["balanced"]
     repo.close()

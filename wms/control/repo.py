@@ -9,6 +9,7 @@ from typing import TypeVar
 from sqlalchemy import Delete, Executable, Update, bindparam, delete, func, insert, update
 from sqlalchemy import select as core_select
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, SQLModel, select
 
@@ -132,7 +133,8 @@ class Repo:
             # would only begin and end an empty session transaction, which costs more than the unit did.
         except BaseException:
             self._appends = {}
-            s.rollback()  # expires what the session holds: the next read reloads it from the database
+            s.rollback()
+            s.expunge_all()  # rows the failed unit stored are gone: the next read loads from the database
             self._live.clear()  # rows added in the failed unit were never stored
             self._complete.clear()
             self._prime()
@@ -165,6 +167,17 @@ class Repo:
                 self._live[(cls, key)] = row
         return row  # type: ignore[return-value]
 
+    def _insert(self, s: Session, row: T, key: str | None = None) -> T:
+        """Store a new row by a Core INSERT now; with ``key`` its object is held, persistent and clean."""
+        table = type(row).__table__  # type: ignore[attr-defined]
+        values = {c.name: getattr(row, c.name) for c in table.columns}
+        values = {k: v for k, v in values.items() if v is not None or not table.c[k].primary_key}
+        s.connection().execute(insert(table), values)
+        if key is not None:  # as if loaded: later changes go through `_write`
+            make_transient_to_detached(row)
+            s.add(self._hold(row, key))
+        return row
+
     def _hold(self, row: T, key: str) -> T:
         self._live[(type(row), key)] = row
         return row
@@ -180,7 +193,7 @@ class Repo:
         """Insert a row or copy its values onto the stored one."""
         old = self._get(s, type(row), key)
         if old is None:
-            s.add(self._hold(row, key))
+            self._insert(s, row, key)
             return
         self._write(s, old, {name: getattr(row, name) for name in type(row).model_fields})
 
@@ -222,7 +235,8 @@ class Repo:
         with self.unit() as s:
             if self._get(s, LotRow, lot.lot) is not None:
                 return False
-            row = self._hold(
+            self._insert(
+                s,
                 LotRow(
                     lot=lot.lot,
                     sku=lot.sku,
@@ -236,7 +250,6 @@ class Repo:
                 ),
                 lot.lot,
             )
-            s.add(row)
             self._append(
                 LedgerEntry,
                 ts=now,
@@ -264,7 +277,8 @@ class Repo:
             # documents stored before under the same number are kept (checked before anything is added)
             new_payment = p is not None and self._read(s, _PAYMENT, p.pay_transaction_id) is None
             new_waybill = w is not None and self._read(s, _WAYBILL, w.logistics_no) is None
-            s.add(
+            self._insert(
+                s,
                 OrderRow(
                     order_no=o.order_no,
                     order_type=o.order_type,
@@ -278,7 +292,7 @@ class Repo:
                     route=w.route if w else "",
                     received_at=now,
                     document=bundle.model_dump_json(),
-                )
+                ),
             )
             for line in o.lines:
                 self._append(
@@ -291,7 +305,8 @@ class Repo:
                     total_fen=line.total_fen,
                 )
             if p is not None and new_payment:
-                s.add(
+                self._insert(
+                    s,
                     PaymentRow(
                         pay_transaction_id=p.pay_transaction_id,
                         order_no=p.order_no,
@@ -299,10 +314,11 @@ class Repo:
                         payer_id_number=p.payer_id_number,
                         payer_name=p.payer_name,
                         amount_paid_fen=p.amount_paid_fen,
-                    )
+                    ),
                 )
             if w is not None and new_waybill:
-                s.add(
+                self._insert(
+                    s,
                     WaybillRow(
                         logistics_no=w.logistics_no,
                         order_no=w.order_no,
@@ -310,7 +326,7 @@ class Repo:
                         route=w.route,
                         freight_fen=w.freight_fen,
                         weight_kg=w.weight_kg,
-                    )
+                    ),
                 )
             done = now if state == ParcelState.REJECTED else None
             parcel = ParcelRow(
@@ -322,12 +338,14 @@ class Repo:
                 reason=reason,
                 done_at=done,
             )
-            s.add(parcel if state in TERMINAL_STATES else self._hold(parcel, o.order_no))
+            self._insert(s, parcel, None if state in TERMINAL_STATES else o.order_no)
             self._append(
                 ParcelEvent, order_no=o.order_no, ts=now, from_state="", to_state=state, detail=reason
             )
             for lot, sku, qty, slot, node in allocations or []:
-                s.add(AllocationRow(order_no=o.order_no, lot=lot, sku=sku, qty=qty, slot=slot, node=node))
+                self._insert(
+                    s, AllocationRow(order_no=o.order_no, lot=lot, sku=sku, qty=qty, slot=slot, node=node)
+                )
                 row = self._get(s, LotRow, lot)
                 assert row is not None, f"allocation from unknown lot {lot}"
                 self._write(s, row, {"qty_allocated": row.qty_allocated + qty})
@@ -417,8 +435,11 @@ class Repo:
     def dispatch(self, manifest_id: str, carrier: str, order_nos: list[str], now: float) -> None:
         """Close a carrier manifest: every parcel dispatched and its goods released from the ledger."""
         with self.unit() as s:
-            s.add(
-                ManifestRow(manifest_id=manifest_id, carrier=carrier, departed_at=now, parcels=len(order_nos))
+            self._insert(
+                s,
+                ManifestRow(
+                    manifest_id=manifest_id, carrier=carrier, departed_at=now, parcels=len(order_nos)
+                ),
             )
             allocs = s.exec(select(AllocationRow).where(AllocationRow.order_no.in_(order_nos))).all()  # type: ignore[attr-defined]
             for alloc in allocs:
@@ -549,12 +570,12 @@ class Repo:
     def declare(self, row: DeclarationRow) -> None:
         """Store an inventory list."""
         with self.unit() as s:
-            s.add(row)
+            self._insert(s, row)
 
     def inspection(self, row: InspectionRow) -> None:
         """Record a gate decision."""
         with self.unit() as s:
-            s.add(row)
+            self._insert(s, row)
 
     # robots, tasks, alarms -------------------------------------------------------------------------
 
@@ -572,34 +593,27 @@ class Repo:
         """Keep the VDA 5050 order a robot is driving for a task, so a restarted controller resumes it."""
         with self.unit() as s:
             row = self._get(s, TaskRow, task_id)
+            values: dict[str, object] = {"state": "assigned", "robot": robot, "plan": plan}
             if row is None:
-                row = self._hold(
-                    TaskRow(task_id=task_id, kind=kind, state="assigned", created_at=now), task_id
+                self._insert(
+                    s, TaskRow(task_id=task_id, kind=kind, created_at=now, assigned_at=now, **values), task_id
                 )
-                s.add(row)
-            values = {
-                "state": "assigned",
-                "robot": robot,
-                "plan": plan,
-                "assigned_at": row.assigned_at or now,
-            }
-            self._write(s, row, values)
+            else:
+                self._write(s, row, {**values, "assigned_at": row.assigned_at or now})
 
     def finish_task(self, task_id: str, kind: str, state: str, robot: str, now: float) -> None:
         """Mark a task done or failed, keeping what was recorded when it was created."""
         with self.unit() as s:
-            row = (
-                self._get(s, TaskRow, task_id)
-                or s.get(TaskRow, task_id)  # finished before (a repeated report)
-                or TaskRow(task_id=task_id, kind=kind, state=state, created_at=now)
-            )
+            row = self._get(s, TaskRow, task_id) or s.get(TaskRow, task_id)  # or finished before (repeated)
+            values: dict[str, object] = {"state": state, "robot": robot, "done_at": now}
+            if row is None:
+                row = self._insert(s, TaskRow(task_id=task_id, kind=kind, created_at=now, **values), task_id)
+            else:
+                self._write(s, row, values)
             if state == "done":  # a failed task is queued again under its id
                 self._forget(TaskRow, task_id)
             else:
                 self._hold(row, task_id)
-            if row not in s:
-                s.add(row)
-            self._write(s, row, {"state": state, "robot": robot, "done_at": now})
 
     def expect_command(self, key: str, topic: str, payload: str, timeout_s: float, now: float) -> None:
         """Remember a device command until its answer arrives."""
@@ -636,7 +650,7 @@ class Repo:
     def alarm(self, row: AlarmRow) -> None:
         """Append an alarm."""
         with self.unit() as s:
-            s.add(row)
+            self._insert(s, row)
 
     # checks ----------------------------------------------------------------------------------------
 
