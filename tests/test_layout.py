@@ -26,6 +26,23 @@ def test_distances_are_shortest_rectilinear_paths() -> None:
     assert walk[0] == lay.depot and walk[-1] == b and a in walk
 
 
+def test_distances_are_computed_at_first_use_only(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """A layout wanted for its positions (the simulators') computes no all-pairs matrix; a planner's once."""
+    calls: list[int] = []
+    real = Layout._distances
+
+    def counted(self: Layout) -> np.ndarray:
+        calls.append(1)
+        return real(self)
+
+    monkeypatch.setattr(Layout, "_distances", counted)
+    lay = Layout(CFG.storage, pack_stations=4, chargers=3)
+    assert lay.pos[lay.pack_nodes[0]] is not None and calls == []
+    d = lay.distance(lay.depot, bay_node(2, 5))
+    assert lay.distance(lay.depot, bay_node(2, 5)) == d and calls == [1]
+    assert lay.dist is lay.dist and calls == [1]
+
+
 def test_slots_cover_block_with_zones_and_hazard_rating() -> None:
     lay = Layout(CFG.storage, pack_stations=4, chargers=3)
     s = CFG.storage

@@ -68,7 +68,6 @@ class Layout:
         self.depot = self.pack_nodes[0]
         self.nodes: list[str] = list(self.graph.nodes)
         self.index: dict[str, int] = {n: i for i, n in enumerate(self.nodes)}
-        self.dist = self._distances()
 
     def _aisle_node(self, aisle: int, y: float, cross_ys: list[float]) -> str:
         if y in cross_ys:
@@ -89,6 +88,11 @@ class Layout:
             self._edge(name, f"X0-{aisle:02d}")
             names.append(name)
         return names
+
+    @cached_property
+    def dist(self) -> np.ndarray:
+        """The distance matrix, computed at first use: a layout wanted for its positions needs none."""
+        return self._distances()
 
     def _distances(self) -> np.ndarray:
         """All-pairs shortest distances (Floyd–Warshall on numpy: a few hundred nodes in milliseconds)."""
