@@ -26,6 +26,45 @@ def test_distances_are_shortest_rectilinear_paths() -> None:
     assert walk[0] == lay.depot and walk[-1] == b and a in walk
 
 
+def test_distances_are_computed_at_first_use_only(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """A layout wanted for its positions (the simulators') computes no all-pairs matrix; a planner's once."""
+    calls: list[int] = []
+    real = Layout._distances
+
+    def counted(self: Layout) -> np.ndarray:
+        calls.append(1)
+        return real(self)
+
+    monkeypatch.setattr(Layout, "_distances", counted)
+    lay = Layout(CFG.storage, pack_stations=4, chargers=3)
+    assert lay.pos[lay.pack_nodes[0]] is not None and calls == []
+    d = lay.distance(lay.depot, bay_node(2, 5))
+    assert lay.distance(lay.depot, bay_node(2, 5)) == d and calls == [1]
+    assert lay.dist is lay.dist and calls == [1]
+
+
+def test_a_path_asked_again_is_remembered_and_each_caller_gets_its_own_list(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Layout.path runs Dijkstra once per pair of nodes; the lists it returns are copies."""
+    import networkx as nx
+
+    from wms import layout as layout_mod
+
+    lay = Layout(CFG.storage, pack_stations=4, chargers=3)
+    calls: list[tuple[str, str]] = []
+    real = nx.dijkstra_path
+
+    def counted(graph, a, b):  # type: ignore[no-untyped-def]
+        calls.append((a, b))
+        return real(graph, a, b)
+
+    monkeypatch.setattr(layout_mod.nx, "dijkstra_path", counted)
+    first = lay.path(lay.depot, bay_node(2, 5))
+    first.append("scribbled")
+    again = lay.path(lay.depot, bay_node(2, 5))
+    assert calls == [(lay.depot, bay_node(2, 5))]
+    assert again == first[:-1] and again[0] == lay.depot and again[-1] == bay_node(2, 5)
+
+
 def test_slots_cover_block_with_zones_and_hazard_rating() -> None:
     lay = Layout(CFG.storage, pack_stations=4, chargers=3)
     s = CFG.storage

@@ -33,6 +33,9 @@ class Slot:
     travel_m: float
 
 
+PATHS_KEPT = 1 << 16  # shortest paths a Layout remembers (robots drive between the same few nodes)
+
+
 def bay_node(aisle: int, bay: int) -> str:
     """Graph node where bay ``bay`` of aisle ``aisle`` is picked."""
     return f"A{aisle:02d}-{bay:02d}"
@@ -68,7 +71,7 @@ class Layout:
         self.depot = self.pack_nodes[0]
         self.nodes: list[str] = list(self.graph.nodes)
         self.index: dict[str, int] = {n: i for i, n in enumerate(self.nodes)}
-        self.dist = self._distances()
+        self._paths: dict[tuple[str, str], tuple[str, ...]] = {}  # the graph never changes: paths neither
 
     def _aisle_node(self, aisle: int, y: float, cross_ys: list[float]) -> str:
         if y in cross_ys:
@@ -90,6 +93,11 @@ class Layout:
             names.append(name)
         return names
 
+    @cached_property
+    def dist(self) -> np.ndarray:
+        """The distance matrix, computed at first use: a layout wanted for its positions needs none."""
+        return self._distances()
+
     def _distances(self) -> np.ndarray:
         """All-pairs shortest distances (Floyd–Warshall on numpy: a few hundred nodes in milliseconds)."""
         n = len(self.nodes)
@@ -108,7 +116,12 @@ class Layout:
 
     def path(self, a: str, b: str) -> list[str]:
         """Shortest node sequence from ``a`` to ``b`` (both included)."""
-        return nx.dijkstra_path(self.graph, a, b)
+        found = self._paths.get((a, b))
+        if found is None:
+            if len(self._paths) >= PATHS_KEPT:
+                self._paths.clear()
+            found = self._paths[(a, b)] = tuple(nx.dijkstra_path(self.graph, a, b))
+        return list(found)
 
     def walk(self, stops: list[str]) -> list[str]:
         """Node sequence visiting ``stops`` in order along shortest paths."""

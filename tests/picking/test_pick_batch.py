@@ -149,3 +149,57 @@ def test_large_waves_use_granular_savings_with_few_route_evaluations(monkeypatch
     assert granular_calls < 0.6 * full_calls
     assert granular < 1.08 * full
     assert granular < 0.8 * make_batches(orders, Cart(6), exact, "fcfs").total_m
+
+
+def test_route_length_depends_on_the_set_of_points_only() -> None:
+    """The remembered length of a set of points is the exact length of any list of them, repeats included."""
+    from wms.picking.batch import route_length
+    from wms.picking.exact import exact_length
+
+    rng = random.Random(5)
+    for cross in (2, 3):
+        block = Block(10, 24.0, 3.0, cross)
+        for _ in range(60):
+            picks = [Pick(rng.randrange(10), rng.choice([0.0, 12.0, 24.0, round(rng.uniform(0, 24), 1)]))]
+            picks += [Pick(rng.randrange(10), round(rng.uniform(0, 24), 1)) for _ in range(rng.randint(0, 5))]
+            listed = picks + rng.sample(picks, k=min(2, len(picks)))
+            rng.shuffle(listed)
+            assert route_length(block, frozenset(listed)) == exact_length(block, picks)
+
+
+def test_a_later_wave_on_the_same_pick_faces_computes_no_route_again(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Waves share their exact route lengths: new orders on faces batched before cost no new route."""
+    from wms.config import CONFIG_DIR, load_warehouse
+    from wms.layout import Layout, bay_node
+    from wms.picking import batch as batch_mod
+    from wms.picking.batch import batch_pick_orders
+    from wms.picking.batching import PickOrder
+
+    cfg = load_warehouse(CONFIG_DIR / "warehouse.toml")
+    lay = Layout(cfg.storage, 4, 3)
+    rng = random.Random(11)
+    faces = [
+        tuple(bay_node(rng.randrange(12), rng.randrange(20)) for _ in range(rng.randint(1, 3)))
+        for _ in range(9)
+    ]
+    timing = Timing(now=4000.0, speed_m_s=cfg.fleet.picking.speed_mps, pick_s=cfg.fleet.picking.action_s)
+    cart = Cart(cfg.fleet.picking.cart_orders)
+    calls: list[int] = []
+    exact = batch_mod.exact_length
+
+    def counted(block, picks):  # type: ignore[no-untyped-def]
+        calls.append(1)
+        return exact(block, picks)
+
+    monkeypatch.setattr(batch_mod, "exact_length", counted)
+    batch_mod.route_length.cache_clear()
+
+    def wave(prefix: str, t0: float) -> list[list[str]]:
+        orders = [PickOrder(f"{prefix}{k}", 9000.0, t0 + k, nodes) for k, nodes in enumerate(faces)]
+        return [[o.order_no[len(prefix) :] for o in b] for b in batch_pick_orders(lay, orders, cart, timing)]
+
+    first = wave("A", 0.0)
+    assert calls  # the first wave computed its routes
+    calls.clear()
+    assert wave("B", 60.0) == first  # the same batches, from the remembered lengths alone
+    assert calls == []

@@ -189,3 +189,207 @@ def test_a_unit_that_touches_nothing_skips_the_commit_and_every_other_unit_commi
         raise RuntimeError("handler failed")
     repo.adjust("ADJ2", "LOT1", -1, "count", 2.0)
     assert stored_qty() == 7
+
+
+def test_appended_rows_go_in_on_the_units_connection_after_the_orm_rows_without_an_orm_statement(
+    tmp_path: Path,
+) -> None:
+    """Events and ledger entries are Core inserts in the unit's transaction, in order, after its ORM rows."""
+    from sqlalchemy import event
+
+    repo = Repo(connect(f"sqlite:///{tmp_path / 'a.db'}", fresh=True))
+    lot = LotReceipt(lot="LOT1", sku="SKU1", qty=10, entry_no="E1", account_book="T1", expiry="2027-01-01")
+    repo.receive_lot(lot, "S1", 0.0)
+    orm_statements: list[str] = []
+    event.listen(repo._work, "do_orm_execute", lambda ctx: orm_statements.append(str(ctx.statement)))
+    with repo.unit():  # a new parcel (ORM) and its events (appended) in one unit
+        repo.record_order(
+            _bundle("O1"), ParcelState.ALLOCATED, 1.0, allocations=[("LOT1", "SKU1", 2, "S1", "n")]
+        )
+        repo.transition(["O1"], ParcelState.WAVED, 2.0, "wave 1")
+        repo.transition(["O1"], ParcelState.PICKING, 3.0, "pick-01")
+    assert orm_statements == []  # nothing went through the ORM's execute: no autoflush, no ORM bulk insert
+    with repo.session() as s:
+        events = s.exec(
+            select(ParcelEvent).where(ParcelEvent.order_no == "O1").order_by(ParcelEvent.id)
+        ).all()
+        assert [(e.from_state, e.to_state, e.detail) for e in events] == [
+            ("", "allocated", ""),
+            ("allocated", "waved", "wave 1"),
+            ("waved", "picking", "pick-01"),
+        ]
+        parcel = s.get(ParcelRow, "O1")
+        assert parcel is not None and parcel.state == "picking"
+    with pytest.raises(RuntimeError), repo.unit():  # a failed unit stores none of its appended rows
+        repo.transition(["O1"], ParcelState.PICKED, 4.0, "PACK1")
+        raise RuntimeError("handler failed")
+    with repo.session() as s:
+        assert len(s.exec(select(ParcelEvent).where(ParcelEvent.order_no == "O1")).all()) == 3
+
+
+def test_on_sqlite_the_units_keep_one_connection_instead_of_one_from_the_pool_each(tmp_path: Path) -> None:
+    """No pool checkout per unit on SQLite; failed units still roll back and report sessions see commits."""
+    from sqlalchemy import event
+
+    engine = connect(f"sqlite:///{tmp_path / 'k.db'}", fresh=True)
+    repo = Repo(engine)
+    checkouts: list[int] = []
+    event.listen(engine, "checkout", lambda *_: checkouts.append(1))
+    lot = LotReceipt(lot="LOT1", sku="SKU1", qty=10, entry_no="E1", account_book="T1", expiry="2027-01-01")
+    repo.receive_lot(lot, "S1", 0.0)
+    for no in ("O1", "O2"):
+        repo.record_order(
+            _bundle(no), ParcelState.ALLOCATED, 1.0, allocations=[("LOT1", "SKU1", 2, "S1", "n")]
+        )
+    repo.transition(["O1", "O2"], ParcelState.WAVED, 2.0, "wave")
+    assert checkouts == []
+    with pytest.raises(RuntimeError), repo.unit():
+        repo.transition(["O1"], ParcelState.PICKING, 3.0, "pick-01")
+        raise RuntimeError("handler failed")
+    assert checkouts == []
+    assert repo.parcel_states() == {"waved": 2}  # a session of its own (one checkout) sees every commit
+    assert len(checkouts) == 1
+    repo.close()
+
+
+def test_stored_rows_change_by_core_statements_that_leave_the_orm_nothing_to_flush(tmp_path: Path) -> None:
+    """Parcel, task, robot, lot and command changes: UPDATE or DELETE by key now; the objects agree."""
+    from sqlalchemy import event
+
+    from wms.store.models import CommandRow, RobotRow, TaskRow
+
+    repo = Repo(connect(f"sqlite:///{tmp_path / 'u.db'}", fresh=True))
+    lot = LotReceipt(lot="LOT1", sku="SKU1", qty=10, entry_no="E1", account_book="T1", expiry="2027-01-01")
+    repo.receive_lot(lot, "S1", 0.0)
+    repo.record_order(_bundle("O1"), ParcelState.ALLOCATED, 1.0, allocations=[("LOT1", "SKU1", 2, "S1", "n")])
+    repo.upsert_task(TaskRow(task_id="T1", kind="pick", state="queued", orders="O1", created_at=1.0))
+    repo.upsert_robot(RobotRow(serial="R1", manufacturer="m", kind="picking", state="idle"))
+    repo.expect_command("K1", "cv", "{}", 30.0, 1.0)
+    dirty: list[object] = []
+    event.listen(repo._work, "before_flush", lambda s, *_: dirty.extend([*s.dirty, *s.deleted]))
+    repo.transition(["O1"], ParcelState.WAVED, 2.0, "T1", task_id="T1")
+    repo.save_plan("T1", "pick", "R1", '{"plan": 1}', 3.0)
+    repo.upsert_robot(RobotRow(serial="R1", manufacturer="m", kind="picking", state="busy", task_id="T1"))
+    repo.adjust("ADJ1", "LOT1", -1, "count", 3.0)
+    repo.command_done("K1")
+    repo.finish_task("T1", "pick", "done", "R1", 4.0)
+    assert dirty == []
+    with repo.session() as s:
+        parcel, task = s.get(ParcelRow, "O1"), s.get(TaskRow, "T1")
+        robot, row = s.get(RobotRow, "R1"), s.get(LotRow, "LOT1")
+        assert parcel is not None and (parcel.state, parcel.task_id, parcel.updated_at) == (
+            "waved",
+            "T1",
+            2.0,
+        )
+        assert task is not None and (task.state, task.robot, task.plan) == ("done", "R1", '{"plan": 1}')
+        assert (task.assigned_at, task.done_at, task.orders) == (3.0, 4.0, "O1")
+        assert robot is not None and (robot.state, robot.task_id) == ("busy", "T1")
+        assert row is not None and (row.qty_on_hand, row.qty_allocated) == (9, 2)
+        assert s.get(CommandRow, "K1") is None
+    with repo.unit() as s:  # the held objects carry what was stored
+        held = repo._get(s, ParcelRow, "O1")
+        assert held is not None and (held.state, held.task_id) == ("waved", "T1")
+    with pytest.raises(RuntimeError), repo.unit():  # a failed unit's statements roll back with it
+        repo.transition(["O1"], ParcelState.PICKING, 5.0, "R1")
+        repo.adjust("ADJ2", "LOT1", -5, "count", 5.0)
+        raise RuntimeError("handler failed")
+    assert repo.parcel_states() == {"waved": 1}
+    with repo.unit() as s:
+        held = repo._get(s, ParcelRow, "O1")
+        lot_row = repo._get(s, LotRow, "LOT1")
+        assert held is not None and held.state == "waved"
+        assert lot_row is not None and lot_row.qty_on_hand == 9
+    repo.expect_command("K1", "cv", "{}", 30.0, 6.0)  # a key answered before is a new row
+    with repo.session() as s:
+        assert s.get(CommandRow, "K1") is not None
+    repo.close()
+
+
+def test_an_order_is_stored_without_an_orm_flush_and_documents_stored_before_are_kept(tmp_path: Path) -> None:
+    """Payment and waybill are looked up by Core selects and every row inserted by Core: no ORM flush."""
+    from sqlalchemy import event
+
+    from wms.domain import Payment, Waybill
+    from wms.store.models import PaymentRow, WaybillRow
+
+    def full(order_no: str, pay_id: str, name: str) -> OrderBundle:
+        b = _bundle(order_no)
+        pay = Payment(
+            pay_code="P",
+            pay_transaction_id=pay_id,
+            order_no=order_no,
+            payer_id_type=1,
+            payer_id_number="110101199001010011",
+            payer_name=name,
+            amount_paid_fen=2000,
+            pay_time="20261111120000",
+        )
+        way = Waybill(
+            carrier="SF",
+            logistics_no=f"W{pay_id}",
+            order_no=order_no,
+            freight_fen=0,
+            insured_fee_fen=0,
+            weight_kg=1.0,
+            consignee="Li",
+            consignee_phone="1",
+            consignee_address="Zhengzhou",
+        )
+        return b.model_copy(update={"payment": pay, "waybill": way})
+
+    repo = Repo(connect(f"sqlite:///{tmp_path / 'o.db'}", fresh=True))
+    flushes: list[int] = []
+    event.listen(repo._work, "after_flush", lambda *_: flushes.append(1))
+    repo.record_order(full("O1", "T1", "Li"), ParcelState.ALLOCATED, 1.0)
+    assert flushes == []  # its rows went in as Core inserts: nothing for the ORM to flush
+    repo.record_order(full("O2", "T1", "Wang"), ParcelState.REJECTED, 2.0, reason="DUPLICATE")
+    with repo.session() as s:
+        pay = s.get(PaymentRow, "T1")
+        assert pay is not None and (pay.order_no, pay.payer_name) == ("O1", "Li")  # the first one stays
+        assert s.get(WaybillRow, "WT1") is not None
+    assert repo.has_order("O2") and not repo.has_order("O3")
+    doc = repo.order_document("O1")
+    assert doc is not None and OrderBundle.model_validate_json(doc) == full("O1", "T1", "Li")
+    assert repo.order_document("O3") is None
+    repo.close()
+
+
+def test_new_rows_go_in_by_core_inserts_held_as_stored_and_a_failed_unit_leaves_none_behind(
+    tmp_path: Path,
+) -> None:
+    """A new parcel, task or command is in the database at once and its held object is clean and stored."""
+    from wms.store.models import CommandRow, TaskRow
+
+    repo = Repo(connect(f"sqlite:///{tmp_path / 'n.db'}", fresh=True))
+    lot = LotReceipt(lot="LOT1", sku="SKU1", qty=10, entry_no="E1", account_book="T1", expiry="2027-01-01")
+    with repo.unit() as s:
+        repo.receive_lot(lot, "S1", 0.0)
+        repo.record_order(
+            _bundle("O1"), ParcelState.ALLOCATED, 1.0, allocations=[("LOT1", "SKU1", 2, "S1", "n")]
+        )
+        repo.upsert_task(TaskRow(task_id="T1", kind="pick", state="queued", orders="O1", created_at=1.0))
+        repo.save_plan("T2", "sort", "R1", "{}", 1.0)
+        repo.expect_command("K1", "cv", "{}", 30.0, 1.0)
+        assert not (s.new or s.dirty)  # nothing left for a flush
+        for cls, key in (
+            (ParcelRow, "O1"),
+            (TaskRow, "T1"),
+            (TaskRow, "T2"),
+            (CommandRow, "K1"),
+            (LotRow, "LOT1"),
+        ):
+            row = repo._get(s, cls, key)
+            assert row is not None and row in s and not s.is_modified(row)
+    with repo.session() as s:
+        task = s.get(TaskRow, "T2")
+        assert task is not None and (task.state, task.robot, task.assigned_at) == ("assigned", "R1", 1.0)
+    with pytest.raises(RuntimeError), repo.unit():
+        repo.record_order(
+            _bundle("O2"), ParcelState.ALLOCATED, 2.0, allocations=[("LOT1", "SKU1", 2, "S1", "n")]
+        )
+        raise RuntimeError("handler failed")
+    repo.record_order(_bundle("O2"), ParcelState.ALLOCATED, 3.0, allocations=[("LOT1", "SKU1", 2, "S1", "n")])
+    assert repo.parcel_states() == {"allocated": 2}
+    assert repo.ledger_check()["balanced"]
+    repo.close()

@@ -6,8 +6,11 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import TypeVar
 
-from sqlalchemy import func, insert
-from sqlalchemy.engine import Engine
+from sqlalchemy import Delete, Executable, Update, bindparam, delete, func, insert, update
+from sqlalchemy import select as core_select
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.orm import make_transient_to_detached
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, SQLModel, select
 
 from wms.domain import TERMINAL_STATES, LedgerKind, LotReceipt, OrderBundle, ParcelState, Sku
@@ -38,11 +41,29 @@ from wms.store.models import (
 )
 
 T = TypeVar("T", bound=SQLModel)
+_KEY = bindparam("key")
+_PAYMENT = core_select(PaymentRow.pay_transaction_id).where(PaymentRow.pay_transaction_id == _KEY)
+_WAYBILL = core_select(WaybillRow.logistics_no).where(WaybillRow.logistics_no == _KEY)
+_DOCUMENT = core_select(OrderRow.document).where(OrderRow.order_no == _KEY)
+_ORDER_NO = core_select(OrderRow.order_no).where(OrderRow.order_no == _KEY)
 
 
 def _clean(s: Session) -> bool:
     """Whether the session holds no new, deleted or modified objects to flush."""
     return not (s.new or s.deleted or s.identity_map.check_modified())
+
+
+def _stored(row: SQLModel) -> bool:
+    """Whether the row is in the database already (persistent), not only added to the session."""
+    return row._sa_instance_state.key is not None  # type: ignore[attr-defined]
+
+
+def _by_key(cls: type[SQLModel]) -> tuple[Update, Delete]:
+    """An UPDATE (columns from the parameters) and a DELETE of one row of ``cls`` by ``_key``."""
+    table = cls.__table__  # type: ignore[attr-defined]
+    (pk,) = table.primary_key.columns
+    where = pk == bindparam("_key")
+    return update(table).where(where), delete(table).where(where)
 
 
 class Repo:
@@ -53,8 +74,11 @@ class Repo:
         self._unit: Session | None = None
         # One session for the controller's units: rows it loaded stay in its identity map between
         # transactions (weakly held, never expired: only this controller writes them), so a parcel read
-        # in one event is not selected again in the next.
-        self._work = Session(engine, expire_on_commit=False)
+        # in one event is not selected again in the next. On SQLite it keeps one connection for all of
+        # them instead of taking one from the pool and giving it back per unit (a file on this machine:
+        # no link to lose, which the pool's pre-ping guards against on PostgreSQL).
+        self._conn: Connection | None = engine.connect() if engine.dialect.name == "sqlite" else None
+        self._work = Session(self._conn or engine, expire_on_commit=False)
         # Rows of live things (open parcels and tasks, lots, robots, pending commands) held strongly, so
         # that the identity map keeps them between units; a row leaves when its thing closes.
         self._live: dict[tuple[type[SQLModel], str], SQLModel] = {}
@@ -62,6 +86,9 @@ class Repo:
         # Append-only rows (parcel events, ledger entries, order lines) go in with one multi-row INSERT
         # per table at the end of their unit, in its transaction: no ORM bookkeeping per row.
         self._appends: dict[type[SQLModel], list[dict[str, object]]] = {}
+        # Rows of the hot tables change through Core statements by primary key (`_write`), not the ORM's
+        # unit of work: their held objects take the values without history, so no flush looks at them.
+        self._by_key = {cls: _by_key(cls) for cls in (ParcelRow, TaskRow, RobotRow, LotRow, CommandRow)}
         self._prime()
 
     def _prime(self) -> None:
@@ -79,6 +106,12 @@ class Repo:
                 self._hold(row, row.key)
         self._complete = {LotRow, RobotRow, TaskRow, CommandRow}
 
+    def close(self) -> None:
+        """Close the controller's session and the connection it keeps (SQLite)."""
+        self._work.close()
+        if self._conn is not None:
+            self._conn.close()
+
     def session(self) -> Session:
         """A new session of its own (use as a context manager), e.g. for reports."""
         return Session(self.engine, expire_on_commit=False)
@@ -93,23 +126,37 @@ class Repo:
         self._unit = s
         try:
             yield s
-            for cls, rows in self._appends.items():
-                if rows:
-                    s.execute(insert(cls), rows)
-            self._appends = {}
+            self._write_appends(s)
             if s.in_transaction() or not _clean(s):
                 s.commit()
             # else: the unit read and wrote nothing (e.g. a robot state that changed no row); committing
             # would only begin and end an empty session transaction, which costs more than the unit did.
         except BaseException:
             self._appends = {}
-            s.rollback()  # expires what the session holds: the next read reloads it from the database
+            s.rollback()
+            s.expunge_all()  # rows the failed unit stored are gone: the next read loads from the database
             self._live.clear()  # rows added in the failed unit were never stored
             self._complete.clear()
             self._prime()
             raise
         finally:
             self._unit = None
+
+    def _write_appends(self, s: Session) -> None:
+        """Write the unit's append-only rows: one Core executemany per table, after what the ORM holds."""
+        appends, self._appends = self._appends, {}
+        tables = [(cls, rows) for cls, rows in appends.items() if rows]
+        if not tables:
+            return
+        s.flush()  # first what the ORM holds, as the autoflush of an ORM insert would
+        conn = s.connection()
+        for cls, rows in tables:
+            conn.execute(insert(cls.__table__), rows)  # type: ignore[attr-defined]
+
+    def _read(self, s: Session, stmt: Executable, key: str) -> object:
+        """The first column of the first row of a Core select by ``key`` (after a flush, as an ORM query)."""
+        s.flush()  # what the unit holds pending first, as the autoflush of an ORM query would
+        return s.connection().execute(stmt, {"key": key}).scalar()
 
     def _get(self, s: Session, cls: type[T], key: str) -> T | None:
         """A live row by primary key, from memory if held, else loaded (and held)."""
@@ -119,6 +166,17 @@ class Repo:
             if row is not None:
                 self._live[(cls, key)] = row
         return row  # type: ignore[return-value]
+
+    def _insert(self, s: Session, row: T, key: str | None = None) -> T:
+        """Store a new row by a Core INSERT now; with ``key`` its object is held, persistent and clean."""
+        table = type(row).__table__  # type: ignore[attr-defined]
+        values = {c.name: getattr(row, c.name) for c in table.columns}
+        values = {k: v for k, v in values.items() if v is not None or not table.c[k].primary_key}
+        s.connection().execute(insert(table), values)
+        if key is not None:  # as if loaded: later changes go through `_write`
+            make_transient_to_detached(row)
+            s.add(self._hold(row, key))
+        return row
 
     def _hold(self, row: T, key: str) -> T:
         self._live[(type(row), key)] = row
@@ -135,11 +193,32 @@ class Repo:
         """Insert a row or copy its values onto the stored one."""
         old = self._get(s, type(row), key)
         if old is None:
-            s.add(self._hold(row, key))
+            self._insert(s, row, key)
             return
-        for name in type(row).model_fields:
-            setattr(old, name, getattr(row, name))
-        s.add(old)
+        self._write(s, old, {name: getattr(row, name) for name in type(row).model_fields})
+
+    def _write(self, s: Session, row: SQLModel, values: dict[str, object]) -> None:
+        """Change columns of a row: by an UPDATE now if it is stored, else in the INSERT to come."""
+        # A stored row's object takes the values without ORM history (`_update`): no flush looks at it.
+        if not _stored(row):
+            for name, value in values.items():
+                setattr(row, name, value)
+            return
+        changed = {name: value for name, value in values.items() if getattr(row, name) != value}
+        if changed:
+            self._update(s, type(row), [(row, changed)])
+
+    def _update(
+        self, s: Session, cls: type[SQLModel], rows: list[tuple[SQLModel, dict[str, object]]]
+    ) -> None:
+        """UPDATE stored rows of ``cls`` (one executemany when they change the same columns)."""
+        stmt, _ = self._by_key[cls]
+        key = cls.__table__.primary_key.columns[0].name  # type: ignore[attr-defined]
+        params = [{**values, "_key": getattr(row, key)} for row, values in rows]
+        s.connection().execute(stmt, params)
+        for row, values in rows:
+            for name, value in values.items():
+                set_committed_value(row, name, value)
 
     # master data -----------------------------------------------------------------------------------
 
@@ -156,7 +235,8 @@ class Repo:
         with self.unit() as s:
             if self._get(s, LotRow, lot.lot) is not None:
                 return False
-            row = self._hold(
+            self._insert(
+                s,
                 LotRow(
                     lot=lot.lot,
                     sku=lot.sku,
@@ -170,7 +250,6 @@ class Repo:
                 ),
                 lot.lot,
             )
-            s.add(row)
             self._append(
                 LedgerEntry,
                 ts=now,
@@ -195,7 +274,11 @@ class Repo:
         """Store an order with its documents, its parcel, the first event and any stock reservation."""
         o, p, w = bundle.order, bundle.payment, bundle.waybill
         with self.unit() as s:
-            s.add(
+            # documents stored before under the same number are kept (checked before anything is added)
+            new_payment = p is not None and self._read(s, _PAYMENT, p.pay_transaction_id) is None
+            new_waybill = w is not None and self._read(s, _WAYBILL, w.logistics_no) is None
+            self._insert(
+                s,
                 OrderRow(
                     order_no=o.order_no,
                     order_type=o.order_type,
@@ -209,7 +292,7 @@ class Repo:
                     route=w.route if w else "",
                     received_at=now,
                     document=bundle.model_dump_json(),
-                )
+                ),
             )
             for line in o.lines:
                 self._append(
@@ -221,8 +304,9 @@ class Repo:
                     price_fen=line.price_fen,
                     total_fen=line.total_fen,
                 )
-            if p is not None and s.get(PaymentRow, p.pay_transaction_id) is None:
-                s.add(
+            if p is not None and new_payment:
+                self._insert(
+                    s,
                     PaymentRow(
                         pay_transaction_id=p.pay_transaction_id,
                         order_no=p.order_no,
@@ -230,10 +314,11 @@ class Repo:
                         payer_id_number=p.payer_id_number,
                         payer_name=p.payer_name,
                         amount_paid_fen=p.amount_paid_fen,
-                    )
+                    ),
                 )
-            if w is not None and s.get(WaybillRow, w.logistics_no) is None:
-                s.add(
+            if w is not None and new_waybill:
+                self._insert(
+                    s,
                     WaybillRow(
                         logistics_no=w.logistics_no,
                         order_no=w.order_no,
@@ -241,7 +326,7 @@ class Repo:
                         route=w.route,
                         freight_fen=w.freight_fen,
                         weight_kg=w.weight_kg,
-                    )
+                    ),
                 )
             done = now if state == ParcelState.REJECTED else None
             parcel = ParcelRow(
@@ -253,26 +338,27 @@ class Repo:
                 reason=reason,
                 done_at=done,
             )
-            s.add(parcel if state in TERMINAL_STATES else self._hold(parcel, o.order_no))
+            self._insert(s, parcel, None if state in TERMINAL_STATES else o.order_no)
             self._append(
                 ParcelEvent, order_no=o.order_no, ts=now, from_state="", to_state=state, detail=reason
             )
             for lot, sku, qty, slot, node in allocations or []:
-                s.add(AllocationRow(order_no=o.order_no, lot=lot, sku=sku, qty=qty, slot=slot, node=node))
+                self._insert(
+                    s, AllocationRow(order_no=o.order_no, lot=lot, sku=sku, qty=qty, slot=slot, node=node)
+                )
                 row = self._get(s, LotRow, lot)
                 assert row is not None, f"allocation from unknown lot {lot}"
-                row.qty_allocated += qty
-                s.add(row)
+                self._write(s, row, {"qty_allocated": row.qty_allocated + qty})
 
     def order_document(self, order_no: str) -> str | None:
         """The order as received (its three documents as JSON), or None if it never arrived."""
         with self.unit() as s:
-            return s.exec(select(OrderRow.document).where(OrderRow.order_no == order_no)).first()
+            return self._read(s, _DOCUMENT, order_no)  # type: ignore[return-value]
 
     def has_order(self, order_no: str) -> bool:
         """Whether an order with this number arrived (open or closed), without reading its documents."""
         with self.unit() as s:
-            return s.exec(select(OrderRow.order_no).where(OrderRow.order_no == order_no)).first() is not None
+            return self._read(s, _ORDER_NO, order_no) is not None
 
     def transition(
         self, order_nos: Iterable[str], to: ParcelState, now: float, detail: str = "", **fields: object
@@ -290,6 +376,7 @@ class Repo:
         detail: str,
         fields: dict[str, object],
     ) -> None:
+        stored: list[tuple[SQLModel, dict[str, object]]] = []
         for order_no in order_nos:
             row = self._get(s, ParcelRow, order_no)
             if row is None:
@@ -299,11 +386,13 @@ class Repo:
             self._append(
                 ParcelEvent, order_no=order_no, ts=now, from_state=row.state, to_state=to, detail=detail
             )
-            row.state = to
-            row.updated_at = now
-            for k, v in fields.items():
-                setattr(row, k, v)
-            s.add(row)
+            values = {"state": to, "updated_at": now, **fields}
+            if _stored(row):
+                stored.append((row, values))
+            else:
+                self._write(s, row, values)
+        if stored:  # the same columns for every parcel: one executemany
+            self._update(s, ParcelRow, stored)
 
     def note(self, order_no: str, now: float, detail: str) -> None:
         """Append an event that changes no state (e.g. a customs receipt) to a parcel's history."""
@@ -328,9 +417,10 @@ class Repo:
             for alloc in s.exec(select(AllocationRow).where(AllocationRow.order_no == order_no)).all():
                 lot = self._get(s, LotRow, alloc.lot)
                 assert lot is not None
-                lot.qty_allocated -= alloc.qty
+                change: dict[str, object] = {"qty_allocated": lot.qty_allocated - alloc.qty}
                 if kind is not None:
-                    lot.qty_on_hand -= alloc.qty
+                    change["qty_on_hand"] = lot.qty_on_hand - alloc.qty
+                self._write(s, lot, change)
                 self._append(
                     LedgerEntry,
                     ts=now,
@@ -340,22 +430,29 @@ class Repo:
                     qty=alloc.qty,
                     ref=order_no,
                 )
-                s.add(lot)
             self._transition(s, [order_no], to, now, reason, {"reason": reason, "done_at": now})
 
     def dispatch(self, manifest_id: str, carrier: str, order_nos: list[str], now: float) -> None:
         """Close a carrier manifest: every parcel dispatched and its goods released from the ledger."""
         with self.unit() as s:
-            s.add(
-                ManifestRow(manifest_id=manifest_id, carrier=carrier, departed_at=now, parcels=len(order_nos))
+            self._insert(
+                s,
+                ManifestRow(
+                    manifest_id=manifest_id, carrier=carrier, departed_at=now, parcels=len(order_nos)
+                ),
             )
             allocs = s.exec(select(AllocationRow).where(AllocationRow.order_no.in_(order_nos))).all()  # type: ignore[attr-defined]
             for alloc in allocs:
                 lot = self._get(s, LotRow, alloc.lot)
                 assert lot is not None
-                lot.qty_allocated -= alloc.qty
-                lot.qty_on_hand -= alloc.qty
-                s.add(lot)
+                self._write(
+                    s,
+                    lot,
+                    {
+                        "qty_allocated": lot.qty_allocated - alloc.qty,
+                        "qty_on_hand": lot.qty_on_hand - alloc.qty,
+                    },
+                )
                 self._append(
                     LedgerEntry,
                     ts=now,
@@ -451,8 +548,7 @@ class Repo:
         lot = self._get(s, LotRow, lot_id)
         if lot is None:
             raise KeyError(f"no lot {lot_id}")
-        lot.qty_on_hand += qty
-        s.add(lot)
+        self._write(s, lot, {"qty_on_hand": lot.qty_on_hand + qty})
         self._append(LedgerEntry, ts=now, lot=lot_id, sku=lot.sku, kind=kind, qty=qty, ref=ref)
 
     def adjustment(self, adjustment_no: str) -> AdjustmentRow | None:
@@ -474,12 +570,12 @@ class Repo:
     def declare(self, row: DeclarationRow) -> None:
         """Store an inventory list."""
         with self.unit() as s:
-            s.add(row)
+            self._insert(s, row)
 
     def inspection(self, row: InspectionRow) -> None:
         """Record a gate decision."""
         with self.unit() as s:
-            s.add(row)
+            self._insert(s, row)
 
     # robots, tasks, alarms -------------------------------------------------------------------------
 
@@ -496,27 +592,28 @@ class Repo:
     def save_plan(self, task_id: str, kind: str, robot: str, plan: str, now: float) -> None:
         """Keep the VDA 5050 order a robot is driving for a task, so a restarted controller resumes it."""
         with self.unit() as s:
-            row = self._get(s, TaskRow, task_id) or self._hold(
-                TaskRow(task_id=task_id, kind=kind, state="assigned", created_at=now), task_id
-            )
-            row.state, row.robot, row.plan = "assigned", robot, plan
-            row.assigned_at = row.assigned_at or now
-            s.add(row)
+            row = self._get(s, TaskRow, task_id)
+            values: dict[str, object] = {"state": "assigned", "robot": robot, "plan": plan}
+            if row is None:
+                self._insert(
+                    s, TaskRow(task_id=task_id, kind=kind, created_at=now, assigned_at=now, **values), task_id
+                )
+            else:
+                self._write(s, row, {**values, "assigned_at": row.assigned_at or now})
 
     def finish_task(self, task_id: str, kind: str, state: str, robot: str, now: float) -> None:
         """Mark a task done or failed, keeping what was recorded when it was created."""
         with self.unit() as s:
-            row = (
-                self._get(s, TaskRow, task_id)
-                or s.get(TaskRow, task_id)  # finished before (a repeated report)
-                or TaskRow(task_id=task_id, kind=kind, state=state, created_at=now)
-            )
+            row = self._get(s, TaskRow, task_id) or s.get(TaskRow, task_id)  # or finished before (repeated)
+            values: dict[str, object] = {"state": state, "robot": robot, "done_at": now}
+            if row is None:
+                row = self._insert(s, TaskRow(task_id=task_id, kind=kind, created_at=now, **values), task_id)
+            else:
+                self._write(s, row, values)
             if state == "done":  # a failed task is queued again under its id
                 self._forget(TaskRow, task_id)
             else:
                 self._hold(row, task_id)
-            row.state, row.robot, row.done_at = state, robot, now
-            s.add(row)
 
     def expect_command(self, key: str, topic: str, payload: str, timeout_s: float, now: float) -> None:
         """Remember a device command until its answer arrives."""
@@ -530,7 +627,10 @@ class Repo:
         with self.unit() as s:
             row = self._get(s, CommandRow, key)
             self._forget(CommandRow, key)
-            if row is not None:
+            if row is not None and _stored(row):
+                s.connection().execute(self._by_key[CommandRow][1], {"_key": key})
+                s.expunge(row)  # gone: a command sent again under this key is a new row
+            elif row is not None:
                 s.delete(row)
 
     def boot(self, now: float, resumed: bool) -> int:
@@ -550,7 +650,7 @@ class Repo:
     def alarm(self, row: AlarmRow) -> None:
         """Append an alarm."""
         with self.unit() as s:
-            s.add(row)
+            self._insert(s, row)
 
     # checks ----------------------------------------------------------------------------------------
 

@@ -348,6 +348,7 @@ def run_day(
         run_s = time.perf_counter() - wall0
         end = summary(shift, run_s, "virtual", "in-process")
         result = measure(shift, probe, cfg, opts, drained)
+        shift.controller.repo.close()
         shift.controller.repo.engine.dispose()
     wall_s = time.perf_counter() - wall0
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # KB on Linux

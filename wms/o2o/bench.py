@@ -228,6 +228,7 @@ def run_one(cfg: WarehouseConfig, customs: CustomsConfig, opts: BenchOptions, ra
             sim_s=round(ctl.clock.now() - shift.start, 1),
             wall_s=round(time.perf_counter() - t0, 1),
         )
+        ctl.repo.close()
         ctl.repo.engine.dispose()
     return out
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from wms.picking.batching import PickOrder
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
 
 RouteLength = Callable[[Sequence[Pick]], float]
 BATCH_METHODS = ("fcfs", "seed", "savings", "fcfs+ls", "seed+ls", "savings+ls")
+ROUTE_LENGTHS_KEPT = 1 << 16  # exact route lengths the controller's waves remember (a few MB)
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +85,15 @@ def router(block: Block, method: str = "exact", time_limit_s: float = 0.1) -> Ro
         return route(block, picks, method, time_limit_s).length_m
 
     return length
+
+
+# A pure function of plain data (the exact route depends on the set of points only, not on their order
+# or repeats), so it is remembered across the controller's waves: the same pick faces, alone and in
+# pairs, come back wave after wave.
+@lru_cache(maxsize=ROUTE_LENGTHS_KEPT)
+def route_length(block: Block, points: frozenset[Pick]) -> float:
+    """Exact length of the shortest route from the depot through a set of valid points and back."""
+    return exact_length(block, sorted(points))
 
 
 def check_orders(orders: Sequence[BatchOrder], cart: Cart) -> None:
@@ -339,5 +350,8 @@ def batch_pick_orders(
             pts.append(p)
         count = 1 if items is None else items[o.order_no]
         rows.append(BatchOrder(o.order_no, tuple(pts), count, 0.0, o.due))
-    plan = make_batches(rows, cart, router(block), method, timing, block.aisle_pitch_m)
+    # every point came from layout_point (a valid Pick): their set is the key of the remembered lengths
+    plan = make_batches(
+        rows, cart, lambda picks: route_length(block, frozenset(picks)), method, timing, block.aisle_pitch_m
+    )
     return [[queue[i] for i in b] for b in plan.batches]
