@@ -1,0 +1,28 @@
+"""``tools/day_diff.py``: two day JSONs compare equal apart from wall time and memory, and differ by name."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tools.day_diff import diff, main
+
+
+def test_timing_fields_are_ignored_and_everything_else_is_named(tmp_path: Path) -> None:
+    old = {"wall_s": 90.1, "peak_rss_mb": 180, "orders": {"placed": 10, "hours": [1, 2]}, "ok": True}
+    new = {"wall_s": 70.3, "peak_rss_mb": 182, "orders": {"placed": 10, "hours": [1, 2]}, "ok": True}
+    assert diff(old, new) == []
+    new["orders"] = {"placed": 11, "hours": [1, 2, 3]}
+    new["ok"] = 1  # equal in Python, but not the same JSON
+    assert diff(old, new) == [
+        "ok: True != 1",
+        "orders.hours: 2 items != 3 items",
+        "orders.placed: 10 != 11",
+    ]
+    a, b = tmp_path / "a.json", tmp_path / "b.json"
+    a.write_text(json.dumps(old))
+    b.write_text(json.dumps(old | {"wall_s": 1.0}))
+    assert main([str(a), str(b)]) == 0
+    b.write_text(json.dumps(new))
+    assert main([str(a), str(b)]) == 1
+    assert main([str(a)]) == 2
