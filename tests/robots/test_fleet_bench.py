@@ -157,3 +157,11 @@ def test_emulated_robot_states_are_schema_valid_through_an_order() -> None:
         msg = json.loads(payload)
         assert [e.message for e in validator.iter_errors(msg)] == []
         parse_state(payload)
+
+
+def test_the_bench_floor_plans_a_path_once_and_gives_each_caller_its_own_list() -> None:
+    fmap = grid_map()
+    first = fmap.path("G0-0", "G2-3")
+    assert first == ["G0-0", "G0-1", "G0-2", "G0-3", "G1-3", "G2-3"]
+    first.append("G9-9")
+    assert fmap.path("G0-0", "G2-3") == first[:-1]

@@ -73,14 +73,17 @@ def grid_map(size: int = GRID) -> FleetMap:
         r, c = node[1:].split("-")
         return int(r), int(c)
 
-    @functools.lru_cache(maxsize=size**4)  # a static map: every path is planned once (callers copy)
-    def path(a: str, b: str) -> list[str]:
+    @functools.lru_cache(maxsize=size**4)  # a static map: every path is planned once
+    def planned(a: str, b: str) -> tuple[str, ...]:
         (r0, c0), (r1, c1) = rc(a), rc(b)
         step_c = 1 if c1 >= c0 else -1
         step_r = 1 if r1 >= r0 else -1
         out = [f"G{r0}-{c}" for c in range(c0, c1 + step_c, step_c)]
         out += [f"G{r}-{c1}" for r in range(r0 + step_r, r1 + step_r, step_r)]
-        return out
+        return tuple(out)
+
+    def path(a: str, b: str) -> list[str]:
+        return list(planned(a, b))  # each caller its own list, as `Layout.path` gives
 
     def distance(a: str, b: str) -> float:
         (r0, c0), (r1, c1) = rc(a), rc(b)
