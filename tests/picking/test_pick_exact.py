@@ -9,6 +9,7 @@ import pytest
 
 from wms.config import CONFIG_DIR, load_warehouse
 from wms.layout import Layout, bay_node
+from wms.picking import exact as exact_mod
 from wms.picking.block import Block, Pick, PickError
 from wms.picking.exact import exact_length, exact_route, path_length
 from wms.picking.heuristics import HEURISTICS
@@ -41,6 +42,25 @@ def test_exact_equals_brute_force_and_its_sequence(cross: int) -> None:
         assert block.sequence_length(picks, r.sequence) == pytest.approx(r.length_m, abs=1e-9)
         assert r.length_m == pytest.approx(_brute(block, picks, block.depot, block.depot), abs=1e-9)
         assert exact_length(block, picks) == pytest.approx(r.length_m, abs=1e-9)
+
+
+@pytest.mark.parametrize("cross", [2, 3])
+def test_the_length_alone_equals_the_traced_route_on_wide_blocks_with_empty_aisles(cross: int) -> None:
+    # exact_length steps over a run of aisles without picks in one min-plus product; the traced
+    # programme walks them one by one: both must agree, between any ends
+    rng = random.Random(30 + cross)
+    exact_mod._empty_run.cache_clear()
+    for _ in range(200):
+        block = Block(rng.randint(8, 30), rng.choice([18.0, 36.0]), rng.choice([2.5, 3.0]), cross, 0)
+        ys = block.cross_ys
+        spots = [*ys, *(round(rng.uniform(0, block.aisle_length_m), 1) for _ in range(5))]
+        picks = [Pick(rng.randrange(block.aisles), rng.choice(spots)) for _ in range(rng.randint(1, 8))]
+        ends = [None, None]
+        if rng.random() < 0.4:
+            ends = [Pick(rng.randrange(block.aisles), rng.choice(ys)) for _ in range(2)]
+        r = exact_route(block, picks, *ends)
+        assert exact_length(block, picks, *ends) == pytest.approx(r.length_m, abs=1e-9)
+    assert exact_mod._empty_run.cache_info().currsize > 5  # runs of several lengths were stepped over
 
 
 @pytest.mark.parametrize("cross", [2, 3])

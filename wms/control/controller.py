@@ -64,7 +64,7 @@ from wms.picking.ortools_route import route_on_layout
 from wms.picking.routing import nearest_neighbour
 from wms.robots.assignment import min_cost_assignment
 from wms.slotting.putaway import plan_putaway, propose_reslot
-from wms.sorting.chute_plan import FirstFreeChutePlan
+from wms.sorting.chute_plan import SpreadChutePlan, destinations
 from wms.sorting.grid import SortGrid, build_grid
 from wms.store.models import (
     AlarmRow,
@@ -180,7 +180,7 @@ class Controller(StockMoves):
         self.pick_queue: deque[tuple[str, list[str]]] = deque()
         self.induct_queues: dict[str, deque[str]] = {i: deque() for i in self.grid.inducts}
         self._induct_turn = 0
-        self.chute_plan = FirstFreeChutePlan(self.grid.chutes)
+        self.chute_plan = SpreadChutePlan(self.grid.chutes, destinations(cfg.carriers), self.grid.distance)
         self.chutes: dict[str, Chute] = {}
         self.bags: dict[str, list[str]] = {}
         self.conveyor_jobs: dict[str, tuple[str, str, str]] = {}  # cmd_id → (parcel or bag, kind, to)
@@ -368,7 +368,7 @@ class Controller(StockMoves):
             self.lots[lot.lot] = LotView(lot.lot, lot.sku, lot.expiry, lot.qty_on_hand - lot.qty_allocated)
             self.sku_lots.setdefault(lot.sku, []).append(lot.lot)
             self.account_books[lot.lot] = lot.account_book
-        self.chute_plan.assigned.update(snap.chutes)
+        self.chute_plan.restore(snap.chutes)
         for c in snap.closed:
             self.tally.restore(c.state, c.count, c.in_sla)
         for order_no, reason in snap.holds:
@@ -873,21 +873,21 @@ class Controller(StockMoves):
         return [i for i in self.induct_queues if i not in blocked] or list(self.induct_queues)
 
     def _next_induct(self, order_no: str) -> str:
-        """The induct for a packed parcel: near its chute, unless parcels queue there.
+        """The induct for a packed parcel: near a chute of its destination, unless parcels queue there.
 
         Each parcel queued at an induct or on the conveyor to it counts as ``INDUCT_QUEUE_M`` metres more
         of travel, so that parcels spread over the inducts rather than all robots (one per cell) queueing
         at one; among equals the inducts take turns.
         """
         p = self.parcels[order_no]
-        chute_id = self.chute_plan.chute_for(p.carrier, p.route)
-        ejects = self._chute_by_id[chute_id].eject if chute_id else []
         coming = Counter(dest for _, kind, dest in self.conveyor_jobs.values() if kind == "move")
         inducts = self._open_inducts()
         self._induct_turn = (self._induct_turn + 1) % len(inducts)
         turn = inducts[self._induct_turn :] + inducts[: self._induct_turn]
 
         def cost(i: str) -> float:
+            chute_id = self.chute_plan.chute_for(p.carrier, p.route, i)
+            ejects = self._chute_by_id[chute_id].eject if chute_id else []
             near = min((self.grid.distance(i, e) for e in ejects), default=0.0)
             return near + INDUCT_QUEUE_M * (len(self.induct_queues[i]) + coming[i])
 
@@ -927,7 +927,7 @@ class Controller(StockMoves):
 
     def _start_sort(self, robot: RobotView, order_no: str, induct: str) -> None:
         p = self.parcels[order_no]
-        chute_id = self.chute_plan.chute_for(p.carrier, p.route)
+        chute_id = self.chute_plan.chute_for(p.carrier, p.route, induct)
         if chute_id is None:
             self.alarm("error", "sorting", f"no free chute for {p.carrier}/{p.route}; {order_no} waits")
             return

@@ -287,7 +287,11 @@ def _instance(
     need[s[0]][s[1]] = EVEN if s == t else ODD
     need[t[0]][t[1]] = EVEN if s == t else ODD
     used = [p.aisle for p in pts] + [s[0], t[0]]
-    subs = [[_sub(ys[c], ys[c + 1], inside[a][c]) for c in range(k - 1)] for a in range(n)]
+    empty = [_SubAisle(ys[c], ys[c + 1], (), 0) for c in range(k - 1)]  # shared by every aisle without picks
+    subs = [
+        [_sub(ys[c], ys[c + 1], inside[a][c]) for c in range(k - 1)] if any(inside[a]) else empty
+        for a in range(n)
+    ]
     return _Instance(block, pts, s, t, subs, need, at, range(min(used), max(used) + 1))
 
 
@@ -328,7 +332,72 @@ def exact_length(
 ) -> float:
     """Length of the shortest route, without tracing the route itself (for batching's many calls)."""
     inst = _instance(block, picks, start, end)
-    return 0.0 if _trivial(inst) else _programme(inst)[0]
+    return 0.0 if _trivial(inst) else _optimum(inst)
+
+
+def _optimum(inst: _Instance) -> float:
+    """The programme's optimum alone: a run of aisles without picks or route ends is one min-plus step."""
+    k = inst.block.cross_aisles
+    tab = _tables(k)
+    combos = _combo_matrix(k)
+    hcost = np.array([sum(m) for m in tab.copies], dtype=float) * inst.block.aisle_pitch_m
+    value = np.full(len(tab.states), np.inf)
+    value[tab.start] = 0.0
+    last = inst.span[-1]
+    a = inst.span[0]
+    while a <= last:
+        run = 0
+        while a + run < last and not any(inst.need[a + run]) and not any(s.ys for s in inst.subs[a + run]):
+            run += 1
+        if run:
+            value = np.min(value[:, None] + _empty_run(inst.block, run), axis=0)
+            a += run
+            continue
+        per = np.array([sub.costs() for sub in inst.subs[a]])
+        value = _relax_value(value, tab.vertical, per[np.arange(k - 1)[None, :], combos].sum(axis=1))
+        value = _relax_value(value, _closing(k, tuple(inst.need[a]), a == last), hcost)
+        a += 1
+    best = float(value[tab.done])
+    if not math.isfinite(best):
+        raise PickError("no route exists for these picks")  # cannot happen on a valid block
+    return best
+
+
+def _relax_value(value: np.ndarray, step: _Step, add: np.ndarray) -> np.ndarray:
+    """`_relax` without the choices: the best value per destination state."""
+    out = np.full(len(value), np.inf)
+    out[step.dst] = np.minimum.reduceat(value[step.src] + add[step.key], step.starts)
+    return out
+
+
+@cache
+def _combo_matrix(k: int) -> np.ndarray:
+    return np.array(_tables(k).combos, dtype=np.int64).reshape(-1, k - 1)
+
+
+def _dense(step: _Step, add: np.ndarray, n: int) -> np.ndarray:
+    """A step as an n x n min-plus matrix: the cheapest transition from each state to each state."""
+    out = np.full((n, n), np.inf)
+    np.minimum.at(out, (step.src, np.repeat(step.dst, step.counts)), add[step.key])
+    return out
+
+
+@cache
+def _empty_run(block: Block, run: int) -> np.ndarray:
+    """Min-plus matrix of ``run`` consecutive aisles with no pick and no route end, inside the span."""
+    k = block.cross_aisles
+    tab = _tables(k)
+    n = len(tab.states)
+    if run > 1:
+        half = _empty_run(block, run // 2)
+        both = np.min(half[:, :, None] + half[None, :, :], axis=1)
+        return both if run % 2 == 0 else np.min(both[:, :, None] + _empty_run(block, 1)[None, :, :], axis=1)
+    ys = block.cross_ys
+    per = np.array([_SubAisle(ys[c], ys[c + 1], (), 0).costs() for c in range(k - 1)])
+    vertical = _dense(tab.vertical, per[np.arange(k - 1)[None, :], _combo_matrix(k)].sum(axis=1), n)
+    hcost = np.array([sum(m) for m in tab.copies], dtype=float) * block.aisle_pitch_m
+    closing = _dense(_closing(k, (FREE,) * k, False), hcost, n)
+    return np.min(vertical[:, :, None] + closing[None, :, :], axis=1)
 
 
 def exact_route(
@@ -393,8 +462,8 @@ def _node(aisle: int, u: object) -> tuple:
 
 def _sub(lo: float, hi: float, ys: list[float]) -> _SubAisle:
     uniq = tuple(sorted(set(ys)))
-    gaps = np.diff(uniq) if len(uniq) > 1 else np.zeros(0)
-    return _SubAisle(lo, hi, uniq, int(np.argmax(gaps)) if len(gaps) else 0)
+    gaps = [b - a for a, b in zip(uniq, uniq[1:], strict=False)]
+    return _SubAisle(lo, hi, uniq, gaps.index(max(gaps)) if gaps else 0)
 
 
 def path_length(

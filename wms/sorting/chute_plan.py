@@ -1,23 +1,98 @@
-"""Chute plan of the walking skeleton: each destination takes the first free chute nearest the inducts."""
+"""The controller's chute plan: each destination gets chutes in proportion to its volume, spread over the grid.
+
+A destination (carrier, route) with one chute near the inducts draws every robot carrying its parcels to
+one spot; with a dozen destinations and a hundred robots the aisles around those chutes lock up. Here the
+chutes are dealt out row by row from the inducts in D'Hondt order, so every row holds chutes of every
+destination in proportion to its share, and each induct sends a parcel to its destination's chute nearest
+to it. A few chutes farthest from the inducts stay spare, for destinations the configuration does not name
+(first come, first served).
+"""
 
 from __future__ import annotations
 
+import heapq
+from collections.abc import Callable, Iterable, Sequence
+
+from wms.config import Carrier
 from wms.sorting.grid import Chute
 
+Dest = tuple[str, str]
 
-class FirstFreeChutePlan:
-    """Destination (carrier, route) → chute, assigned on first demand from chutes ordered by distance."""
 
-    def __init__(self, chutes: list[Chute]) -> None:
-        self._order = [c.chute for c in sorted(chutes, key=lambda c: (c.induct_distance, c.chute))]
-        self.assigned: dict[tuple[str, str], str] = {}
+def seat_order(volumes: Sequence[float], seats: int) -> list[int]:
+    """Destination indices in the order D'Hondt awards ``seats`` seats: one each first, largest first."""
+    n = len(volumes)
+    first = sorted(range(n), key=lambda i: (-volumes[i], i))[: min(n, seats)]
+    order = list(first)
+    count = [1 if i in set(first) else 0 for i in range(n)]
+    heap = [(-volumes[i] / 2.0, i) for i in first]
+    heapq.heapify(heap)
+    while len(order) < seats and heap:
+        _, i = heapq.heappop(heap)
+        order.append(i)
+        count[i] += 1
+        heapq.heappush(heap, (-volumes[i] / (count[i] + 1), i))
+    return order
 
-    def chute_for(self, carrier: str, route: str) -> str | None:
-        """The destination's chute, taking a free one if it has none; None when every chute is taken."""
+
+def destinations(carriers: Iterable[Carrier]) -> list[tuple[Dest, float]]:
+    """Every (carrier, route) of the configuration with its expected share: the carrier's split evenly."""
+    return [((c.code, r), c.share / len(c.routes)) for c in carriers for r in c.routes]
+
+
+class SpreadChutePlan:
+    """Destination → its chutes, and for a parcel the destination's chute nearest the induct it leaves."""
+
+    def __init__(
+        self,
+        chutes: Sequence[Chute],
+        dests: Sequence[tuple[Dest, float]],
+        distance: Callable[[str, str], float],
+        spare: int = 1,
+    ) -> None:
+        rows = sorted(chutes, key=lambda c: (c.induct_distance, c.y, c.x, c.chute))
+        keep = max(len(rows) - spare, min(len(rows), len(dests)))
+        order = seat_order([v for _, v in dests], keep)
+        self.chutes: dict[Dest, list[Chute]] = {}
+        for chute, i in zip(rows, order, strict=False):
+            self.chutes.setdefault(dests[i][0], []).append(chute)
+        self.spare = [c.chute for c in rows[len(order) :]]
+        self.assigned: dict[Dest, str] = {}  # spare chutes taken by destinations outside the plan
+        self._distance = distance
+        self._by_id = {c.chute: c for c in chutes}
+        self._nearest: dict[tuple[Dest, str], str] = {}
+
+    def chute_ids(self, carrier: str, route: str) -> list[str]:
+        """The destination's chutes (a spare one, taken now, for a destination outside the plan)."""
         key = (carrier, route)
+        planned = self.chutes.get(key)
+        if planned:
+            return [c.chute for c in planned]
+        chute = self._spare_for(key)
+        return [chute] if chute else []
+
+    def chute_for(self, carrier: str, route: str, near: str) -> str | None:
+        """The destination's chute whose eject cells are nearest ``near``; None when it has none."""
+        key = (carrier, route)
+        if (key, near) not in self._nearest:
+            ids = self.chute_ids(carrier, route)
+            if not ids:
+                return None
+            self._nearest[(key, near)] = min(
+                ids, key=lambda c: (min(self._distance(near, e) for e in self._by_id[c].eject), c)
+            )
+        return self._nearest[(key, near)]
+
+    def restore(self, used: dict[Dest, str]) -> None:
+        """After a restart: spare chutes that destinations outside the plan had taken stay theirs."""
+        for key, chute in used.items():
+            if key not in self.chutes and chute in self.spare and chute not in self.assigned.values():
+                self.assigned[key] = chute
+
+    def _spare_for(self, key: Dest) -> str | None:
         if key not in self.assigned:
-            used = set(self.assigned.values())
-            free = next((c for c in self._order if c not in used), None)
+            taken = set(self.assigned.values())
+            free = next((c for c in self.spare if c not in taken), None)
             if free is None:
                 return None
             self.assigned[key] = free
