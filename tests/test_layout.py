@@ -9,6 +9,7 @@ from wms.layout import Layout, bay_node
 from wms.sorting.grid import build_grid
 
 CFG = load_warehouse(CONFIG_DIR / "warehouse.toml")
+CFG_CITY = load_warehouse(CONFIG_DIR / "city.toml")
 
 
 def test_distances_are_shortest_rectilinear_paths() -> None:
@@ -86,3 +87,12 @@ def test_sort_grid_chutes_are_reachable_from_every_induct() -> None:
             assert grid.distance(induct, chute.eject[0]) >= 1
     dists = [c.induct_distance for c in grid.chutes]
     assert dists == sorted(dists)
+
+
+def test_no_robot_drops_on_the_cell_that_leads_into_an_induct() -> None:
+    grid = build_grid(CFG_CITY.sortation, chargers=2)
+    above = {f"G{grid.pos[i][0] / grid.cell_m:.0f}_1" for i in grid.inducts}
+    under_chutes = [c for c in grid.chutes if f"G{c.x}_1" in above]
+    assert under_chutes  # the city grid has inducts right below chutes of the first row
+    for chute in grid.chutes:
+        assert not set(chute.eject) & above and len(chute.eject) >= 3

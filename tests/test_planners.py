@@ -13,7 +13,7 @@ from wms.picking.batching import PickOrder, fcfs_batches
 from wms.picking.routing import nearest_neighbour, route_length
 from wms.robots.assignment import min_cost_assignment, nearest_idle
 from wms.slotting.putaway import fits, nearest_free_slots
-from wms.sorting.chute_plan import FirstFreeChutePlan
+from wms.sorting.chute_plan import SpreadChutePlan, seat_order
 from wms.sorting.grid import Chute
 
 CFG = load_warehouse(CONFIG_DIR / "warehouse.toml")
@@ -82,13 +82,37 @@ def test_nearest_neighbour_route_visits_all_and_ends_at_pack() -> None:
     assert route_length(route, lay.distance) > 0
 
 
-def test_chute_plan_gives_each_destination_its_own_chute_nearest_first() -> None:
-    chutes = [Chute("C2", 0, 0, [], 5.0), Chute("C1", 0, 0, [], 1.0)]
-    plan = FirstFreeChutePlan(chutes)
-    assert plan.chute_for("SF", "north") == "C1"
-    assert plan.chute_for("SF", "north") == "C1"
-    assert plan.chute_for("EMS", "south") == "C2"
-    assert plan.chute_for("YTO", "east") is None
+def test_seat_order_gives_one_seat_each_then_follows_dhondt() -> None:
+    assert seat_order([1.0, 3.0], 5) == [1, 0, 1, 1, 1]  # 3/2, 3/3 and 3/4 all beat 1/2
+    assert seat_order([1.0, 1.0, 3.0], 8) == [2, 0, 1, 2, 2, 2, 2, 0]  # at 3/6 = 1/2 the lowest index first
+    assert sorted(seat_order([5.0, 1.0, 1.0], 2)) == [0, 1]  # fewer seats than destinations: largest first
+    assert seat_order([2.0, 1.0], 0) == []
+
+
+def test_chute_plan_deals_rows_to_every_destination_and_sends_a_parcel_to_the_nearest_chute() -> None:
+    # two rows of three chutes above inducts at x = 0 and x = 10; distance: metres along x, rows 1 apart
+    chutes = [Chute(f"C{y}{x}", x, y, [f"E{y}{x}"], float(y)) for y in (1, 2) for x in (0, 5, 10)]
+    pos = {f"E{y}{x}": (x, y) for y in (1, 2) for x in (0, 5, 10)} | {"I0": (0, 0), "I10": (10, 0)}
+
+    def distance(a: str, b: str) -> float:
+        return abs(pos[a][0] - pos[b][0]) + abs(pos[a][1] - pos[b][1])
+
+    plan = SpreadChutePlan(chutes, [(("SF", "north"), 3.0), (("EMS", "south"), 2.0)], distance, spare=1)
+    assert plan.spare == ["C210"]  # the farthest chute stays spare
+    sf, ems = plan.chute_ids("SF", "north"), plan.chute_ids("EMS", "south")
+    assert len(sf) == 3 and len(ems) == 2 and not set(sf) & set(ems)
+    assert {c[1] for c in sf} == {"1", "2"} and ems[0].startswith("C1")  # both destinations on the first row
+    for induct in ("I0", "I10"):
+        for dest, ids in ((("SF", "north"), sf), (("EMS", "south"), ems)):
+            best = min(distance(induct, f"E{c[1:]}") for c in ids)
+            got = plan.chute_for(*dest, induct)
+            assert got in ids and distance(induct, f"E{got[1:]}") == best
+    # a destination outside the plan takes the spare chute, and keeps it; then there is none left
+    assert plan.chute_for("YTO", "east", "I0") == "C210" == plan.chute_for("YTO", "east", "I10")
+    assert plan.chute_for("JD", "west", "I0") is None
+    again = SpreadChutePlan(chutes, [(("SF", "north"), 3.0), (("EMS", "south"), 2.0)], distance, spare=1)
+    again.restore({("YTO", "east"): "C210", ("SF", "north"): "C10"})  # planned destinations keep the plan
+    assert again.assigned == {("YTO", "east"): "C210"}
 
 
 def test_next_cutoff_in_local_time() -> None:

@@ -30,3 +30,30 @@ def test_no_fleet_scan_without_queued_work(tmp_path: Path, monkeypatch: pytest.M
     ctl._assign_picks()
     ctl._assign_sorts()
     assert scans == ["picking", "sorting"]
+
+
+def test_robots_sent_to_one_chute_drop_from_different_sides(tmp_path: Path) -> None:
+    shift, _ = virtual_shift(CFG, CUSTOMS, ShiftOptions(db_url=f"sqlite:///{tmp_path / 'a.db'}", seed=3))
+    ctl = shift.controller
+    shift.clock.run(until=shift.clock.now() + 5.0)
+    ctl.fleet.paused = True  # orders come in, but no robot is given work: they wait, allocated
+    shift.clock.run(until=shift.clock.now() + 600.0)
+    by_dest: dict[tuple[str, str], list[str]] = {}
+    for p in ctl.parcels.values():
+        if p.state.value in ("received", "allocated"):
+            by_dest.setdefault((p.carrier, p.route), []).append(p.order_no)
+    first, second = next(nos for nos in by_dest.values() if len(nos) >= 2)[:2]
+    robots = [r for r in ctl.fleet.robots.values() if r.kind == "sorting" and r.task is None][:2]
+    induct = ctl.grid.inducts[0]
+    ctl.fleet.paused = False  # (sends nothing by itself: the controller's ticks do not run here)
+    ctl.induct_queues[induct].extend([first, second])
+    ctl._start_sort(robots[0], first, induct)
+    ctl._start_sort(robots[1], second, induct)
+    ends = [r.task.final_node for r in robots if r.task is not None]
+    chute = ctl._chute_by_id[ctl.chute_plan.chute_for(*by_dest_key(ctl, first), induct) or ""]
+    assert len(ends) == 2 and ends[0] != ends[1] and set(ends) <= set(chute.eject)
+
+
+def by_dest_key(ctl: object, order_no: str) -> tuple[str, str]:
+    p = ctl.parcels[order_no]  # type: ignore[attr-defined]
+    return p.carrier, p.route

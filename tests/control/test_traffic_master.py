@@ -174,6 +174,24 @@ def test_three_robots_waiting_in_a_ring_are_untangled_by_one_stepping_aside() ->
     assert mover.node.replace("p", "t") in base(orders(bus, behind.serial)[-1]) and disjoint(traffic)
 
 
+def test_a_robot_may_step_aside_into_a_cell_it_holds_itself() -> None:
+    # a corridor G0_0 G1_0 G2_0 with one side cell G1_1 above G1_0: A (G1_0) and B (G2_0) head on
+    pos = {"G0_0": (0.0, 0.0), "G1_0": (1.0, 0.0), "G2_0": (2.0, 0.0), "G1_1": (1.0, 1.0)}
+    adjacent = {"G0_0": ["G1_0"], "G1_0": ["G0_0", "G2_0", "G1_1"], "G2_0": ["G1_0"], "G1_1": ["G1_0"]}
+    fleet, bus, _, traffic = master(pos, adjacent)
+    a, b = at(fleet, "sort-01", "G1_0"), at(fleet, "sort-02", "G2_0")
+    fleet.paused = True  # no deadlock breaking yet
+    fleet.send(a, "T-A", "sort", ["G1_0", "G2_0"], {})
+    fleet.send(b, "T-B", "sort", ["G2_0", "G0_0"], {})
+    fleet.paused = False
+    # A still holds the side cell it came from (as a robot's state may list a passed node as released)
+    traffic.cells.hold("sort-01", ["G1_0", "G1_1"])
+    assert "G0_0" in fleet._ways(["sort-01", "sort-02"], "sort-01")  # B's way out: A must go up
+    assert fleet._step_aside(traffic, a, fleet._ways(["sort-01", "sort-02"], "sort-01"))
+    assert base(orders(bus, "sort-01")[-1]) == ["G1_0", "G1_1"]
+    assert not set(traffic.cells.holds("sort-01")) & set(traffic.cells.holds("sort-02"))
+
+
 def test_a_robot_out_of_service_keeps_only_its_cell_and_others_go_round_it() -> None:
     fleet, bus, events, traffic = master(*grid(6, 3))
     a, b = at(fleet, "sort-01", "G0_1"), at(fleet, "sort-02", "G2_1")

@@ -79,6 +79,7 @@ from wms.store.models import (
 
 log = logging.getLogger(__name__)
 INDUCT_QUEUE_M = 4.0  # the travel one more parcel queued at an induct is worth, in choosing an induct
+EJECT_QUEUE_M = 4.0  # the travel one more robot bound for an eject cell is worth, in choosing a chute's side
 INDUCT_ROBOTS = 2  # under traffic control, sorting robots bound for one induct at most (more jam the aisles)
 LEDGER_CHECK_S = 300.0  # how often the live status re-checks the ledger against the lots
 
@@ -935,7 +936,9 @@ class Controller(StockMoves):
         chute = self._chute_by_id[chute_id]
         blocked = self.fleet.blocked("sorting")
         ejects = [c for c in chute.eject if c not in blocked] or chute.eject
-        eject = min(ejects, key=lambda c: self.grid.distance(induct, c))
+        robots = self.fleet.robots.values()
+        bound = Counter(r.task.final_node for r in robots if r.task is not None and r.kind == "sorting")
+        eject = min(ejects, key=lambda c: (self.grid.distance(induct, c) + EJECT_QUEUE_M * bound[c], c))
         task_id = f"SORT-{next(self._ids):06d}"
         actions: dict[int, list[tuple[str, dict[str, str | int | float]]]] = {
             1: [("pick", {"parcel": order_no})],

@@ -251,7 +251,10 @@ class TrafficControl:
         sides = [
             c
             for c in traffic.adjacent.get(here, ())
-            if not traffic.cells.holders(c) and c not in traffic.quiet and c not in ways and c != stop
+            if traffic.cells.free_for(robot.serial, c)  # a cell it holds itself is free for it
+            and c not in traffic.quiet
+            and c not in ways
+            and c != stop
         ]
         for side in sorted(sides, key=lambda c: stop in traffic.adjacent.get(c, ())):
             back = traffic.route(side, stop, {here}) or traffic.route(side, stop)

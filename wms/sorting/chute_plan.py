@@ -1,4 +1,4 @@
-"""The controller's chute plan: each destination gets chutes in proportion to its volume, spread over the grid.
+"""The controller's chute plan: each destination gets chutes in proportion to its volume, spread out.
 
 A destination (carrier, route) with one chute near the inducts draws every robot carrying its parcels to
 one spot; with a dozen destinations and a hundred robots the aisles around those chutes lock up. Here the

@@ -93,10 +93,14 @@ def build_grid(cfg: Sortation, chargers: int) -> SortGrid:
     w, h, sp = cfg.width, cfg.height, cfg.chute_spacing
     blocked: set[tuple[int, int]] = set()
     chutes: list[Chute] = []
+    inducts = [cell(round((k + 0.5) * w / cfg.inducts), 0) for k in range(cfg.inducts)]
+    at_induct = {(round((k + 0.5) * w / cfg.inducts), 1) for k in range(cfg.inducts)}
     for cy in range(2, h - 2, sp):
         for cx in range(2, w - 2, sp):
             blocked.add((cx, cy))
-            ej = [cell(cx + dx, cy + dy) for dx, dy in ((0, -1), (-1, 0), (1, 0), (0, 1))]
+            # the cell right above an induct is the way into it: robots do not stop there to drop
+            sides = ((0, -1), (-1, 0), (1, 0), (0, 1))
+            ej = [cell(cx + dx, cy + dy) for dx, dy in sides if (cx + dx, cy + dy) not in at_induct]
             chutes.append(Chute(chute=f"C{len(chutes) + 1:03d}", x=cx, y=cy, eject=ej))
     g = nx.grid_2d_graph(w, h)
     g.remove_nodes_from(blocked)
@@ -107,7 +111,6 @@ def build_grid(cfg: Sortation, chargers: int) -> SortGrid:
         for y in range(h)
         if (x, y) not in blocked
     }
-    inducts = [cell(round((k + 0.5) * w / cfg.inducts), 0) for k in range(cfg.inducts)]
     top = [cell(x, h - 1) for x in range(w)]
     charger_cells = [top[round((k + 0.5) * w / max(chargers, 1))] for k in range(chargers)]
     parking = [c for c in top if c not in charger_cells]
