@@ -1,0 +1,105 @@
+"""Load the sortation of a simulated shift at a fixed order rate and print how it keeps up.
+
+Usage: ``python tools/sort_load.py [--config config/city.toml] [--rate 10000] [--hours 1] [--sorting N]
+[--batching fcfs] [--map]``. Runs `wms.shift.virtual_shift` (the production controller, simulated
+robots, in-process bus) from local midnight with the feed at ``--rate`` orders an hour along its daily
+curve, and every 5 simulated minutes prints the sort tasks finished so far, the parcels queued at the
+inducts and the sorting robots busy and waiting for a cell. ``--batching fcfs`` (the default) keeps
+savings batching from dominating the wall time; ``--map`` prints where the sorting robots stand at the
+end (W waiting, r moving, i idle, # chute, I induct). A diagnostic for traffic control, not a benchmark.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+from wms.config import CONFIG_DIR, load_customs, load_warehouse
+from wms.day.bench import DayOptions, day_config, quiet_logs
+from wms.shift import Shift, ShiftOptions, virtual_shift
+
+
+def robot_map(shift: Shift) -> str:
+    """The sort grid with the sorting robots on it, top row first."""
+    ctl = shift.controller
+    grid = ctl.grid
+    waiting = ctl.fleet.maps["sorting"].traffic
+    held = waiting.cells.waiting if waiting is not None else {}
+    where = {
+        r.node: "W" if r.serial in held else "r" if r.task else "i"
+        for r in ctl.fleet.robots.values()
+        if r.kind == "sorting"
+    }
+    chutes = {f"G{c.x}_{c.y}" for c in grid.chutes}
+    inducts = set(grid.inducts)
+    rows = []
+    for y in range(grid.height - 1, -1, -1):
+        cells = (f"G{x}_{y}" for x in range(grid.width))
+        rows.append(
+            f"{y:3d} "
+            + "".join(where.get(c) or ("#" if c in chutes else "I" if c in inducts else ".") for c in cells)
+        )
+    return "\n".join(rows)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--config", type=Path, default=CONFIG_DIR / "city.toml")
+    ap.add_argument("--rate", type=float, default=10_000.0, help="orders an hour (the daily curve's mean)")
+    ap.add_argument("--hours", type=float, default=1.0)
+    ap.add_argument("--sorting", type=int, default=None, help="sorting robots (default: the config's)")
+    ap.add_argument("--batching", default="fcfs", help="[waves] batching for the run")
+    ap.add_argument("--seed", type=int, default=None)
+    ap.add_argument("--map", action="store_true", help="print the robots on the grid at the end")
+    args = ap.parse_args()
+    quiet_logs()
+    customs = load_customs(CONFIG_DIR / "customs.toml")
+    cfg, _ = day_config(
+        load_warehouse(args.config), customs, DayOptions(orders=int(args.rate * 24), sorting=args.sorting)
+    )
+    cfg = cfg.model_copy(update={"waves": cfg.waves.model_copy(update={"batching": args.batching})})
+    with tempfile.TemporaryDirectory(prefix="wms-sort-load-") as tmp:
+        opts = ShiftOptions(
+            duration_s=args.hours * 3600.0,
+            orders_per_hour=args.rate,
+            db_url=f"sqlite:///{Path(tmp) / 'load.db'}",
+            start_local="2026-11-11T00:00:00",
+            seed=args.seed,
+        )
+        shift, _ = virtual_shift(cfg, customs, opts)
+        ctl = shift.controller
+        done = Counter[str]()
+        task_done = ctl.task_done
+
+        def counted(robot, task):  # type: ignore[no-untyped-def]
+            done[task.kind] += 1
+            return task_done(robot, task)
+
+        ctl.task_done = counted  # type: ignore[method-assign]
+        traffic = ctl.fleet.maps["sorting"].traffic
+        t0, w0 = shift.clock.now(), time.perf_counter()
+        while shift.clock.now() < t0 + args.hours * 3600.0:
+            shift.clock.run(until=shift.clock.now() + 300.0)
+            robots = [r for r in ctl.fleet.robots.values() if r.kind == "sorting"]
+            print(
+                f"+{(shift.clock.now() - t0) / 60:4.0f} min  sorted {done['sort']:6d}  "
+                f"at inducts {sum(len(q) for q in ctl.induct_queues.values()):5d}  "
+                f"busy {sum(1 for r in robots if r.task is not None):3d}/{len(robots)}  "
+                f"waiting {len(traffic.cells.waiting) if traffic else 0:3d}  "
+                f"wall {time.perf_counter() - w0:6.1f} s",
+                flush=True,
+            )
+        hours = (shift.clock.now() - t0) / 3600.0
+        n = done["sort"]
+        print(f"sorted {n} parcels in {hours:.2f} simulated hours: {n / hours:.0f} an hour")
+        if args.map:
+            print(robot_map(shift))
+        ctl.repo.close()
+        ctl.repo.engine.dispose()
+
+
+if __name__ == "__main__":
+    main()
