@@ -6,7 +6,10 @@ robots, in-process bus) from local midnight with the feed at ``--rate`` orders a
 curve, and every 5 simulated minutes prints the sort tasks finished so far, the parcels queued at the
 inducts and the sorting robots busy and waiting for a cell. ``--batching fcfs`` (the default) keeps
 savings batching from dominating the wall time; ``--map`` prints where the sorting robots stand at the
-end (W waiting, r moving, i idle, # chute, I induct). A diagnostic for traffic control, not a benchmark.
+end (W waiting, r moving, i idle, # chute, I induct). The oldest sort task still running and the
+longest path of one (re-routes and steps aside make it longer) and its steps aside show a robot that
+cannot get through.
+A diagnostic for traffic control, not a benchmark.
 """
 
 from __future__ import annotations
@@ -79,16 +82,31 @@ def main() -> None:
             return task_done(robot, task)
 
         ctl.task_done = counted  # type: ignore[method-assign]
+        started: dict[str, float] = {}
+        send = ctl.fleet.send
+
+        def sent(robot, task_id, *args, **kw):  # type: ignore[no-untyped-def]
+            started.setdefault(task_id, shift.clock.now())
+            return send(robot, task_id, *args, **kw)
+
+        ctl.fleet.send = sent  # type: ignore[method-assign]
         traffic = ctl.fleet.maps["sorting"].traffic
         t0, w0 = shift.clock.now(), time.perf_counter()
         while shift.clock.now() < t0 + args.hours * 3600.0:
             shift.clock.run(until=shift.clock.now() + 300.0)
             robots = [r for r in ctl.fleet.robots.values() if r.kind == "sorting"]
+            tasks = [r.task for r in robots if r.task is not None and r.task.kind == "sort"]
+            oldest = max(
+                (shift.clock.now() - started.get(t.task_id, shift.clock.now()) for t in tasks), default=0
+            )
             print(
                 f"+{(shift.clock.now() - t0) / 60:4.0f} min  sorted {done['sort']:6d}  "
                 f"at inducts {sum(len(q) for q in ctl.induct_queues.values()):5d}  "
                 f"busy {sum(1 for r in robots if r.task is not None):3d}/{len(robots)}  "
                 f"waiting {len(traffic.cells.waiting) if traffic else 0:3d}  "
+                f"oldest task {oldest / 60:5.1f} min  "
+                f"longest path {max((len(t.path) for t in tasks), default=0):5d}  "
+                f"most steps aside {max((t.asides for t in tasks), default=0):4d}  "
                 f"wall {time.perf_counter() - w0:6.1f} s",
                 flush=True,
             )

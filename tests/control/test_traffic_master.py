@@ -298,3 +298,15 @@ def test_a_new_order_reported_with_the_last_orders_sequence_id_frees_nothing_ahe
     at(fleet, "sort-01", "G1_0")
     at(fleet, "sort-01", "G2_0")
     assert not events.alarms
+
+
+def test_a_stored_plan_leaves_out_the_passed_path_and_resumes_at_the_same_indices() -> None:
+    task = ActiveTask("T", "sort", "O", "G9_0", set(), path=[f"G{i}_0" for i in range(10)])
+    task.actions = {3: [], 9: []}
+    task.reached, task.release_start, task.base_end, task.update_id, task.asides = 6, 5, 8, 4, 2
+    plan = task.plan()
+    assert "G4_0" not in plan and "G5_0" in plan  # behind the robot and the last release: left out
+    back = ActiveTask.from_plan(plan)
+    assert back.path[5:] == task.path[5:] and len(back.path) == len(task.path)
+    assert (back.reached, back.release_start, back.base_end, back.update_id, back.asides) == (6, 5, 8, 4, 2)
+    assert back.next_stop(6) == 9

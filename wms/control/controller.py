@@ -424,7 +424,7 @@ class Controller(StockMoves):
         kind = "picking" if task.kind == "pick" else "sorting"
         row = snap.robots.get(serial)
         manufacturer = row.manufacturer if row else self.cfg.site.manufacturer
-        self.fleet.adopt(serial, manufacturer, kind, row.node if row else task.path[0], task)
+        self.fleet.adopt(serial, manufacturer, kind, row.node if row else task.path[task.reached], task)
         if task.kind == "pick":
             nos, pack = task.payload  # type: ignore[misc]
             self.pack_load[pack] += len(nos)

@@ -59,6 +59,7 @@ class ActiveTask:
     last_message: bytes | None = None  # the order last sent, for a re-send
     sent_at: float = 0.0
     reached: int = 0  # path index of the node the robot last reported standing on or passing
+    asides: int = 0  # times it stepped aside to break a deadlock (see `TrafficControl._step_aside`)
 
     def next_stop(self, after: int) -> int:
         """Path index of the first node after ``after`` with actions, else of the last node."""
@@ -72,7 +73,12 @@ class ActiveTask:
         self.actions = {i + shift if i >= stop else i: acts for i, acts in self.actions.items()}
 
     def plan(self) -> str:
-        """The task as JSON, enough to resume driving it after a restart of the master."""
+        """The task as JSON, enough to resume driving it after a restart of the master.
+
+        The part of the path behind both the robot and the last release is left out (``offset`` says how
+        long it was): nothing reads it again, and a path can grow long when a robot is re-routed often.
+        """
+        offset = min(self.reached, self.release_start)
         return json.dumps(
             {
                 "task_id": self.task_id,
@@ -81,7 +87,8 @@ class ActiveTask:
                 "final_node": self.final_node,
                 "action_ids": sorted(self.action_ids),
                 "payload": self.payload,
-                "path": self.path,
+                "offset": offset,
+                "path": self.path[offset:],
                 "actions": {
                     str(i): [a.model_dump(mode="json", exclude_none=True) for a in acts]
                     for i, acts in self.actions.items()
@@ -90,6 +97,7 @@ class ActiveTask:
                 "update_id": self.update_id,
                 "release_start": self.release_start,
                 "reached": self.reached,
+                "asides": self.asides,
             }
         )
 
@@ -104,12 +112,13 @@ class ActiveTask:
             final_node=d["final_node"],
             action_ids=set(d["action_ids"]),
             payload=d["payload"],
-            path=list(d["path"]),
+            path=[""] * d.get("offset", 0) + list(d["path"]),  # indices as they were; passed nodes blank
             actions={int(i): [Action.model_validate(a) for a in acts] for i, acts in d["actions"].items()},
             base_end=d["base_end"],
             update_id=d["update_id"],
             release_start=d["release_start"],
             reached=d.get("reached", 0),
+            asides=d.get("asides", 0),
         )
 
 

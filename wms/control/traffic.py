@@ -276,6 +276,7 @@ class TrafficControl:
         free for the others even if its way comes back through it.
         """
         task.splice(task.base_end, segment)
+        task.asides += aside
         traffic.cells.reroutes[robot.serial] += 1
         traffic.cells.waiting.pop(robot.serial, None)
         if not aside:
