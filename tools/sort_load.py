@@ -48,6 +48,26 @@ def robot_map(shift: Shift) -> str:
     return "\n".join(rows)
 
 
+def stuck(shift: Shift, task_id: str) -> str:
+    """The robot driving ``task_id``, where it goes, and the chain of robots it waits behind."""
+    fleet = shift.controller.fleet
+    cells = fleet.maps["sorting"].traffic.cells  # type: ignore[union-attr]
+    robot = next(r for r in fleet.robots.values() if r.task is not None and r.task.task_id == task_id)
+    lines = []
+    for serial in cells.chain(robot.serial):
+        r = fleet.robots[serial]
+        t = r.task
+        wait = cells.waiting.get(serial)
+        ahead = t.path[t.base_end : t.base_end + 6] if t else []
+        stop = t.path[t.next_stop(t.base_end)] if t else None
+        lines.append(
+            f"{serial} at {r.node} status {r.status} task {t.task_id if t else None} "
+            f"steps aside {t.asides if t else 0} holds {cells.holds(serial)} "
+            f"waits for {wait.cell if wait else None} ahead {ahead} stop {stop}"
+        )
+    return "\n".join(lines)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--config", type=Path, default=CONFIG_DIR / "city.toml")
@@ -115,6 +135,8 @@ def main() -> None:
         print(f"sorted {n} parcels in {hours:.2f} simulated hours: {n / hours:.0f} an hour")
         if args.map:
             print(robot_map(shift))
+            if tasks:
+                print(stuck(shift, min(tasks, key=lambda t: started.get(t.task_id, 0.0)).task_id))
         ctl.repo.close()
         ctl.repo.engine.dispose()
 

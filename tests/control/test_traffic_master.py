@@ -192,6 +192,30 @@ def test_a_robot_may_step_aside_into_a_cell_it_holds_itself() -> None:
     assert not set(traffic.cells.holds("sort-01")) & set(traffic.cells.holds("sort-02"))
 
 
+def test_a_robot_steps_aside_where_it_need_not_come_back_the_same_way() -> None:
+    # A (G1_0) and B (G2_0) head on along y = 0; A may step into the dead end D or up to G1_1, from where
+    # G2_1 leads round to its stop G2_0 without passing G1_0 again, where B's followers would meet it
+    pos = {"G0_0": (0.0, 0.0), "G1_0": (1.0, 0.0), "G2_0": (2.0, 0.0), "D": (1.0, -1.0)}
+    pos |= {"G1_1": (1.0, 1.0), "G2_1": (2.0, 1.0)}
+    adjacent = {
+        "G0_0": ["G1_0"],
+        "G1_0": ["D", "G0_0", "G2_0", "G1_1"],  # the dead end first: taken before, when it came first
+        "G2_0": ["G1_0", "G2_1"],
+        "D": ["G1_0"],
+        "G1_1": ["G1_0", "G2_1"],
+        "G2_1": ["G1_1", "G2_0"],
+    }
+    fleet, bus, _, traffic = master(pos, adjacent)
+    a, b = at(fleet, "sort-01", "G1_0"), at(fleet, "sort-02", "G2_0")
+    fleet.paused = True
+    fleet.send(a, "T-A", "sort", ["G1_0", "G2_0"], {})
+    fleet.send(b, "T-B", "sort", ["G2_0", "G0_0"], {})
+    fleet.paused = False
+    assert fleet._step_aside(traffic, a, fleet._ways(["sort-01", "sort-02"], "sort-01"))
+    assert base(orders(bus, "sort-01")[-1]) == ["G1_0", "G1_1"]
+    assert a.task is not None and a.task.path[a.task.base_end :] == ["G1_1", "G2_1", "G2_0"]
+
+
 def test_a_robot_out_of_service_keeps_only_its_cell_and_others_go_round_it() -> None:
     fleet, bus, events, traffic = master(*grid(6, 3))
     a, b = at(fleet, "sort-01", "G0_1"), at(fleet, "sort-02", "G2_1")

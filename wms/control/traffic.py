@@ -240,8 +240,10 @@ class TrafficControl:
     def _step_aside(self: FleetManager, traffic: Traffic, robot: RobotView, ways: set[str]) -> bool:
         """Move the robot from its base end to a free neighbouring cell off the others' ``ways``.
 
-        From there it goes on to its next stop. A side cell not next to that stop is preferred, so that
-        the robot does not wait in front of it, in the way of whoever leaves it.
+        From there it goes on to its next stop. A side cell from which it can get there without coming
+        back through the cell it leaves is preferred: from a dead end it would come straight back into
+        the robots it made way for, and may shuttle in and out for as long as they keep coming. Then a
+        side cell not next to the stop, so that the robot does not wait in the way of whoever leaves it.
         """
         task = robot.task
         if task is None or task.base_end >= len(task.path) - 1:
@@ -256,8 +258,10 @@ class TrafficControl:
             and c not in ways
             and c != stop
         ]
-        for side in sorted(sides, key=lambda c: stop in traffic.adjacent.get(c, ())):
-            back = traffic.route(side, stop, {here}) or traffic.route(side, stop)
+        ranked = sorted(sides, key=lambda c: stop in traffic.adjacent.get(c, ()))
+        around = {c: traffic.route(c, stop, {here}) for c in ranked}
+        for side in sorted(ranked, key=lambda c: around[c] is None):
+            back = around[side] or traffic.route(side, stop)
             if back is not None:
                 return self._take(traffic, robot, task, [here, *back], aside=True)
         return False
