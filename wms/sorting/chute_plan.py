@@ -4,8 +4,8 @@ A destination (carrier, route) with one chute near the inducts draws every robot
 one spot; with a dozen destinations and a hundred robots the aisles around those chutes lock up. Here the
 chutes are dealt out row by row from the inducts in D'Hondt order, so every row holds chutes of every
 destination in proportion to its share, and each induct sends a parcel to its destination's chute nearest
-to it. A few chutes farthest from the inducts stay spare, for destinations the configuration does not name
-(first come, first served).
+to it. The chutes farthest from the inducts (one by default) stay spare, for destinations the configuration
+does not name (first come, first served).
 """
 
 from __future__ import annotations
@@ -24,7 +24,8 @@ def seat_order(volumes: Sequence[float], seats: int) -> list[int]:
     n = len(volumes)
     first = sorted(range(n), key=lambda i: (-volumes[i], i))[: min(n, seats)]
     order = list(first)
-    count = [1 if i in set(first) else 0 for i in range(n)]
+    chosen = set(first)
+    count = [1 if i in chosen else 0 for i in range(n)]
     heap = [(-volumes[i] / 2.0, i) for i in first]
     heapq.heapify(heap)
     while len(order) < seats and heap:
