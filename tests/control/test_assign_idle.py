@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from wms.config import CONFIG_DIR, load_customs, load_warehouse
+from wms.control.controller import INDUCT_ROBOTS
 from wms.shift import ShiftOptions, virtual_shift
 
 CFG = load_warehouse(CONFIG_DIR / "warehouse.toml")
@@ -47,7 +48,9 @@ def test_robots_sent_to_one_chute_drop_from_different_sides(tmp_path: Path) -> N
     induct = ctl.grid.inducts[0]
     ctl.fleet.paused = False  # (sends nothing by itself: the controller's ticks do not run here)
     ctl.induct_queues[induct].extend([first, second])
+    assert ctl._induct_room()[induct] == INDUCT_ROBOTS == 1  # one robot at a time goes to an induct
     ctl._start_sort(robots[0], first, induct)
+    assert ctl._induct_room()[induct] == 0 and ctl._induct_room()[ctl.grid.inducts[1]] == 1
     ctl._start_sort(robots[1], second, induct)
     ends = [r.task.final_node for r in robots if r.task is not None]
     chute = ctl._chute_by_id[ctl.chute_plan.chute_for(*by_dest_key(ctl, first), induct) or ""]

@@ -80,7 +80,7 @@ from wms.store.models import (
 log = logging.getLogger(__name__)
 INDUCT_QUEUE_M = 4.0  # the travel one more parcel queued at an induct is worth, in choosing an induct
 EJECT_QUEUE_M = 4.0  # the travel one more robot bound for an eject cell is worth, in choosing a chute's side
-INDUCT_ROBOTS = 2  # under traffic control, sorting robots bound for one induct at most (more jam the aisles)
+INDUCT_ROBOTS = 1  # under traffic control, sorting robots bound for one induct at most (more jam the aisles)
 LEDGER_CHECK_S = 300.0  # how often the live status re-checks the ledger against the lots
 
 INTAKE_CODES = frozenset(
