@@ -903,9 +903,11 @@ class Controller(StockMoves):
             return
         waiting: dict[str, str] = {}  # parcel -> induct, in the order they should be served
         room = self._induct_room()
-        for depth in range(max(len(q) for q in self.induct_queues.values())):
-            for induct in sorted(self.induct_queues, key=lambda i: (-len(self.induct_queues[i]), i)):
-                if depth < min(len(self.induct_queues[induct]), room[induct]):
+        take = {i: min(len(q), room[i]) for i, q in self.induct_queues.items()}  # parcels served now
+        order = sorted(self.induct_queues, key=lambda i: (-len(self.induct_queues[i]), i))
+        for depth in range(max(take.values())):  # not the whole queue: at most ``room`` from each induct
+            for induct in order:
+                if depth < take[induct]:
                     waiting[self.induct_queues[induct][depth]] = induct
         for order_no, serial in min_cost_assignment(
             list(waiting), list(robots), lambda o, s: self.grid.distance(robots[s].node, waiting[o])
