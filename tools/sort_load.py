@@ -29,8 +29,8 @@ def robot_map(shift: Shift) -> str:
     """The sort grid with the sorting robots on it, top row first."""
     ctl = shift.controller
     grid = ctl.grid
-    waiting = ctl.fleet.maps["sorting"].traffic
-    held = waiting.cells.waiting if waiting is not None else {}
+    traffic = ctl.fleet.maps["sorting"].traffic
+    held = traffic.cells.waiting if traffic is not None else {}
     where = {
         r.node: "W" if r.serial in held else "r" if r.task else "i"
         for r in ctl.fleet.robots.values()
