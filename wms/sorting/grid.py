@@ -93,8 +93,9 @@ def build_grid(cfg: Sortation, chargers: int) -> SortGrid:
     w, h, sp = cfg.width, cfg.height, cfg.chute_spacing
     blocked: set[tuple[int, int]] = set()
     chutes: list[Chute] = []
-    inducts = [cell(round((k + 0.5) * w / cfg.inducts), 0) for k in range(cfg.inducts)]
-    at_induct = {(round((k + 0.5) * w / cfg.inducts), 1) for k in range(cfg.inducts)}
+    induct_xs = [round((k + 0.5) * w / cfg.inducts) for k in range(cfg.inducts)]
+    inducts = [cell(x, 0) for x in induct_xs]
+    at_induct = {(x, 1) for x in induct_xs}
     for cy in range(2, h - 2, sp):
         for cx in range(2, w - 2, sp):
             blocked.add((cx, cy))
