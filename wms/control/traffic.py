@@ -259,9 +259,12 @@ class TrafficControl:
             and c != stop
         ]
         ranked = sorted(sides, key=lambda c: stop in traffic.adjacent.get(c, ()))
-        around = {c: traffic.route(c, stop, {here}) for c in ranked}
-        for side in sorted(ranked, key=lambda c: around[c] is None):
-            back = around[side] or traffic.route(side, stop)
+        for side in ranked:  # routes are searched only until one side will do
+            around = traffic.route(side, stop, {here})
+            if around is not None:
+                return self._take(traffic, robot, task, [here, *around], aside=True)
+        for side in ranked:
+            back = traffic.route(side, stop)
             if back is not None:
                 return self._take(traffic, robot, task, [here, *back], aside=True)
         return False

@@ -305,12 +305,11 @@ def _programme(inst: _Instance) -> tuple[float, list[tuple[_Step, np.ndarray, in
     k = inst.block.cross_aisles
     tab = _tables(k)
     nstates = len(tab.states)
-    combos = np.array(tab.combos, dtype=np.int64).reshape(len(tab.combos), k - 1)
-    hcost = np.array([sum(m) for m in tab.copies], dtype=float) * inst.block.aisle_pitch_m
+    combos, rows = _combo_matrix(k), _columns(k)
+    hcost = _cross_costs(inst.block)
     value = np.full(nstates, np.inf)
     value[tab.start] = 0.0
     trail: list[tuple[_Step, np.ndarray, int]] = []
-    rows = np.arange(k - 1)[None, :]
     for a in inst.span:
         per = np.array([sub.costs() for sub in inst.subs[a]])  # (k-1) × 6
         value, choice = _relax(value, tab.vertical, per[rows, combos].sum(axis=1), nstates)
@@ -340,7 +339,7 @@ def _optimum(inst: _Instance) -> float:
     k = inst.block.cross_aisles
     tab = _tables(k)
     combos = _combo_matrix(k)
-    hcost = np.array([sum(m) for m in tab.copies], dtype=float) * inst.block.aisle_pitch_m
+    hcost = _cross_costs(inst.block)
     value = np.full(len(tab.states), np.inf)
     value[tab.start] = 0.0
     last = inst.span[-1]
@@ -354,7 +353,7 @@ def _optimum(inst: _Instance) -> float:
             a += run
             continue
         per = np.array([sub.costs() for sub in inst.subs[a]])
-        value = _relax_value(value, tab.vertical, per[np.arange(k - 1)[None, :], combos].sum(axis=1))
+        value = _relax_value(value, tab.vertical, per[_columns(k), combos].sum(axis=1))
         value = _relax_value(value, _closing(k, tuple(inst.need[a]), a == last), hcost)
         a += 1
     best = float(value[tab.done])
@@ -368,6 +367,17 @@ def _relax_value(value: np.ndarray, step: _Step, add: np.ndarray) -> np.ndarray:
     out = np.full(len(value), np.inf)
     out[step.dst] = np.minimum.reduceat(value[step.src] + add[step.key], step.starts)
     return out
+
+
+@cache
+def _cross_costs(block: Block) -> np.ndarray:
+    """Length of each horizontal transition's cross-aisle edges to the next aisle (copies x pitch)."""
+    return np.array([sum(m) for m in _tables(block.cross_aisles).copies], dtype=float) * block.aisle_pitch_m
+
+
+@cache
+def _columns(k: int) -> np.ndarray:
+    return np.arange(k - 1)[None, :]
 
 
 @cache
@@ -394,9 +404,8 @@ def _empty_run(block: Block, run: int) -> np.ndarray:
         return both if run % 2 == 0 else np.min(both[:, :, None] + _empty_run(block, 1)[None, :, :], axis=1)
     ys = block.cross_ys
     per = np.array([_SubAisle(ys[c], ys[c + 1], (), 0).costs() for c in range(k - 1)])
-    vertical = _dense(tab.vertical, per[np.arange(k - 1)[None, :], _combo_matrix(k)].sum(axis=1), n)
-    hcost = np.array([sum(m) for m in tab.copies], dtype=float) * block.aisle_pitch_m
-    closing = _dense(_closing(k, (FREE,) * k, False), hcost, n)
+    vertical = _dense(tab.vertical, per[_columns(k), _combo_matrix(k)].sum(axis=1), n)
+    closing = _dense(_closing(k, (FREE,) * k, False), _cross_costs(block), n)
     return np.min(vertical[:, :, None] + closing[None, :, :], axis=1)
 
 
