@@ -84,6 +84,13 @@ class Sortation(_Model):
     width: int = Field(ge=5)
     height: int = Field(ge=5)
     inducts: int = Field(ge=1)
+    induct_sides: int = Field(
+        default=1,
+        ge=1,
+        le=2,
+        description="1: inducts along the bottom row; 2: half along the top row too (parking and chargers "
+        "then along the left and right columns)",
+    )
     chute_spacing: int = Field(default=3, ge=2)
     cell_m: float = Field(default=1.0, gt=0)
     bag_capacity: int = Field(default=40, ge=1)

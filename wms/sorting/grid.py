@@ -2,7 +2,8 @@
 
 Chutes are blocked cells in a regular pattern; a robot drops a parcel from one of the four cells
 beside a chute (its eject cells). Induct stations sit along the bottom row, chargers and parking
-along the top row. Cell (x, y) is node ``"G{x}_{y}"``; one cell is ``cell_m`` metres.
+along the top row; or, with two induct sides, inducts along the bottom and top rows and chargers and
+parking along the left and right columns. Cell (x, y) is node ``"G{x}_{y}"``; one cell is ``cell_m`` metres.
 """
 
 from __future__ import annotations
@@ -88,14 +89,21 @@ class SortGrid:
         return lengths[b] * self.cell_m
 
 
+def _spread(width: int, n: int) -> list[int]:
+    """``n`` x positions spread evenly over ``width`` cells."""
+    return [round((k + 0.5) * width / n) for k in range(n)]
+
+
 def build_grid(cfg: Sortation, chargers: int) -> SortGrid:
     """Generate the grid: chutes every ``chute_spacing`` cells inside a travel border."""
     w, h, sp = cfg.width, cfg.height, cfg.chute_spacing
     blocked: set[tuple[int, int]] = set()
     chutes: list[Chute] = []
-    induct_xs = [round((k + 0.5) * w / cfg.inducts) for k in range(cfg.inducts)]
-    inducts = [cell(x, 0) for x in induct_xs]
-    at_induct = {(x, 1) for x in induct_xs}
+    bottom = cfg.inducts if cfg.induct_sides == 1 else (cfg.inducts + 1) // 2
+    top = cfg.inducts - bottom
+    induct_cells = [(x, 0) for x in _spread(w, bottom)] + [(x, h - 1) for x in _spread(w, top)]
+    inducts = [cell(x, y) for x, y in induct_cells]
+    at_induct = {(x, 1 if y == 0 else h - 2) for x, y in induct_cells}
     for cy in range(2, h - 2, sp):
         for cx in range(2, w - 2, sp):
             blocked.add((cx, cy))
@@ -112,9 +120,12 @@ def build_grid(cfg: Sortation, chargers: int) -> SortGrid:
         for y in range(h)
         if (x, y) not in blocked
     }
-    top = [cell(x, h - 1) for x in range(w)]
-    charger_cells = [top[round((k + 0.5) * w / max(chargers, 1))] for k in range(chargers)]
-    parking = [c for c in top if c not in charger_cells]
+    if cfg.induct_sides == 1:
+        edge = [cell(x, h - 1) for x in range(w)]
+    else:  # up the left column and down the right, between the induct rows
+        edge = [cell(0, y) for y in range(1, h - 1)] + [cell(w - 1, y) for y in range(h - 2, 0, -1)]
+    charger_cells = [edge[round((k + 0.5) * len(edge) / max(chargers, 1))] for k in range(chargers)]
+    parking = [c for c in edge if c not in charger_cells]
     grid = SortGrid(w, h, cfg.cell_m, graph, chutes, inducts, charger_cells, parking, pos)
     lengths = [nx.single_source_shortest_path_length(graph, i) for i in inducts]
     for ch in chutes:
