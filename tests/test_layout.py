@@ -6,7 +6,7 @@ import numpy as np
 
 from wms.config import CONFIG_DIR, Sortation, load_warehouse
 from wms.layout import Layout, bay_node
-from wms.sorting.grid import build_grid
+from wms.sorting.grid import SortGrid, build_grid
 
 CFG = load_warehouse(CONFIG_DIR / "warehouse.toml")
 CFG_CITY = load_warehouse(CONFIG_DIR / "city.toml")
@@ -89,10 +89,38 @@ def test_sort_grid_chutes_are_reachable_from_every_induct() -> None:
     assert dists == sorted(dists)
 
 
+def _way_in(grid: SortGrid, induct: str) -> str:
+    """The one neighbour of an induct that is not on its own row."""
+    (way,) = [n for n in grid.graph[induct] if grid.pos[n][1] != grid.pos[induct][1]]
+    return way
+
+
 def test_no_robot_drops_on_the_cell_that_leads_into_an_induct() -> None:
     grid = build_grid(CFG_CITY.sortation, chargers=2)
-    above = {f"G{grid.pos[i][0] / grid.cell_m:.0f}_1" for i in grid.inducts}
-    under_chutes = [c for c in grid.chutes if f"G{c.x}_1" in above]
-    assert under_chutes  # the city grid has inducts right below chutes of the first row
+    ways_in = {_way_in(grid, i) for i in grid.inducts}
+    beside_chutes = [
+        c for c in grid.chutes if f"G{c.x}_{c.y - 1}" in ways_in or f"G{c.x}_{c.y + 1}" in ways_in
+    ]
+    assert beside_chutes  # the city grid has inducts right below chutes of the first row
     for chute in grid.chutes:
-        assert not set(chute.eject) & above and len(chute.eject) >= 3
+        assert not set(chute.eject) & ways_in and len(chute.eject) >= 3
+
+
+def test_two_induct_sides_put_half_the_inducts_on_the_top_row_and_parking_on_the_side_columns() -> None:
+    cfg = Sortation(width=30, height=11, inducts=7, induct_sides=2, chute_spacing=3, conveyor_to_gate_s=10)
+    grid = build_grid(cfg, chargers=4)
+    rows = sorted(grid.pos[i][1] for i in grid.inducts)
+    assert rows == [0.0] * 4 + [10.0] * 3
+    sides = {grid.pos[c][0] for c in grid.parking + grid.chargers}
+    assert sides == {0.0, 29.0}
+    assert len(grid.parking) + len(grid.chargers) == 2 * (11 - 2)
+    assert {grid.pos[c][0] for c in grid.chargers} == {0.0, 29.0}  # chargers on both sides
+    assert not set(grid.inducts) & set(grid.parking + grid.chargers)
+    ways_in = {_way_in(grid, i) for i in grid.inducts}
+    assert not ways_in & {e for c in grid.chutes for e in c.eject}
+    # the top row of chutes is about as near an induct as the bottom row, not across the grid
+    top, bottom = max(c.y for c in grid.chutes), min(c.y for c in grid.chutes)
+    nearest = {y: min(c.induct_distance for c in grid.chutes if c.y == y) for y in (top, bottom)}
+    assert nearest[bottom] <= nearest[top] <= 2.0
+    one_side = build_grid(cfg.model_copy(update={"induct_sides": 1}), chargers=4)
+    assert min(c.induct_distance for c in one_side.chutes if c.y == top) >= 7.0
