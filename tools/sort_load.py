@@ -8,16 +8,19 @@ inducts and the sorting robots busy and waiting for a cell. ``--batching fcfs`` 
 savings batching from dominating the wall time; ``--map`` prints where the sorting robots stand at the
 end (W waiting, r moving, i idle, # chute, I induct). The oldest sort task still running and the
 longest path of one (re-routes and steps aside make it longer) and its steps aside show a robot that
-cannot get through.
+cannot get through. At the end it prints the sort cycle, from sort tasks sent after the first 5 minutes:
+the robot's way to the induct, its time there (pick and leaving), its way on to the chute, and how long an
+induct stood empty between one robot leaving and the next arriving.
 A diagnostic for traffic control, not a benchmark.
 """
 
 from __future__ import annotations
 
 import argparse
+import statistics
 import tempfile
 import time
-from collections import Counter
+from collections import Counter, defaultdict
 from pathlib import Path
 
 from wms.config import CONFIG_DIR, load_customs, load_warehouse
@@ -68,6 +71,34 @@ def stuck(shift: Shift, task_id: str) -> str:
     return "\n".join(lines)
 
 
+def spread(xs: list[float]) -> str:
+    """Mean, median and 90th percentile of ``xs``."""
+    if not xs:
+        return "none"
+    xs = sorted(xs)
+    return f"mean {statistics.fmean(xs):5.1f}  p50 {xs[len(xs) // 2]:5.1f}  p90 {xs[int(len(xs) * 0.9)]:5.1f}"
+
+
+def cycle(tasks: dict[str, dict[str, float | str]]) -> str:
+    """The sort cycle of the tasks that finished: to the induct, at it, to the chute, induct empty."""
+    full = [t for t in tasks.values() if {"at", "left", "done"} <= t.keys()]
+    by_induct: dict[str, list[dict[str, float | str]]] = defaultdict(list)
+    for t in full:
+        by_induct[str(t["induct"])].append(t)
+    empty = []
+    for ts in by_induct.values():
+        ts.sort(key=lambda t: t["at"])
+        empty += [float(b["at"]) - float(a["left"]) for a, b in zip(ts, ts[1:], strict=False)]
+    f = lambda a, b: [float(t[b]) - float(t[a]) for t in full]  # noqa: E731
+    return (
+        f"sort cycle of {len(full)} tasks, seconds:\n"
+        f"  to the induct      {spread(f('sent', 'at'))}\n"
+        f"  at the induct      {spread(f('at', 'left'))}\n"
+        f"  to the chute       {spread(f('left', 'done'))}\n"
+        f"  induct empty       {spread(empty)}  (between one robot leaving and the next arriving)"
+    )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--config", type=Path, default=CONFIG_DIR / "city.toml")
@@ -99,6 +130,8 @@ def main() -> None:
 
         def counted(robot, task):  # type: ignore[no-untyped-def]
             done[task.kind] += 1
+            if task.task_id in times:
+                times[task.task_id]["done"] = shift.clock.now()
             return task_done(robot, task)
 
         ctl.task_done = counted  # type: ignore[method-assign]
@@ -107,9 +140,28 @@ def main() -> None:
 
         def sent(robot, task_id, *args, **kw):  # type: ignore[no-untyped-def]
             started.setdefault(task_id, shift.clock.now())
+            if args[0] == "sort" and shift.clock.now() >= warm:
+                times.setdefault(task_id, {"sent": shift.clock.now()})
             return send(robot, task_id, *args, **kw)
 
         ctl.fleet.send = sent  # type: ignore[method-assign]
+        warm = shift.clock.now() + 300.0
+        times: dict[str, dict[str, float | str]] = {}  # sort task -> sent, at, left (induct), done
+        apply_state = ctl.fleet._apply_state
+
+        def applied(robot, st):  # type: ignore[no-untyped-def]
+            task = robot.task
+            apply_state(robot, st)
+            t = times.get(task.task_id) if task is not None else None
+            if t is None:
+                return
+            pick = min(task.actions)
+            if "at" not in t and task.reached >= pick:
+                t["at"], t["induct"] = shift.clock.now(), task.path[pick]
+            if "left" not in t and task.reached > pick:
+                t["left"] = shift.clock.now()
+
+        ctl.fleet._apply_state = applied  # type: ignore[method-assign]
         traffic = ctl.fleet.maps["sorting"].traffic
         t0, w0 = shift.clock.now(), time.perf_counter()
         while shift.clock.now() < t0 + args.hours * 3600.0:
@@ -133,6 +185,7 @@ def main() -> None:
         hours = (shift.clock.now() - t0) / 3600.0
         n = done["sort"]
         print(f"sorted {n} parcels in {hours:.2f} simulated hours: {n / hours:.0f} an hour")
+        print(cycle(times))
         if args.map:
             print(robot_map(shift))
             if tasks:
