@@ -35,6 +35,14 @@ def _broken(tmp_path: Path, old: str, new: str) -> Path:
         ("speed_mps = 1.5", 'speed_mps = "fast"', "fleet.picking.speed_mps", "valid number"),
         ("xray_lanes = 5", "xray_lanse = 5", "gate.xray_lanse", "Extra inputs"),
         ("duty_paid_aisles = 2", "duty_paid_aisles = 12", "storage", "at least one bonded aisle"),
+        ("inducts = 6", "inducts = 60", "sortation", "at most"),
+        ("inducts = 6", "inducts = 6\ninduct_sides = 3", "sortation.induct_sides", "less than or equal to 2"),
+        (
+            "charging_spots = 3\naction_s = 2",
+            "charging_spots = 31\naction_s = 2",
+            "charging_spots = 31",
+            "parking",
+        ),
     ],
 )
 def test_bad_warehouse_config_names_file_key_and_problem(

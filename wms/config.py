@@ -100,6 +100,20 @@ class Sortation(_Model):
         default=30.0, gt=0, description="a sorting robot waiting on traffic this long is re-routed"
     )
 
+    @model_validator(mode="after")
+    def _inducts_fit(self) -> Self:
+        per_row = -(-self.inducts // self.induct_sides)
+        if per_row > self.width // 2:
+            raise ValueError(
+                f"{self.inducts} inducts on {self.induct_sides} side(s) put {per_row} on one row; a row "
+                f"{self.width} cells wide takes at most {self.width // 2} (a cell between inducts)"
+            )
+        return self
+
+    def edge_cells(self) -> int:
+        """Cells for parking and chargers: the top row, or the two side columns with two induct sides."""
+        return self.width if self.induct_sides == 1 else 2 * (self.height - 2)
+
 
 class Gate(_Model):
     """The central customs inspection gate."""
@@ -280,6 +294,16 @@ class WarehouseConfig(_Model):
         codes = [c.code for c in self.carriers]
         if len(set(codes)) != len(codes):
             raise ValueError(f"carrier codes repeat: {codes}")
+        return self
+
+    @model_validator(mode="after")
+    def _chargers_fit(self) -> Self:
+        spots, cells = self.fleet.sorting.charging_spots, self.sortation.edge_cells()
+        if spots > cells:
+            raise ValueError(
+                f"fleet.sorting.charging_spots = {spots} is more than the {cells} parking cells of the sort "
+                "grid's edge"
+            )
         return self
 
 
