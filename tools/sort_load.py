@@ -89,7 +89,10 @@ def cycle(tasks: dict[str, dict[str, float | str]]) -> str:
     for ts in by_induct.values():
         ts.sort(key=lambda t: t["at"])
         empty += [float(b["at"]) - float(a["left"]) for a, b in zip(ts, ts[1:], strict=False)]
-    f = lambda a, b: [float(t[b]) - float(t[a]) for t in full]  # noqa: E731
+
+    def f(a: str, b: str) -> list[float]:
+        return [float(t[b]) - float(t[a]) for t in full]
+
     return (
         f"sort cycle of {len(full)} tasks, seconds:\n"
         f"  to the induct      {spread(f('sent', 'at'))}\n"
