@@ -19,14 +19,12 @@ from typing import Any, Literal
 from wms.bus.base import Bus, Will, encode
 from wms.clock import Clock, Timer
 from wms.robots.vda5050 import (
-    Action,
     ActionStatus,
     AgvAction,
     AgvActionParameter,
     AgvGeometry,
     Connection,
     ConnectionState,
-    Edge,
     Envelope2d,
     Error,
     ErrorLevel,
@@ -36,8 +34,7 @@ from wms.robots.vda5050 import (
     InstantAction,
     LoadSet,
     LoadSpecification,
-    Node,
-    Order,
+    OrderDict,
     PhysicalParameters,
     PolygonPoint,
     ProtocolFeatures,
@@ -47,7 +44,7 @@ from wms.robots.vda5050 import (
     VdaError,
     make_header,
     parse_instant_actions,
-    parse_order,
+    read_order,
 )
 from wms.topics import vda
 
@@ -67,9 +64,23 @@ _INSTANT_TYPES = (
 )
 
 
+# The Nodes, Edges and Actions of an order as `read_order` gives them: wire form, checked.
+NodeDict = dict[str, Any]
+EdgeDict = dict[str, Any]
+ActionDict = dict[str, Any]
+
+
 def _plain(**fields: Any) -> dict[str, Any]:
     """A VDA 5050 object in wire form: the fields given, those that are None left out."""
     return {k: v for k, v in fields.items() if v is not None}
+
+
+def _param(action: ActionDict, key: str, default: Any = None) -> Any:
+    """Value of the action's parameter ``key``, or ``default``."""
+    for p in action.get("actionParameters") or ():
+        if p["key"] == key:
+            return p["value"]
+    return default
 
 
 @dataclass
@@ -214,9 +225,9 @@ class RobotSim:
         self._errors = []
 
     def _clear_order(self) -> None:
-        self._nodes: list[Node] = []
-        self._edges: list[Edge] = []
-        self._queue: list[Action] = []
+        self._nodes: list[NodeDict] = []
+        self._edges: list[EdgeDict] = []
+        self._queue: list[ActionDict] = []
         self._activity: _Activity | None = None
         self._cancel_ids: list[str] = []
         self._actions: dict[str, dict[str, Any]] = {}  # actionId -> its ActionState, in wire form
@@ -382,13 +393,15 @@ class RobotSim:
             lastNodeSequenceId=self.last_node_seq,
             driving=self.driving,
             paused=self.paused,
-            newBaseRequest=waiting_for_base and not self._edges[0].released,
+            newBaseRequest=waiting_for_base and not self._edges[0]["released"],
             operatingMode="AUTOMATIC",
             nodeStates=[
-                {"nodeId": n.nodeId, "sequenceId": n.sequenceId, "released": n.released} for n in self._nodes
+                {"nodeId": n["nodeId"], "sequenceId": n["sequenceId"], "released": n["released"]}
+                for n in self._nodes
             ],
             edgeStates=[
-                {"edgeId": e.edgeId, "sequenceId": e.sequenceId, "released": e.released} for e in self._edges
+                {"edgeId": e["edgeId"], "sequenceId": e["sequenceId"], "released": e["released"]}
+                for e in self._edges
             ],
             agvPosition={
                 "x": float(x),
@@ -449,13 +462,26 @@ class RobotSim:
         del self._errors[:-MAX_ERRORS]
         log.info("%s: %s %s: %s", self.serial, level, error_type, description)
 
-    def _set_action(self, action: Action, status: ActionStatus, result: str | None = None) -> None:
-        self._actions[action.actionId] = _plain(
-            actionId=action.actionId,
-            actionType=action.actionType,
-            actionDescription=action.actionDescription,
+    def _set_action(self, action: ActionDict, status: ActionStatus, result: str | None = None) -> None:
+        """Record the state of an order action (or of an instant action in the same wire form)."""
+        self._actions[action["actionId"]] = _plain(
+            actionId=action["actionId"],
+            actionType=action["actionType"],
+            actionDescription=action.get("actionDescription"),
             actionStatus=status,
             resultDescription=result,
+        )
+
+    def _set_instant(self, action: InstantAction, status: ActionStatus, result: str | None = None) -> None:
+        """Record the state of an instant action."""
+        self._set_action(
+            {
+                "actionId": action.actionId,
+                "actionType": action.actionType,
+                "actionDescription": action.actionDescription,
+            },
+            status,
+            result,
         )
 
     def _fatal(self) -> bool:
@@ -532,7 +558,7 @@ class RobotSim:
             return
         if self._queue:
             self._start_action(self._queue.pop(0))
-        elif self.order_active and self._edges and self._edges[0].released:
+        elif self.order_active and self._edges and self._edges[0]["released"]:
             if self.battery <= 0:
                 self._add_error("batteryEmpty", "FATAL", "battery is empty; charge before driving on")
                 return
@@ -544,9 +570,9 @@ class RobotSim:
                 self.orders_done += 1
             log.info("%s: order %s done at %s", self.serial, self.order_id, self.last_node_id)
 
-    def _start_action(self, action: Action) -> None:
+    def _start_action(self, action: ActionDict) -> None:
         self._set_action(action, "RUNNING")
-        duration = action.param("duration", self.action_s)
+        duration = _param(action, "duration", self.action_s)
         if isinstance(duration, bool) or not isinstance(duration, int | float) or duration < 0:
             duration = self.action_s
         self._activity = _Activity(
@@ -554,14 +580,14 @@ class RobotSim:
         )
         self._run_activity()
 
-    def _finish_action(self, action: Action) -> None:
-        load_id = action.param("loadId")
+    def _finish_action(self, action: ActionDict) -> None:
+        load_id = _param(action, "loadId")
         load_id = str(load_id) if load_id is not None else None
-        if action.actionType == "pick":
-            load_type = action.param("loadType")
+        if action["actionType"] == "pick":
+            load_type = _param(action, "loadType")
             load_type = str(load_type) if load_type is not None else None
             self._loads.append(_plain(loadId=load_id, loadType=load_type, loadPosition="deck"))
-        elif action.actionType == "drop" and self._loads:
+        elif action["actionType"] == "drop" and self._loads:
             match = [ld for ld in self._loads if load_id is not None and ld.get("loadId") == load_id]
             if match:
                 self._loads.remove(match[0])
@@ -569,32 +595,33 @@ class RobotSim:
                 self._loads.clear()
         self._set_action(action, "FINISHED")
 
-    def _start_edge(self, edge: Edge, node: Node) -> None:
-        pos = node.nodePosition
-        assert pos is not None  # checked when the order was accepted
-        start, end = (self._x, self._y), (pos.x, pos.y)
+    def _start_edge(self, edge: EdgeDict, node: NodeDict) -> None:
+        pos = node["nodePosition"]  # present: checked when the order was accepted
+        start, end = (self._x, self._y), (pos["x"], pos["y"])
         dist = math.dist(start, end)
-        speed = min(self.speed_mps, edge.maxSpeed) if edge.maxSpeed and edge.maxSpeed > 0 else self.speed_mps
+        max_speed = edge.get("maxSpeed")
+        speed = min(self.speed_mps, max_speed) if max_speed and max_speed > 0 else self.speed_mps
         if dist > 0:
             self._theta = math.atan2(end[1] - start[1], end[0] - start[0])
-        for action in edge.actions:
+        for action in edge["actions"]:
             self._set_action(action, "RUNNING")
         t = dist / speed
         self._activity = _Activity("edge", t, t, lambda: self._arrive(edge, node), start=start, end=end)
         self._run_activity()
 
-    def _arrive(self, edge: Edge, node: Node) -> None:
-        for action in edge.actions:
+    def _arrive(self, edge: EdgeDict, node: NodeDict) -> None:
+        for action in edge["actions"]:
             self._set_action(action, "FINISHED")
         self._edges.pop(0)
         self._reach(self._nodes.pop(0))
 
-    def _reach(self, node: Node) -> None:
-        if node.nodePosition is not None:
-            self._x, self._y, self._map_id = node.nodePosition.x, node.nodePosition.y, node.nodePosition.mapId
-        self.last_node_id, self.last_node_seq = node.nodeId, node.sequenceId
-        self._queue.extend(node.actions)
-        log.debug("%s: at %s (seq %d)", self.serial, node.nodeId, node.sequenceId)
+    def _reach(self, node: NodeDict) -> None:
+        pos = node.get("nodePosition")
+        if pos is not None:
+            self._x, self._y, self._map_id = pos["x"], pos["y"], pos["mapId"]
+        self.last_node_id, self.last_node_seq = node["nodeId"], node["sequenceId"]
+        self._queue.extend(node["actions"])
+        log.debug("%s: at %s (seq %d)", self.serial, node["nodeId"], node["sequenceId"])
 
     def _finish_cancel(self) -> None:
         for state in list(self._actions.values()):
@@ -615,15 +642,16 @@ class RobotSim:
             return
         self._integrate()
         try:
-            order = parse_order(data)
+            order = read_order(data)
         except VdaError as exc:
             self._add_error("validationError", "WARNING", str(exc), topic=topic)
             self._publish_state()
             return
-        same_order = bool(self.order_id) and order.orderId == self.order_id
+        order_id, update_id = order["orderId"], order["orderUpdateId"]
+        same_order = bool(self.order_id) and order_id == self.order_id
         problem = self._check_order(order)
-        if same_order and order.orderUpdateId <= self.order_update_id:
-            log.debug("%s: ignoring stale update %s/%d", self.serial, order.orderId, order.orderUpdateId)
+        if same_order and update_id <= self.order_update_id:
+            log.debug("%s: ignoring stale update %s/%d", self.serial, order_id, update_id)
         elif problem is not None:
             self._reject(order, "validationError", problem)
         elif self._cancel_ids:
@@ -639,101 +667,103 @@ class RobotSim:
         """Whether the current orderId was cancelled (it cannot be continued by an update)."""
         return not self.order_active and self._last_done_order != self.order_id
 
-    def _reject(self, order: Order, error_type: str, problem: str) -> None:
+    def _reject(self, order: OrderDict, error_type: str, problem: str) -> None:
         self.orders_refused += 1
+        order_id, update_id = order["orderId"], order["orderUpdateId"]
         self._add_error(
             error_type,
             "WARNING",
-            f"order {order.orderId}/{order.orderUpdateId} rejected: {problem}",
-            orderId=order.orderId,
-            orderUpdateId=str(order.orderUpdateId),
+            f"order {order_id}/{update_id} rejected: {problem}",
+            orderId=order_id,
+            orderUpdateId=str(update_id),
         )
         self._publish_state()
 
-    def _check_order(self, order: Order) -> str | None:
+    def _check_order(self, order: OrderDict) -> str | None:
         """What makes an order unusable for this vehicle, or None."""
-        if order.manufacturer != self.manufacturer or order.serialNumber != self.serial:
-            return f"addressed to {order.manufacturer}/{order.serialNumber}"
-        nodes, edges = order.nodes, order.edges
+        if order["manufacturer"] != self.manufacturer or order["serialNumber"] != self.serial:
+            return f"addressed to {order['manufacturer']}/{order['serialNumber']}"
+        nodes, edges = order["nodes"], order["edges"]
         if not nodes:
             return "no nodes"
         if len(edges) != len(nodes) - 1:
             return f"{len(nodes)} nodes need {len(nodes) - 1} edges, got {len(edges)}"
-        if nodes[0].sequenceId % 2:
-            return f"node sequenceIds must be even, got {nodes[0].sequenceId}"
-        if not nodes[0].released:
+        first_seq = nodes[0]["sequenceId"]
+        if first_seq % 2:
+            return f"node sequenceIds must be even, got {first_seq}"
+        if not nodes[0]["released"]:
             return "the first node is not released"
         for i, node in enumerate(nodes):
-            expected = nodes[0].sequenceId + 2 * i
-            if node.sequenceId != expected:
-                return f"node {node.nodeId} has sequenceId {node.sequenceId}, expected {expected}"
-            if node.nodePosition is None:
-                return f"node {node.nodeId} has no nodePosition"
-            if i and node.released and not nodes[i - 1].released:
-                return f"released node {node.nodeId} follows a horizon node"
+            node_id, seq, expected = node["nodeId"], node["sequenceId"], first_seq + 2 * i
+            if seq != expected:
+                return f"node {node_id} has sequenceId {seq}, expected {expected}"
+            if node.get("nodePosition") is None:
+                return f"node {node_id} has no nodePosition"
+            if i and node["released"] and not nodes[i - 1]["released"]:
+                return f"released node {node_id} follows a horizon node"
         for i, edge in enumerate(edges):
             a, b = nodes[i], nodes[i + 1]
-            if edge.sequenceId != a.sequenceId + 1:
-                return f"edge {edge.edgeId} has sequenceId {edge.sequenceId}, expected {a.sequenceId + 1}"
-            if (edge.startNodeId, edge.endNodeId) != (a.nodeId, b.nodeId):
-                return f"edge {edge.edgeId} does not join {a.nodeId} to {b.nodeId}"
-            if edge.released != b.released:
-                return f"edge {edge.edgeId} released={edge.released} but its end node released={b.released}"
-        ids = [a.actionId for n in nodes for a in n.actions] + [a.actionId for e in edges for a in e.actions]
+            edge_id, seq, released = edge["edgeId"], edge["sequenceId"], edge["released"]
+            if seq != a["sequenceId"] + 1:
+                return f"edge {edge_id} has sequenceId {seq}, expected {a['sequenceId'] + 1}"
+            if (edge["startNodeId"], edge["endNodeId"]) != (a["nodeId"], b["nodeId"]):
+                return f"edge {edge_id} does not join {a['nodeId']} to {b['nodeId']}"
+            if released != b["released"]:
+                return f"edge {edge_id} released={released} but its end node released={b['released']}"
+        ids = [a["actionId"] for item in [*nodes, *edges] for a in item["actions"]]
         if len(set(ids)) != len(ids):
             return "actionIds repeat"
         return None
 
-    def _new_order(self, order: Order) -> None:
-        first = order.nodes[0]
-        pos = first.nodePosition
-        assert pos is not None
+    def _new_order(self, order: OrderDict) -> None:
+        first_id, pos = order["nodes"][0]["nodeId"], order["nodes"][0]["nodePosition"]
         x, y = self.position()
-        if first.nodeId != self.last_node_id and math.hypot(pos.x - x, pos.y - y) > POSITION_TOLERANCE_M:
-            self._reject(order, "validationError", f"first node {first.nodeId} is not where the vehicle is")
+        if first_id != self.last_node_id and math.hypot(pos["x"] - x, pos["y"] - y) > POSITION_TOLERANCE_M:
+            self._reject(order, "validationError", f"first node {first_id} is not where the vehicle is")
             return
         self._drop_order_errors()
         self._clear_order()
-        self.order_id, self.order_update_id = order.orderId, order.orderUpdateId
+        self.order_id, self.order_update_id = order["orderId"], order["orderUpdateId"]
         self.order_active = True
-        self._nodes, self._edges = list(order.nodes), list(order.edges)
+        self._nodes, self._edges = list(order["nodes"]), list(order["edges"])
         self._register_actions(self._nodes, self._edges)
-        log.info("%s: order %s accepted (%d nodes)", self.serial, order.orderId, len(order.nodes))
+        log.info("%s: order %s accepted (%d nodes)", self.serial, self.order_id, len(order["nodes"]))
         self._publish_state()
         self._reach(self._nodes.pop(0))
         self._advance()
         self._publish_state()
 
-    def _update_order(self, order: Order) -> None:
+    def _update_order(self, order: OrderDict) -> None:
         """Stitch an update onto the base: its first node must be the current last base node."""
-        base = [n for n in self._nodes if n.released]
+        base = [n for n in self._nodes if n["released"]]
         if base:
-            stitch_id, stitch_seq = base[-1].nodeId, base[-1].sequenceId
+            stitch_id, stitch_seq = base[-1]["nodeId"], base[-1]["sequenceId"]
         else:
             stitch_id, stitch_seq = self.last_node_id, self.last_node_seq
-        first = order.nodes[0]
-        if (first.nodeId, first.sequenceId) != (stitch_id, stitch_seq):
+        nodes, edges = order["nodes"], order["edges"]
+        first_id, first_seq = nodes[0]["nodeId"], nodes[0]["sequenceId"]
+        if (first_id, first_seq) != (stitch_id, stitch_seq):
             self._reject(
                 order,
                 "orderUpdateError",
-                f"update starts at {first.nodeId}/{first.sequenceId}, base ends at {stitch_id}/{stitch_seq}",
+                f"update starts at {first_id}/{first_seq}, base ends at {stitch_id}/{stitch_seq}",
             )
             return
         self._drop_order_errors()
-        self._nodes = base + list(order.nodes[1:])
-        self._edges = [e for e in self._edges if e.released] + list(order.edges)
-        self._register_actions(order.nodes[1:], order.edges)
-        self.order_update_id = order.orderUpdateId
+        self._nodes = base + nodes[1:]
+        self._edges = [e for e in self._edges if e["released"]] + edges
+        self._register_actions(nodes[1:], edges)
+        self.order_update_id = order["orderUpdateId"]
         self.order_active = True
-        log.info("%s: order %s updated to %d", self.serial, order.orderId, order.orderUpdateId)
+        log.info("%s: order %s updated to %d", self.serial, self.order_id, self.order_update_id)
         self._advance()
         self._publish_state()
 
-    def _register_actions(self, nodes: list[Node], edges: list[Edge]) -> None:
+    def _register_actions(self, nodes: list[NodeDict], edges: list[EdgeDict]) -> None:
         """Report the actions of released nodes and edges as WAITING (horizon ones come with the update)."""
         for item in [*nodes, *edges]:
-            if item.released:
-                for action in item.actions:
+            if item["released"]:
+                for action in item["actions"]:
                     self._set_action(action, "WAITING")
 
     def _drop_order_errors(self) -> None:
@@ -763,7 +793,7 @@ class RobotSim:
             "cancelOrder": self._cancel_order,
             "startPause": self._start_pause,
             "stopPause": self._stop_pause,
-            "stateRequest": lambda a: self._set_action(a, "FINISHED"),
+            "stateRequest": lambda a: self._set_instant(a, "FINISHED"),
             "factsheetRequest": self._factsheet_request,
             "startCharging": self._start_charging,
             "stopCharging": self._stop_charging,
@@ -771,7 +801,7 @@ class RobotSim:
         for action in msg.actions:
             handler = handlers.get(action.actionType)
             if handler is None:
-                self._set_action(action, "FAILED", "not supported")
+                self._set_instant(action, "FAILED", "not supported")
                 self._add_error(
                     "validationError", "WARNING", f"instant action {action.actionType} not supported"
                 )
@@ -782,10 +812,10 @@ class RobotSim:
 
     def _cancel_order(self, action: InstantAction) -> None:
         if not self.order_active:
-            self._set_action(action, "FAILED", "no order to cancel")
+            self._set_instant(action, "FAILED", "no order to cancel")
             self._add_error("noOrderToCancel", "WARNING", "cancelOrder without an active order")
             return
-        self._set_action(action, "RUNNING")
+        self._set_instant(action, "RUNNING")
         self._cancel_ids.append(action.actionId)
         # Stop at the next node: what has not been started yet is dropped right away.
         self._queue = []
@@ -794,26 +824,26 @@ class RobotSim:
 
     def _start_pause(self, action: InstantAction) -> None:
         self.paused = True
-        self._set_action(action, "FINISHED")
+        self._set_instant(action, "FINISHED")
 
     def _stop_pause(self, action: InstantAction) -> None:
         self.paused = False
-        self._set_action(action, "FINISHED")
+        self._set_instant(action, "FINISHED")
 
     def _factsheet_request(self, action: InstantAction) -> None:
         self._send("factsheet", self.factsheet())
-        self._set_action(action, "FINISHED")
+        self._set_instant(action, "FINISHED")
 
     def _start_charging(self, action: InstantAction) -> None:
         if self._activity is not None:
-            self._set_action(action, "FAILED", "vehicle is busy (driving or running an action)")
+            self._set_instant(action, "FAILED", "vehicle is busy (driving or running an action)")
             return
         if self.battery < 100.0:
             self.charging = True
             self._freeze()
             minutes = (100.0 - self.battery) / self.charge_pct_per_min
             self._set_timer("charge", minutes * 60.0, self._charged)
-        self._set_action(action, "FINISHED")
+        self._set_instant(action, "FINISHED")
 
     def _stop_charging(self, action: InstantAction) -> None:
         if self.charging:
@@ -821,4 +851,4 @@ class RobotSim:
             timer = self._timers.pop("charge", None)
             if timer is not None:
                 timer.cancel()
-        self._set_action(action, "FINISHED")
+        self._set_instant(action, "FINISHED")

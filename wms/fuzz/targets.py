@@ -172,6 +172,7 @@ def _all() -> list[Target]:
         _vda("connection", vda5050.parse_connection, seeds.vda_connection),
         _vda("factsheet", vda5050.parse_factsheet, seeds.vda_factsheet),
         _vda("order", vda5050.parse_order, seeds.vda_order),
+        _vda("read_order", vda5050.read_order, seeds.vda_order),  # the simulated robots' plain-dict path
         _vda("instant_actions", vda5050.parse_instant_actions, seeds.vda_instant_actions),
         *_models(),
         _ceb("receipts", parse_receipts, seeds.receipts),

@@ -610,6 +610,17 @@ def parse_order(data: bytes | str) -> Order:
     return _parse(Order, "order", data)
 
 
+_ORDER_DICT = twin_adapter(Order)
+
+
+OrderDict = dict[str, Any]  # an order as `read_order` gives it: the wire form, checked; optionals via .get
+
+
+def read_order(data: bytes | str) -> OrderDict:
+    """`parse_order` into plain dicts: the same checks and errors, about twice as fast (simulated robots)."""
+    return _checked(lambda: _ORDER_DICT.validate_json(data, strict=True), "order", data)
+
+
 def parse_instant_actions(data: bytes | str) -> InstantActions:
     """Parse and check an instantActions message (``actionName`` of the 2.0.0 schema accepted too)."""
     return _parse(InstantActions, "instantActions", data)
