@@ -12,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlmodel import Session, select
 
 from wms.config import CONFIG_DIR, WarehouseConfig, load_customs, load_warehouse
@@ -24,10 +25,17 @@ CFG = load_warehouse(CONFIG_DIR / "warehouse.toml")
 CUSTOMS = load_customs(CONFIG_DIR / "customs.toml")
 
 
-def small_site(robots: int, traffic: bool = True) -> WarehouseConfig:
+def small_site(robots: int, traffic: bool = True, induct_sides: int = 1) -> WarehouseConfig:
     """A 14 x 11 sort grid (12 chutes, 3 inducts) for ``robots`` sorting robots."""
     sortation = CFG.sortation.model_copy(
-        update={"width": 14, "height": 11, "inducts": 3, "traffic": traffic, "wait_timeout_s": 20.0}
+        update={
+            "width": 14,
+            "height": 11,
+            "inducts": 3,
+            "induct_sides": induct_sides,
+            "traffic": traffic,
+            "wait_timeout_s": 20.0,
+        }
     )
     sorting = CFG.fleet.sorting.model_copy(update={"count": robots, "charging_spots": 2})
     return CFG.model_copy(
@@ -68,8 +76,11 @@ def watch(shift: Shift, broker: Any, problems: list[str]) -> Callable[[], float]
     return lambda: longest[0]
 
 
-def test_a_crowded_sort_grid_has_one_robot_per_cell_and_sorts_every_parcel(tmp_path: Path) -> None:
-    cfg = small_site(robots=8)
+@pytest.mark.parametrize("induct_sides", [1, 2])
+def test_a_crowded_sort_grid_has_one_robot_per_cell_and_sorts_every_parcel(
+    tmp_path: Path, induct_sides: int
+) -> None:
+    cfg = small_site(robots=8, induct_sides=induct_sides)
     opts = ShiftOptions(duration_s=900.0, orders_per_hour=1500.0, db_url=f"sqlite:///{tmp_path / 't.db'}")
     shift, broker = virtual_shift(cfg, CUSTOMS, opts)
     problems: list[str] = []
@@ -84,6 +95,8 @@ def test_a_crowded_sort_grid_has_one_robot_per_cell_and_sorts_every_parcel(tmp_p
     assert result["ledger_balanced"] and not result["internal_errors"]
     with Session(shift.controller.repo.engine) as s:
         events = s.exec(select(ParcelEvent.order_no, ParcelEvent.to_state)).all()
+        inducted = set(s.exec(select(ParcelEvent.detail).where(ParcelEvent.to_state == "at_induct")).all())
+    assert inducted == set(shift.controller.grid.inducts)  # on two sides, the top row's induct too
     sorting = {o for o, state in events if state == "sorting"}
     sorted_ = {o for o, state in events if state == "sorted"}
     left = {o for o, state in events if state in ("dispatched", "held")}
