@@ -90,7 +90,7 @@ class SortGrid:
 
 
 def _spread(width: int, n: int) -> list[int]:
-    """``n`` x positions spread evenly over ``width`` cells."""
+    """``n`` positions spread evenly over ``width`` cells (inducts along a row, chargers along the edge)."""
     return [round((k + 0.5) * width / n) for k in range(n)]
 
 
@@ -124,7 +124,7 @@ def build_grid(cfg: Sortation, chargers: int) -> SortGrid:
         edge = [cell(x, h - 1) for x in range(w)]
     else:  # up the left column and down the right, between the induct rows
         edge = [cell(0, y) for y in range(1, h - 1)] + [cell(w - 1, y) for y in range(h - 2, 0, -1)]
-    charger_cells = [edge[round((k + 0.5) * len(edge) / max(chargers, 1))] for k in range(chargers)]
+    charger_cells = [edge[i] for i in _spread(len(edge), chargers)]
     parking = [c for c in edge if c not in charger_cells]
     grid = SortGrid(w, h, cfg.cell_m, graph, chutes, inducts, charger_cells, parking, pos)
     lengths = [nx.single_source_shortest_path_length(graph, i) for i in inducts]
