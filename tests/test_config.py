@@ -37,6 +37,7 @@ def _broken(tmp_path: Path, old: str, new: str) -> Path:
         ("duty_paid_aisles = 2", "duty_paid_aisles = 12", "storage", "at least one bonded aisle"),
         ("inducts = 6", "inducts = 60", "sortation", "at most"),
         ("inducts = 6", "inducts = 6\ninduct_sides = 3", "sortation.induct_sides", "less than or equal to 2"),
+        ("interval_s = 60", "interval_s = 60\nplanner_process = true\nplan_s = 60", "waves", "shorter than"),
         (
             "charging_spots = 3\naction_s = 2",
             "charging_spots = 31\naction_s = 2",

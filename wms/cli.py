@@ -249,6 +249,7 @@ def run(
     except KeyboardInterrupt:
         pass
     finally:
+        ctl.stop()
         bus.close()
         if broker:
             broker.close()

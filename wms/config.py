@@ -190,6 +190,24 @@ class Waves(_Model):
         ge=0,
         description="orders batched per wave at most, most urgent first (0: two carts per picking robot)",
     )
+    planner_process: bool = Field(
+        default=False,
+        description="batch waves in a worker process (a second core) while the controller's loop goes on",
+    )
+    plan_s: float = Field(
+        default=5.0,
+        gt=0,
+        description="with planner_process: seconds from a wave's start to the release of its carts",
+    )
+
+    @model_validator(mode="after")
+    def _plan_within_wave(self) -> Waves:
+        if self.planner_process and self.plan_s >= self.interval_s:
+            raise ValueError(
+                f"plan_s ({self.plan_s:g}) must be shorter than interval_s ({self.interval_s:g}): "
+                "a wave's plan is collected before the next wave starts"
+            )
+        return self
 
 
 class Promotion(_Model):

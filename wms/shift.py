@@ -299,9 +299,12 @@ def run_virtual(cfg: WarehouseConfig, customs: CustomsConfig, opts: ShiftOptions
     """A whole shift in virtual time on the in-process bus: as fast as the CPU allows."""
     t0 = time.perf_counter()
     shift, _ = virtual_shift(cfg, customs, opts)
-    run_until_drained(shift, opts.drain_limit_s)
-    shift.controller.publish_status()
-    return summary(shift, time.perf_counter() - t0, "virtual", "in-process")
+    try:
+        run_until_drained(shift, opts.drain_limit_s)
+        shift.controller.publish_status()
+        return summary(shift, time.perf_counter() - t0, "virtual", "in-process")
+    finally:
+        shift.controller.stop()
 
 
 def run_mqtt(
@@ -373,6 +376,7 @@ def run_mqtt(
         if controller_thread is not None:
             controller_thread.join(10.0)
         if shift is not None:
+            shift.controller.stop()
             for robot in shift.robots:
                 robot.stop()
             for b in shift.buses:

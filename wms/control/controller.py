@@ -12,6 +12,7 @@ import json
 import logging
 import random
 from collections import Counter, deque
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 
 from pydantic import ValidationError
@@ -27,6 +28,7 @@ from wms.control.fleet import ActiveTask, FleetManager, FleetMap, RobotView
 from wms.control.history import DbHistory
 from wms.control.outbox import Outbox
 from wms.control.pending import PendingCommands
+from wms.control.planner import WavePlanner
 from wms.control.recovery import Snapshot, load_snapshot
 from wms.control.repo import Repo
 from wms.control.status import build_status
@@ -214,6 +216,12 @@ class Controller(StockMoves):
             seq_start=self.boot * BOOT_ID_SPAN,
         )
         self._chute_by_id = {c.chute: c for c in self.grid.chutes}
+        self.planner = (
+            WavePlanner(cfg.storage, cfg.pack.stations, cfg.fleet.picking.charging_spots)
+            if cfg.waves.planner_process
+            else None
+        )
+        self._plan: Future[list[list[str]]] | None = None  # the wave in the planner's worker
         self.o2o_skus = set(assortment(self.catalog.values(), cfg.o2o.assortment_skus))
         self.o2o_picker_free_at = 0.0
         self.o2o_closed: deque[Parcel] = deque(maxlen=10)
@@ -285,6 +293,12 @@ class Controller(StockMoves):
         if snapshot is not None:
             self.outbox.atomic(self._after_resume)()
         self.outbox.atomic(self.publish_status)()  # consoles (and watchdogs) see at once that it serves
+
+    def stop(self) -> None:
+        """Stop the wave planner's worker process, if any (the database and bus belong to the caller)."""
+        if self.planner is not None:
+            self.planner.close()
+        self._plan = None
 
     def _every(self, period: float, fn) -> None:  # type: ignore[no-untyped-def]
         work = self.outbox.atomic(fn)
@@ -645,25 +659,65 @@ class Controller(StockMoves):
     def _wave(self) -> None:
         """Release allocated orders to picking in carts, earliest departure first.
 
-        A wave takes the most urgent orders only, as many as the picking fleet can start on soon, and
-        none while enough carts are already waiting: batching effort stays bounded after a backlog.
+        With ``[waves] planner_process`` the batching runs in a worker process and the carts are queued
+        ``plan_s`` later (`_collect_plan`); until then no other wave starts.
         """
+        if self._plan is not None:
+            return
+        ready = self._wave_orders()
+        if not ready:
+            return
+        waves = self.cfg.waves
+        if self.planner is not None and waves.batching != "fcfs":
+            cart = Cart(self.cfg.fleet.picking.cart_orders)
+            self._plan = self.planner.submit(ready, cart, self._timing(), waves.batching)
+            self._later(waves.plan_s, self._collect_plan)
+            return
+        self._queue_carts([[o.order_no for o in b] for b in self._batches(ready)])
+
+    def _wave_orders(self) -> list[PickOrder]:
+        """The orders of a wave: the most urgent allocated ones, as many as the picking fleet can start on
+        soon, and none while enough carts are already waiting (batching effort stays bounded after a
+        backlog)."""
         rc = self.cfg.fleet.picking
         if len(self.pick_queue) >= 2 * rc.count:
-            return
+            return []
         ready = [
             PickOrder(p.order_no, self._due(p), p.received_at, tuple(n for *_, n in p.picks))
             for p in self.parcels.values()
             if p.state == ParcelState.ALLOCATED and not p.o2o
         ]
-        if not ready:
-            return
         cap = self.cfg.waves.max_orders or 2 * rc.count * rc.cart_orders
         if len(ready) > cap:
             ready = sorted(ready, key=lambda o: (o.due, o.received_at, o.order_no))[:cap]
-        for batch in self._batches(ready):
+        return ready
+
+    def _collect_plan(self) -> None:
+        """Queue the carts the worker planned, with the orders that still wait for one."""
+        plan, self._plan = self._plan, None
+        if plan is None or self.planner is None:
+            return
+        try:
+            batches = self.planner.collect(plan)
+        except Exception as exc:  # noqa: BLE001 - a dead worker or a refused wave: batch it here instead
+            why = f"{type(exc).__name__}: {exc}"
+            self.alarm("error", "picking", f"wave planner failed ({why}); the wave is batched inline")
+            self._count("wave_planner_failed")
+            self._queue_carts([[o.order_no for o in b] for b in self._batches(self._wave_orders())])
+            return
+        waiting = [[no for no in b if self._allocated(no)] for b in batches]  # none left or taken meanwhile
+        self._queue_carts(waiting)
+
+    def _allocated(self, order_no: str) -> bool:
+        parcel = self.parcels.get(order_no)
+        return parcel is not None and parcel.state == ParcelState.ALLOCATED
+
+    def _queue_carts(self, batches: list[list[str]]) -> None:
+        """Each batch of order numbers becomes a queued pick task; then idle robots take the most urgent."""
+        for nos in batches:
+            if not nos:
+                continue
             task_id = f"PICK-{next(self._ids):06d}"
-            nos = [o.order_no for o in batch]
             self.repo.upsert_task(
                 TaskRow(
                     task_id=task_id,
@@ -677,14 +731,17 @@ class Controller(StockMoves):
             self.pick_queue.append((task_id, nos))
         self._assign_picks()
 
+    def _timing(self) -> Timing:
+        rc = self.cfg.fleet.picking
+        return Timing(now=self.clock.now(), speed_m_s=rc.speed_mps, pick_s=rc.action_s)
+
     def _batches(self, ready: list[PickOrder]) -> list[list[PickOrder]]:
         """Orders onto carts: FCFS, or savings batching on exact route lengths with cut-offs respected."""
         method = self.cfg.waves.batching
         if method == "fcfs":
             return fcfs_batches(ready, self.cfg.fleet.picking.cart_orders)
-        rc = self.cfg.fleet.picking
-        timing = Timing(now=self.clock.now(), speed_m_s=rc.speed_mps, pick_s=rc.action_s)
-        return batch_pick_orders(self.layout, ready, Cart(rc.cart_orders), timing, method=method)
+        cart = Cart(self.cfg.fleet.picking.cart_orders)
+        return batch_pick_orders(self.layout, ready, cart, self._timing(), method=method)
 
     def _assign_picks(self) -> None:
         if not self.pick_queue:  # before looking for idle robots (every robot state may call this)

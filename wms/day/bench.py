@@ -348,6 +348,7 @@ def run_day(
         run_s = time.perf_counter() - wall0
         end = summary(shift, run_s, "virtual", "in-process")
         result = measure(shift, probe, cfg, opts, drained)
+        shift.controller.stop()
         shift.controller.repo.close()
         shift.controller.repo.engine.dispose()
     wall_s = time.perf_counter() - wall0
