@@ -10,12 +10,12 @@ import json
 import sys
 from typing import Any
 
-TIMING_KEYS = frozenset({"wall", "wall_s", "rss_mb", "peak_rss_mb"})
+TIMING_KEYS = frozenset({"wall", "wall_s", "rss_mb", "peak_rss_mb", "planner_peak_rss_mb", "cpu_s"})
 
 
 def _skip(key: str) -> bool:
     """Whether a field is about the run's wall time or memory, not about the simulated day."""
-    return key in TIMING_KEYS or key.startswith(("wall time", "peak memory"))
+    return key in TIMING_KEYS or key.startswith(("wall time", "peak memory", "CPU s"))
 
 
 def diff(a: Any, b: Any, path: str = "") -> list[str]:

@@ -194,3 +194,14 @@ def test_the_same_day_on_postgresql(pg_url: str) -> None:
     ph, o = result["per_hour"], result["orders"]
     assert sum(ph["received"]) == o["in_db"] and sum(ph["dispatched"]) == o["dispatched"]  # FLOOR buckets
     assert all(series[-1] == 0 for series in result["queues"]["by_state"].values())
+
+
+def test_a_day_with_waves_in_the_planner_worker_counts_its_cpu_and_memory(tmp_path: Path) -> None:
+    cfg = CFG.model_copy(update={"waves": CFG.waves.model_copy(update={"planner_process": True})})
+    day = run_day(cfg, CUSTOMS, DayOptions(orders=150, seed=3, drain_limit_h=6.0, promotions=[]))
+    assert day["checks"]["accounted_for"] and day["checks"]["no_internal_errors"]
+    assert day["cpu_s"]["planner"] > 0 and day["cpu_s"]["controller"] > day["cpu_s"]["planner"]
+    assert 0 < day["planner_peak_rss_mb"] < day["peak_rss_mb"]
+    console = Console(record=True, width=160)
+    console.print(summary_table([day]))
+    assert "(planner worker" in console.export_text()

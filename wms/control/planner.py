@@ -11,6 +11,7 @@ plan is there, however long the worker took.
 from __future__ import annotations
 
 import multiprocessing as mp
+import resource
 from collections.abc import Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -32,6 +33,12 @@ def _plan(orders: Sequence[PickOrder], cart: Cart, timing: Timing, method: str) 
     """In the worker: the wave's batches as order numbers, in release order."""
     assert _layout is not None, "the worker starts with its layout"
     return [[o.order_no for o in b] for b in batch_pick_orders(_layout, orders, cart, timing, method=method)]
+
+
+def _usage() -> tuple[float, float]:
+    """In the worker: its CPU seconds and peak resident memory in MB so far."""
+    ru = resource.getrusage(resource.RUSAGE_SELF)
+    return ru.ru_utime + ru.ru_stime, ru.ru_maxrss / 1024.0  # KB on Linux
 
 
 class WavePlanner:
@@ -70,6 +77,15 @@ class WavePlanner:
         except BrokenProcessPool:
             self.close()
             raise
+
+    def usage(self) -> tuple[float, float]:
+        """CPU seconds and peak resident MB of the current worker; zeros if none is running."""
+        if self._pool is None:
+            return 0.0, 0.0
+        try:
+            return self._pool.submit(_usage).result()
+        except BrokenProcessPool:
+            return 0.0, 0.0
 
     def close(self) -> None:
         """Stop the worker (a plan in flight is abandoned)."""

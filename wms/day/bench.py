@@ -348,11 +348,14 @@ def run_day(
         run_s = time.perf_counter() - wall0
         end = summary(shift, run_s, "virtual", "in-process")
         result = measure(shift, probe, cfg, opts, drained)
+        planner = shift.controller.planner
+        planner_cpu_s, planner_rss_mb = planner.usage() if planner is not None else (0.0, 0.0)
         shift.controller.stop()
         shift.controller.repo.close()
         shift.controller.repo.engine.dispose()
     wall_s = time.perf_counter() - wall0
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # KB on Linux
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    peak = own.ru_maxrss / 1024.0 + planner_rss_mb  # ru_maxrss in KB (Linux); the worker ran beside it
     result.update(
         {
             "label": opts.label,
@@ -373,6 +376,11 @@ def run_day(
                 else None,
             },
             "peak_rss_mb": round(peak, 1),
+            "planner_peak_rss_mb": round(planner_rss_mb, 1),
+            "cpu_s": {
+                "controller": round(own.ru_utime + own.ru_stime, 1),
+                "planner": round(planner_cpu_s, 1),
+            },
         }
     )
     result["checks"] = checks(result)

@@ -53,6 +53,16 @@ def _wall(r: dict[str, Any]) -> str:
     return f"{w['total_s']:,.1f} ({parts})"
 
 
+def _cpu(r: dict[str, Any]) -> str:
+    cpu = r.get("cpu_s")
+    return "-" if cpu is None else f"{cpu['controller']:,.0f} / {cpu['planner']:,.0f}"
+
+
+def _memory(r: dict[str, Any]) -> str:
+    worker = r.get("planner_peak_rss_mb") or 0.0
+    return f"{r['peak_rss_mb']:,.0f}" + (f" (planner worker {worker:,.0f})" if worker else "")
+
+
 ROWS: tuple[Row, ...] = (
     ("config", lambda r: f"{r['config']['site']}"),
     ("database", lambda r: r["database_kind"]),
@@ -109,7 +119,8 @@ ROWS: tuple[Row, ...] = (
     ("internal errors", lambda r: r["internal_errors"]),
     ("wall time s", _wall),
     ("orders / wall s", lambda r: r["wall"]["orders_per_s"]),
-    ("peak memory MB", lambda r: f"{r['peak_rss_mb']:,.0f}"),
+    ("CPU s: controller / planner worker", _cpu),
+    ("peak memory MB", _memory),
 )
 
 
