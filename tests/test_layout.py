@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import math
+import random
+
 import numpy as np
 
 from wms.config import CONFIG_DIR, Sortation, load_warehouse
-from wms.layout import Layout, bay_node
+from wms.layout import Layout, bay_node, corners
 from wms.sorting.grid import SortGrid, build_grid
 
 CFG = load_warehouse(CONFIG_DIR / "warehouse.toml")
@@ -25,6 +28,35 @@ def test_distances_are_shortest_rectilinear_paths() -> None:
     assert abs(lay.distance(bay_node(1, 2), bay_node(3, 4)) - across) < 1e-9
     walk = lay.walk([lay.depot, a, b])
     assert walk[0] == lay.depot and walk[-1] == b and a in walk
+
+
+def _driven(lay: Layout, path: list[str]) -> float:
+    pts = [(lay.pos[n].x, lay.pos[n].y) for n in path]
+    return sum(math.dist(p, q) for p, q in zip(pts, pts[1:], strict=False))
+
+
+def test_turns_keep_the_route_and_its_length_with_a_node_only_where_the_direction_changes() -> None:
+    lay = Layout(CFG.storage, pack_stations=4, chargers=3)
+    nodes = sorted(lay.pos)
+    rng = random.Random(7)
+    for _ in range(300):
+        a, b = rng.sample(nodes, 2)
+        full, turns = lay.path(a, b), lay.turns(a, b)
+        assert turns[0] == a and turns[-1] == b
+        kept = iter(full)
+        assert all(n in kept for n in turns)  # an ordered subsequence of the shortest path
+        assert abs(_driven(lay, turns) - _driven(lay, full)) < 1e-9  # the robot drives node to node
+        # every dropped node lies on the straight leg between the turns around it
+        legs = {n: i for i, n in enumerate(turns)}
+        for i, n in enumerate(full):
+            if n not in legs:
+                before = max(legs[m] for m in full[:i] if m in legs)
+                p, q, r = lay.pos[turns[before]], lay.pos[n], lay.pos[turns[before + 1]]
+                assert abs((q.x - p.x) * (r.y - p.y) - (q.y - p.y) * (r.x - p.x)) < 1e-9
+    # along one aisle: its two ends, nothing between, however many bays lie on the way
+    a, b = bay_node(3, 2), bay_node(3, 10)
+    assert len(lay.path(a, b)) == 9 and lay.turns(a, b) == [a, b]
+    assert corners([a], lay.pos) == [a] and corners([a, b], lay.pos) == [a, b]
 
 
 def test_distances_are_computed_at_first_use_only(monkeypatch) -> None:  # type: ignore[no-untyped-def]

@@ -7,6 +7,7 @@ of the block and connect to the front cross aisle.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -123,6 +124,15 @@ class Layout:
             found = self._paths[(a, b)] = tuple(nx.dijkstra_path(self.graph, a, b))
         return list(found)
 
+    def turns(self, a: str, b: str) -> list[str]:
+        """The shortest path from ``a`` to ``b`` by its ends and turning points only (`corners`).
+
+        The same route as `path`, driven node to node over the same distance. A VDA 5050 order over it has a node where the robot changes
+        direction, not one at every bay it drives past: it reports a state and takes an update far less
+        often on the way (the picking floor has no cell reservations that would need them).
+        """
+        return corners(self.path(a, b), self.pos)
+
     def walk(self, stops: list[str]) -> list[str]:
         """Node sequence visiting ``stops`` in order along shortest paths."""
         out = [stops[0]]
@@ -157,3 +167,18 @@ class Layout:
                             )
                         )
         return out
+
+
+def corners(path: list[str], pos: Mapping[str, Point]) -> list[str]:
+    """``path`` without the nodes it passes straight through: both ends, every turn and reversal stay."""
+    if len(path) < 3:
+        return list(path)
+    out = [path[0]]
+    for prev, node, nxt in zip(path, path[1:], path[2:], strict=False):
+        p, q, r = pos[prev], pos[node], pos[nxt]
+        cross = (q.x - p.x) * (r.y - q.y) - (q.y - p.y) * (r.x - q.x)
+        ahead = (q.x - p.x) * (r.x - q.x) + (q.y - p.y) * (r.y - q.y)
+        if abs(cross) > 1e-9 or ahead <= 0:
+            out.append(node)
+    out.append(path[-1])
+    return out

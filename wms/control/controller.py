@@ -234,7 +234,7 @@ class Controller(StockMoves):
 
     def _pick_map(self) -> FleetMap:
         pos = {n: (p.x, p.y) for n, p in self.layout.pos.items()}
-        return FleetMap(pos, self.layout.charger_nodes, self.layout.path, self.layout.distance)
+        return FleetMap(pos, self.layout.charger_nodes, self.layout.turns, self.layout.distance)
 
     def _sort_map(self) -> FleetMap:
         grid, cfg = self.grid, self.cfg.sortation
