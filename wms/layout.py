@@ -127,9 +127,10 @@ class Layout:
     def turns(self, a: str, b: str) -> list[str]:
         """The shortest path from ``a`` to ``b`` by its ends and turning points only (`corners`).
 
-        The same route as `path`, driven node to node over the same distance. A VDA 5050 order over it has a node where the robot changes
-        direction, not one at every bay it drives past: it reports a state and takes an update far less
-        often on the way (the picking floor has no cell reservations that would need them).
+        The same route as `path`, driven node to node over the same distance. A VDA 5050 order over it
+        has a node where the robot changes direction, not one at every bay it drives past: the robot
+        reports a state and takes an update far less often on the way (the picking floor has no cell
+        reservations that would need them).
         """
         return corners(self.path(a, b), self.pos)
 
