@@ -1,0 +1,83 @@
+"""A window of the city day: its bus messages per order by kind, and the CPU it cost.
+
+Runs ``--hours`` of virtual time from ``--start`` (local) on a config sized as ``wms bench day --orders N``
+sizes it (stock, buyers, the feed at ``N / 24`` orders an hour along the daily curve), from an empty
+warehouse, and prints every message kind the in-process bus carried (per order placed in the window)
+and the CPU seconds of this process and of the wave planner's worker. Two commits compare by running
+this in a checkout of each::
+
+    python tools/day_window.py --config config/city.toml --hours 0.5 --start 10:00
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from wms.bus import inproc
+from wms.config import load_customs, load_warehouse
+from wms.day.bench import DayOptions, day_config, quiet_logs
+from wms.shift import ShiftOptions, virtual_shift
+
+
+def _kind(topic: str) -> str:
+    """``state (sort)`` for a VDA 5050 topic of robot sort-07, else the topic after ``wms/<partition>/``."""
+    parts = topic.split("/")
+    if len(parts) == 5 and parts[0] == "uagv":
+        return f"{parts[4]} ({parts[3].split('-')[0]})"
+    return "/".join(parts[2:]) if parts[0] == "wms" else topic
+
+
+def main() -> None:
+    """Run the window and print its figures."""
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--config", type=Path, default=Path("config/city.toml"))
+    ap.add_argument("--orders", type=int, default=250_000, help="orders of the whole day (sets the rate)")
+    ap.add_argument("--hours", type=float, default=0.5)
+    ap.add_argument("--start", default="10:00", help="local start, HH:MM")
+    args = ap.parse_args()
+    counts: Counter[str] = Counter()
+    publish = inproc.InProcBus.publish
+
+    def counted(self: inproc.InProcBus, topic: str, *a: Any, **kw: Any) -> None:
+        counts[_kind(topic)] += 1
+        publish(self, topic, *a, **kw)
+
+    inproc.InProcBus.publish = counted  # type: ignore[method-assign]
+    quiet_logs()
+    customs = load_customs(None)
+    cfg, _ = day_config(load_warehouse(args.config), customs, DayOptions(orders=args.orders))
+    with tempfile.TemporaryDirectory(prefix="wms-window-") as tmp:
+        opts = ShiftOptions(
+            duration_s=args.hours * 3600.0,
+            orders_per_hour=args.orders / 24.0,
+            db_url=f"sqlite:///{Path(tmp) / 'window.db'}",
+            start_local=f"2026-11-11T{args.start}:00",
+        )
+        shift, _ = virtual_shift(cfg, customs, opts)
+        counts.clear()  # the window's messages, not the set-up's (stock received, robots connecting)
+        cpu0, wall0 = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
+        shift.clock.run(until=shift.clock.now() + args.hours * 3600.0)
+        wall = time.perf_counter() - wall0
+        cpu1 = resource.getrusage(resource.RUSAGE_SELF)
+        ctl = shift.controller
+        worker_cpu, _ = ctl.planner.usage() if ctl.planner is not None else (0.0, 0.0)
+        ctl.stop()
+        placed, states = shift.feed.sent, ctl.repo.parcel_states()
+    cpu = cpu1.ru_utime + cpu1.ru_stime - cpu0.ru_utime - cpu0.ru_stime
+    print(f"{args.config}: {args.hours:g} h from {args.start}, {placed:,} orders placed")
+    print(f"parcel states at the end: {dict(sorted(states.items()))}")
+    print(f"wall {wall:.1f} s; CPU s: this process {cpu:.1f}, the planner worker {worker_cpu:.1f} (its life)")
+    print(f"{'messages':>10} {'per order':>10}  kind")
+    for kind, n in counts.most_common():
+        print(f"{n:>10,} {n / max(placed, 1):>10.2f}  {kind}")
+    print(f"{sum(counts.values()):>10,} {sum(counts.values()) / max(placed, 1):>10.2f}  all")
+
+
+if __name__ == "__main__":
+    main()
