@@ -5,6 +5,9 @@ from __future__ import annotations
 import os
 import random
 import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 from wms.config import CONFIG_DIR, WarehouseConfig, load_customs, load_warehouse
@@ -85,3 +88,44 @@ def test_a_dead_worker_is_an_alarm_the_wave_is_batched_inline_and_a_new_worker_s
         ctl.stop()
     assert planner.workers == 2 and not ctl.clock.errors
     assert set(ctl.repo.parcel_states()) <= {"dispatched", "rejected", "held"}
+
+
+_ORPHAN = """
+import sys, time
+from wms.config import CONFIG_DIR, load_warehouse
+from wms.control.planner import WavePlanner
+from wms.picking.batch import Cart, Timing
+
+cfg = load_warehouse(CONFIG_DIR / "warehouse.toml")
+planner = WavePlanner(cfg.storage, cfg.pack.stations, cfg.fleet.picking.charging_spots)
+planner.collect(planner.submit([], Cart(4), Timing(), "savings"))
+print(next(iter(planner._pool._processes)), flush=True)
+time.sleep(600)
+"""
+
+
+def test_the_worker_leaves_when_the_controller_is_killed() -> None:
+    parent = subprocess.Popen([sys.executable, "-c", _ORPHAN], stdout=subprocess.PIPE, text=True)
+    worker = 0
+    try:
+        assert parent.stdout is not None
+        worker = int(parent.stdout.readline())
+        os.kill(worker, 0)  # running
+        parent.kill()
+        parent.wait(10)
+        deadline = time.monotonic() + 15.0
+        while time.monotonic() < deadline and _alive(worker):
+            time.sleep(0.2)
+        assert not _alive(worker), "the planner's worker outlived its controller"
+    finally:
+        parent.kill()
+        if worker and _alive(worker):
+            os.kill(worker, signal.SIGKILL)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(") ")[1][0] != "Z"  # a zombie has exited
+    except FileNotFoundError:
+        return False
