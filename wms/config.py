@@ -110,9 +110,17 @@ class Sortation(_Model):
             )
         return self
 
+    def edge(self) -> list[tuple[int, int]]:
+        """The (x, y) cells for parking and chargers, in order: the top row, or with inducts on two sides
+        the left column upwards and the right one downwards (`wms.sorting.grid.build_grid` uses them)."""
+        w, h = self.width, self.height
+        if self.induct_sides == 1:
+            return [(x, h - 1) for x in range(w)]
+        return [(0, y) for y in range(1, h - 1)] + [(w - 1, y) for y in range(h - 2, 0, -1)]
+
     def edge_cells(self) -> int:
-        """Cells for parking and chargers: the top row, or the two side columns with two induct sides."""
-        return self.width if self.induct_sides == 1 else 2 * (self.height - 2)
+        """How many cells the edge has for parking and chargers."""
+        return len(self.edge())
 
 
 class Gate(_Model):

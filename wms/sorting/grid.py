@@ -120,10 +120,7 @@ def build_grid(cfg: Sortation, chargers: int) -> SortGrid:
         for y in range(h)
         if (x, y) not in blocked
     }
-    if cfg.induct_sides == 1:
-        edge = [cell(x, h - 1) for x in range(w)]
-    else:  # up the left column and down the right, between the induct rows
-        edge = [cell(0, y) for y in range(1, h - 1)] + [cell(w - 1, y) for y in range(h - 2, 0, -1)]
+    edge = [cell(x, y) for x, y in cfg.edge()]
     charger_cells = [edge[i] for i in _spread(len(edge), chargers)]
     parking = [c for c in edge if c not in charger_cells]
     grid = SortGrid(w, h, cfg.cell_m, graph, chutes, inducts, charger_cells, parking, pos)
