@@ -676,9 +676,10 @@ class Controller(StockMoves):
         self._queue_carts([[o.order_no for o in b] for b in self._batches(ready)])
 
     def _wave_orders(self) -> list[PickOrder]:
-        """The orders of a wave: the most urgent allocated ones, as many as the picking fleet can start on
-        soon, and none while enough carts are already waiting (batching effort stays bounded after a
-        backlog)."""
+        """A wave's orders: the most urgent allocated ones, as many as the picking fleet starts on soon.
+
+        None while enough carts are already waiting: batching effort stays bounded after a backlog.
+        """
         rc = self.cfg.fleet.picking
         if len(self.pick_queue) >= 2 * rc.count:
             return []
