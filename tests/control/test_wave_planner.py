@@ -129,3 +129,23 @@ def _alive(pid: int) -> bool:
             return f.read().split(") ")[1][0] != "Z"  # a zombie has exited
     except FileNotFoundError:
         return False
+
+
+def test_a_worker_that_cannot_start_is_an_alarm_and_the_wave_is_batched_inline(
+    tmp_path: Path, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    def no_process(*_: object, **__: object) -> None:
+        raise OSError(11, "Resource temporarily unavailable")
+
+    monkeypatch.setattr("wms.control.planner.ProcessPoolExecutor", no_process)
+    opts = ShiftOptions(duration_s=900.0, orders_per_hour=600.0, db_url=f"sqlite:///{tmp_path / 'n.db'}")
+    shift, _ = virtual_shift(_in_worker(CFG), CUSTOMS, opts)
+    ctl = shift.controller
+    try:
+        assert run_until_drained(shift, 3 * 3600.0)
+    finally:
+        ctl.stop()
+    assert ctl.planner is not None and ctl.planner.plans == 0
+    assert ctl.counters.get("wave_planner_failed", 0) > 0 and not ctl.clock.errors
+    assert any("Resource temporarily unavailable" in a.message for a in ctl.alarms)
+    assert ctl.repo.parcel_states().get("dispatched", 0) > 50

@@ -670,9 +670,13 @@ class Controller(StockMoves):
         waves = self.cfg.waves
         if self.planner is not None and waves.batching != "fcfs":
             cart = Cart(self.cfg.fleet.picking.cart_orders)
-            self._plan = self.planner.submit(ready, cart, self._timing(), waves.batching)
-            self._later(waves.plan_s, self._collect_plan)
-            return
+            try:
+                self._plan = self.planner.submit(ready, cart, self._timing(), waves.batching)
+            except Exception as exc:  # noqa: BLE001 - no worker could start: batch this wave here
+                self._planner_failed(exc)
+            else:
+                self._later(waves.plan_s, self._collect_plan)
+                return
         self._queue_carts([[o.order_no for o in b] for b in self._batches(ready)])
 
     def _wave_orders(self) -> list[PickOrder]:
@@ -701,13 +705,16 @@ class Controller(StockMoves):
         try:
             batches = self.planner.collect(plan)
         except Exception as exc:  # noqa: BLE001 - a dead worker or a refused wave: batch it here instead
-            why = f"{type(exc).__name__}: {exc}"
-            self.alarm("error", "picking", f"wave planner failed ({why}); the wave is batched inline")
-            self._count("wave_planner_failed")
+            self._planner_failed(exc)
             self._queue_carts([[o.order_no for o in b] for b in self._batches(self._wave_orders())])
             return
         waiting = [[no for no in b if self._allocated(no)] for b in batches]  # none left or taken meanwhile
         self._queue_carts(waiting)
+
+    def _planner_failed(self, exc: Exception) -> None:
+        why = f"{type(exc).__name__}: {exc}"
+        self.alarm("error", "picking", f"wave planner failed ({why}); the wave is batched inline")
+        self._count("wave_planner_failed")
 
     def _allocated(self, order_no: str) -> bool:
         parcel = self.parcels.get(order_no)

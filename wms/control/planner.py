@@ -74,8 +74,13 @@ class WavePlanner:
                 initargs=self._args,
             )
             self.workers += 1
+        try:
+            plan = self._pool.submit(_plan, list(orders), cart, timing, method)
+        except (BrokenProcessPool, OSError, RuntimeError):  # the worker died, or none could start
+            self.close()
+            raise
         self.plans += 1
-        return self._pool.submit(_plan, list(orders), cart, timing, method)
+        return plan
 
     def collect(self, plan: Future[list[list[str]]]) -> list[list[str]]:
         """The wave's batches, waiting for them if the worker is not done; a dead worker is replaced.
