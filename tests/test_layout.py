@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import random
 
+import networkx as nx
 import numpy as np
 
 from wms.config import CONFIG_DIR, Sortation, load_warehouse
@@ -77,25 +78,34 @@ def test_distances_are_computed_at_first_use_only(monkeypatch) -> None:  # type:
 
 
 def test_a_path_asked_again_is_remembered_and_each_caller_gets_its_own_list(monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    """Layout.path runs Dijkstra once per pair of nodes; the lists it returns are copies."""
-    import networkx as nx
-
-    from wms import layout as layout_mod
-
+    """Layout.path finds a pair's path once; the lists it returns are copies."""
     lay = Layout(CFG.storage, pack_stations=4, chargers=3)
     calls: list[tuple[str, str]] = []
-    real = nx.dijkstra_path
+    real = Layout._descend
 
-    def counted(graph, a, b):  # type: ignore[no-untyped-def]
+    def counted(self: Layout, a: str, b: str) -> tuple[str, ...]:
         calls.append((a, b))
-        return real(graph, a, b)
+        return real(self, a, b)
 
-    monkeypatch.setattr(layout_mod.nx, "dijkstra_path", counted)
+    monkeypatch.setattr(Layout, "_descend", counted)
     first = lay.path(lay.depot, bay_node(2, 5))
     first.append("scribbled")
     again = lay.path(lay.depot, bay_node(2, 5))
     assert calls == [(lay.depot, bay_node(2, 5))]
     assert again == first[:-1] and again[0] == lay.depot and again[-1] == bay_node(2, 5)
+
+
+def test_paths_are_shortest_walks_on_the_graph() -> None:
+    lay = Layout(CFG_CITY.storage, pack_stations=6, chargers=5)
+    rng = random.Random(3)
+    nodes = sorted(lay.pos)
+    for _ in range(300):
+        a, b = rng.sample(nodes, 2)
+        path = lay.path(a, b)
+        assert path[0] == a and path[-1] == b and len(set(path)) == len(path)
+        length = sum(lay.graph[u][v]["weight"] for u, v in zip(path, path[1:], strict=False))
+        assert abs(length - nx.dijkstra_path_length(lay.graph, a, b)) < 1e-6
+    assert lay.path(a, a) == [a]
 
 
 def test_slots_cover_block_with_zones_and_hazard_rating() -> None:

@@ -121,8 +121,26 @@ class Layout:
         if found is None:
             if len(self._paths) >= PATHS_KEPT:
                 self._paths.clear()
-            found = self._paths[(a, b)] = tuple(nx.dijkstra_path(self.graph, a, b))
+            found = self._paths[(a, b)] = self._descend(a, b)
         return list(found)
+
+    def _descend(self, a: str, b: str) -> tuple[str, ...]:
+        """A shortest path read off the distance matrix: from each node, the first neighbour (in the
+        graph's order) whose edge plus its distance to ``b`` is the node's own distance to ``b``.
+
+        A few microseconds a node, where Dijkstra took about a millisecond a path on the city layout's
+        thousand nodes; pick faces are many, so most pairs are new.
+        """
+        column = self.dist[:, self.index[b]].tolist()
+        index, adjacency = self.index, self.graph.adj
+        out, node = [a], a
+        while node != b:
+            left = column[index[node]]
+            node = next(
+                v for v, e in adjacency[node].items() if abs(e["weight"] + column[index[v]] - left) < 1e-6
+            )
+            out.append(node)
+        return tuple(out)
 
     def turns(self, a: str, b: str) -> list[str]:
         """The shortest path from ``a`` to ``b`` by its ends and turning points only (`corners`).
