@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 from wms.config import CONFIG_DIR, WarehouseConfig, load_customs, load_warehouse
+from wms.control.controller import Controller
 from wms.control.planner import WavePlanner
 from wms.domain import ParcelState
 from wms.layout import Layout, bay_node
@@ -50,14 +51,19 @@ def test_the_worker_plans_the_same_carts_as_the_controller_inline() -> None:
     assert len(got) > 1 and planner.plans == 1
 
 
-def test_a_shift_with_waves_in_the_worker_ships_every_order(tmp_path: Path) -> None:
+def _drained_shift(tmp_path: Path) -> Controller:
+    """A quarter of an hour of orders with waves in the worker, run until every order is closed."""
     opts = ShiftOptions(duration_s=900.0, orders_per_hour=600.0, db_url=f"sqlite:///{tmp_path / 'w.db'}")
     shift, _ = virtual_shift(_in_worker(CFG), CUSTOMS, opts)
-    ctl = shift.controller
     try:
         assert run_until_drained(shift, 3 * 3600.0)
     finally:
-        ctl.stop()
+        shift.controller.stop()
+    return shift.controller
+
+
+def test_a_shift_with_waves_in_the_worker_ships_every_order(tmp_path: Path) -> None:
+    ctl = _drained_shift(tmp_path)
     assert ctl.planner is not None and ctl.planner.plans > 0 and ctl.planner.workers == 1
     assert not ctl.clock.errors and not ctl.alarm_counts.get("picking")
     states = ctl.repo.parcel_states()
@@ -93,6 +99,7 @@ def test_a_dead_worker_is_an_alarm_the_wave_is_batched_inline_and_a_new_worker_s
 _ORPHAN = """
 import sys, time
 from wms.config import CONFIG_DIR, load_warehouse
+from wms.control.controller import Controller
 from wms.control.planner import WavePlanner
 from wms.picking.batch import Cart, Timing
 
@@ -138,13 +145,7 @@ def test_a_worker_that_cannot_start_is_an_alarm_and_the_wave_is_batched_inline(
         raise OSError(11, "Resource temporarily unavailable")
 
     monkeypatch.setattr("wms.control.planner.ProcessPoolExecutor", no_process)
-    opts = ShiftOptions(duration_s=900.0, orders_per_hour=600.0, db_url=f"sqlite:///{tmp_path / 'n.db'}")
-    shift, _ = virtual_shift(_in_worker(CFG), CUSTOMS, opts)
-    ctl = shift.controller
-    try:
-        assert run_until_drained(shift, 3 * 3600.0)
-    finally:
-        ctl.stop()
+    ctl = _drained_shift(tmp_path)
     assert ctl.planner is not None and ctl.planner.plans == 0
     assert ctl.counters.get("wave_planner_failed", 0) > 0 and not ctl.clock.errors
     assert any("Resource temporarily unavailable" in a.message for a in ctl.alarms)
