@@ -253,6 +253,20 @@ def test_an_idle_robot_in_the_way_parks_and_a_robot_going_to_park_can_be_given_w
     assert not fleet.park(b)  # busy
 
 
+def test_idle_robots_packed_round_a_robots_stop_move_up_one_cell_each_to_let_it_in() -> None:
+    fleet, bus, _, traffic = master(*grid(4, 1))  # one lane, nowhere to park: no free cell beside b
+    a, b, c = at(fleet, "sort-01", "G0_0"), at(fleet, "sort-02", "G1_0"), at(fleet, "sort-03", "G2_0")
+    fleet.send(a, "T-A", "sort", ["G0_0", "G1_0"], {1: [("drop", {"chute": "C1"})]})
+    assert a.task is not None and a.task.base_end == 0  # b stands on its stop
+    assert c.task is not None and c.task.path == ["G2_0", "G3_0"]  # the front of the chain moves first
+    assert b.task is not None and b.task.path == ["G1_0", "G2_0"] and b.task.base_end == 0
+    at(fleet, "sort-03", "G3_0")
+    assert b.task.base_end == 1  # c's cell freed: b moves up
+    at(fleet, "sort-02", "G2_0")
+    assert a.task.base_end == 1 and base(orders(bus, "sort-01")[-1])[-1] == "G1_0"
+    assert disjoint(traffic)
+
+
 def test_a_restarted_master_holds_what_the_robots_may_stand_on() -> None:
     fleet, _, _, traffic = master(*grid(6, 1))
     task = ActiveTask("T-A", "sort", "T-A.1", "G5_0", set(), path=[f"G{i}_0" for i in range(6)])

@@ -56,6 +56,34 @@ class Traffic:
                 queue.append(nxt)
         return None
 
+    def shove(
+        self, start: str, ok: Callable[[str], bool], movable: Callable[[str], bool]
+    ) -> list[str] | None:
+        """Shortest chain of cells from ``start`` to a free cell, every cell on it ``ok``; None if none.
+
+        The cells between are held by robots that ``movable`` says may shift one cell on along the chain,
+        with the lanes. Where idle robots stand packed round each other, none has a free cell beside it;
+        a chain lets each move up one cell, the last one into the free cell.
+        """
+        came: dict[str, str | None] = {start: None}
+        queue = deque([start])
+        while queue:
+            cell = queue.popleft()
+            for nxt in self.adjacent.get(cell, ()):
+                if nxt in came or not ok(nxt) or (cell, nxt) in self.against:
+                    continue  # against a lane, a one-cell move could be routed round a block
+                holders = self.cells.holders(nxt)
+                if holders and not all(movable(h) for h in holders):
+                    continue
+                came[nxt] = cell
+                if not holders:
+                    chain: list[str] = [nxt]
+                    while (back := came[chain[-1]]) is not None:
+                        chain.append(back)
+                    return chain[::-1]
+                queue.append(nxt)
+        return None
+
 
 def last_occurrences(cells: Sequence[str]) -> list[str]:
     """``cells`` without repeats, each kept where it last occurs (the robot's stop stays last)."""
@@ -205,16 +233,37 @@ class TrafficControl:
             for cell in cells
         }
 
-    def _make_way(self: FleetManager, traffic: Traffic, idle: RobotView, waiting: RobotView) -> None:
-        """An idle robot in the way parks, or moves to the nearest free cell off the waiting robot's way."""
+    def _make_way(self: FleetManager, traffic: Traffic, idle: RobotView, waiting: RobotView) -> bool:
+        """An idle robot in the way parks, or moves off the waiting robot's way; False if it cannot.
+
+        Off the way means to the nearest free cell it can reach, or, where other idle robots hem it in,
+        along a chain of them: each moves up one cell, the last one into a free cell off the way.
+        """
         traffic.cells.reroutes[idle.serial] += 1
         if self.park(idle):
-            return
+            return True
         task = waiting.task
         way = set(task.path[task.base_end :]) if task else set()
-        cell = traffic.nearest(idle.node, lambda c: c not in way and c not in traffic.quiet)
+
+        def off_way(c: str) -> bool:
+            return c not in way and c not in traffic.quiet
+
+        cell = traffic.nearest(idle.node, off_way)
         if cell is not None:
             self._park_at(idle, cell)
+            return True
+        chain = traffic.shove(idle.node, off_way, lambda s: s != waiting.serial and self._shiftable(s))
+        if chain is None:
+            return False
+        movers = [next(iter(traffic.cells.holders(c))) for c in chain[:-1]]
+        for i in reversed(range(len(movers))):  # the front first, so each cell is free for the one behind
+            self._park_at(self.robots[movers[i]], chain[i + 1])
+        return True
+
+    def _shiftable(self: FleetManager, serial: str) -> bool:
+        """An idle robot with nothing to do that holds only the cell it stands on."""
+        robot = self.robots[serial]
+        return robot.task is None and self._ready(robot)
 
     def _reroute(self: FleetManager, robot: RobotView, avoid: set[str]) -> bool:
         """Route the robot from its base end to its next stop around ``avoid``; False if there is no way."""
@@ -309,6 +358,8 @@ class TrafficControl:
                     traffic.cells.waiting.pop(serial, None)
                 elif blocker is None:
                     self._extend(robot, robot.task)
+                elif self._shiftable(blocker.serial) and self._make_way(traffic, blocker, robot):
+                    continue  # an idle robot in the way moved
                 elif self._reroute(
                     robot, self._standing(traffic, serial) | set(traffic.cells.holds(blocker.serial))
                 ):
