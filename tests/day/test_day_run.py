@@ -114,6 +114,11 @@ def test_sla_gate_robots_and_chutes_agree_with_the_counts(day: dict[str, Any]) -
         shares = r["utilisation_pct"] + r["charging_pct"] + r["idle_pct"] + r["other_pct"]
         assert shares == pytest.approx(100.0, abs=0.5)
         assert 0 < r["utilisation_pct"] < 100 and r["orders_driven"] > 0
+        took = r["task_s"]
+        assert 0 < took["p50_s"] <= took["p99_s"] <= took["max_s"] < 3600, took
+    sorts = day["robots"]["sorting"]
+    assert sorts["task_s"]["done"] == g["inspected"]  # one sort move per parcel at the gate
+    assert sorts["traffic"]["waits"] >= 0 and "traffic" not in day["robots"]["picking"]
     c = day["chutes"]
     assert c["parcels_bagged"] == g["inspected"]  # every parcel at the gate came in a bag
     assert c["bags_closed"] > 0 and 0 < c["mean_fill_pct"] <= 100
@@ -131,6 +136,7 @@ def test_json_table_and_plot(day: dict[str, Any], tmp_path: Path) -> None:
     console.print(verdict(day))
     text = console.export_text()
     assert "every parcel accounted for" in text and "FAIL" not in text
+    assert "sort task p50 / p99 / max" in text
     plot_day(day, tmp_path / "day.png")
     assert (tmp_path / "day.png").stat().st_size > 20_000
 

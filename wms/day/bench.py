@@ -267,12 +267,14 @@ class Probe:
         }
 
 
-def robot_figures(probe: Probe, cfg: WarehouseConfig, sim_s: float) -> dict[str, Any]:
-    """Utilisation and charging per fleet over the day (sampled every ``sample_s``)."""
+def robot_figures(probe: Probe, cfg: WarehouseConfig, sim_s: float, engine: Any) -> dict[str, Any]:
+    """Utilisation and charging per fleet over the day (sampled every ``sample_s``), task times, traffic."""
     day_s = min(DAY_S, sim_s)
     out: dict[str, Any] = {}
     tasks = _robot_orders(probe.shift)
-    for kind in ("picking", "sorting"):
+    took = report.tasks(engine)
+    fleet = probe.shift.controller.fleet
+    for kind, task_kind in (("picking", "pick"), ("sorting", "sort")):
         count = getattr(cfg.fleet, kind).count
         secs = probe.robot_s.get(kind, Counter())
         total = sum(secs.values()) or 1.0
@@ -290,7 +292,14 @@ def robot_figures(probe: Probe, cfg: WarehouseConfig, sim_s: float) -> dict[str,
             "charging_min_per_robot_max": round(max(charging, default=0.0) / 60.0, 1),
             "orders_driven": tasks.get(kind, 0),
             "window_h": round(day_s / 3600.0, 2),
+            "task_s": took.get(task_kind),
         }
+        traffic = fleet.maps[kind].traffic
+        if traffic is not None:
+            out[kind]["traffic"] = {
+                "waits": sum(traffic.cells.waits.values()),
+                "reroutes": sum(traffic.cells.reroutes.values()),
+            }
     return out
 
 
@@ -444,7 +453,7 @@ def measure(
             "samples": probe.samples,
         },
         "gate": report.gate(engine),
-        "robots": robot_figures(probe, cfg, sim_s),
+        "robots": robot_figures(probe, cfg, sim_s, engine),
         "chutes": chute_figures(probe, engine, cfg),
         "ledger": report.ledger(engine),
         "internal_errors": len(shift.clock.errors),

@@ -47,6 +47,18 @@ def _charging(r: dict[str, Any], kind: str) -> str:
     return f"{x['charging_robot_h']:g} robot-h ({x['charging_min_per_robot_mean']:g} min/robot)"
 
 
+def _took(r: dict[str, Any], kind: str) -> str:
+    t = r["robots"][kind].get("task_s")
+    if not t:
+        return "-"
+    return " / ".join(_duration(t[k]) for k in ("p50_s", "p99_s", "max_s")) + f" ({t['done']:,} done)"
+
+
+def _duration(seconds: float) -> str:
+    """Seconds under an hour, else h:mm."""
+    return f"{seconds:,.0f} s" if seconds < 3600 else f"{hhmm(seconds)} h"
+
+
 def _wall(r: dict[str, Any]) -> str:
     w = r["wall"]
     parts = f"build {w['build_s']:.0f}, run {w['simulate_s']:,.0f}, report {w['report_s']:.0f}"
@@ -106,6 +118,8 @@ ROWS: tuple[Row, ...] = (
     ("picking charging", lambda r: _charging(r, "picking")),
     ("sorting robots", lambda r: _robots(r, "sorting")),
     ("sorting charging", lambda r: _charging(r, "sorting")),
+    ("pick task p50 / p99 / max", lambda r: _took(r, "picking")),
+    ("sort task p50 / p99 / max", lambda r: _took(r, "sorting")),
     (
         "bags: closed / mean fill / full",
         lambda r: (

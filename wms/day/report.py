@@ -19,7 +19,7 @@ from sqlmodel import Session, select
 from wms.domain import SLA_S, TERMINAL_STATES, ParcelState
 from wms.o2o.bench import percentile
 from wms.reports import ledger_report
-from wms.store.models import InspectionRow, OrderRow, ParcelEvent, ParcelRow
+from wms.store.models import InspectionRow, OrderRow, ParcelEvent, ParcelRow, TaskRow
 
 # The flow's states in the order a parcel passes them (terminal ones last).
 FLOW: tuple[str, ...] = tuple(s.value for s in ParcelState)
@@ -267,6 +267,35 @@ def bags(engine: Engine, capacity: int) -> dict[str, Any]:
         "mean_fill_pct": round(100.0 * parcels / (n * capacity), 1) if n else None,
         "closed_full_pct": round(100.0 * sum(1 for x in sizes if x >= capacity) / n, 1) if n else None,
     }
+
+
+def tasks(engine: Engine) -> dict[str, dict[str, Any]]:
+    """Robot tasks done, by kind: how many, and how long each took from assignment to done (seconds).
+
+    A sort move takes well under a minute when traffic flows; a maximum of hours shows a robot that was
+    stuck, which the share within 24 hours can hide.
+    """
+    with Session(engine) as s:
+        rows = s.exec(
+            select(TaskRow.kind, TaskRow.assigned_at, TaskRow.done_at).where(
+                TaskRow.state == "done",
+                TaskRow.assigned_at.is_not(None),  # type: ignore[union-attr]
+                TaskRow.done_at.is_not(None),  # type: ignore[union-attr]
+            )
+        ).all()
+    took: dict[str, list[float]] = {}
+    for kind, assigned, done in rows:
+        took.setdefault(kind, []).append(done - assigned)
+    out: dict[str, dict[str, Any]] = {}
+    for kind, xs in sorted(took.items()):
+        xs.sort()
+        out[kind] = {
+            "done": len(xs),
+            "p50_s": _r(percentile(xs, 0.5)),
+            "p99_s": _r(percentile(xs, 0.99)),
+            "max_s": _r(xs[-1]),
+        }
+    return out
 
 
 def ledger(engine: Engine) -> dict[str, Any]:
