@@ -180,6 +180,11 @@ def _report(result: dict[str, Any], as_json: bool) -> None:
         "wall_s",
     ):
         table.add_row(key, str(result[key]))
+    for t in result.get("open_tasks", [])[:1]:
+        waits = f", waiting for {t['waiting_for']} held by {t['blocker']}" if t["waiting_for"] else ""
+        table.add_row(
+            "oldest robot task", f"{t['task']} on {t['robot']} at {t['node']}, {t['age_s']:.0f} s{waits}"
+        )
     Console().print(table)
 
 

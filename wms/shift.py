@@ -248,6 +248,7 @@ def summary(shift: Shift, wall_s: float, mode: str, broker: str) -> dict[str, An
         "robots": len(shift.robots),
         "alarms": sum(ctl.alarm_counts.values()),
         "alarms_by_source": dict(ctl.alarm_counts),
+        "open_tasks": ctl.fleet.open_tasks(),
         "internal_errors": len(ctl.clock.errors)
         + (len(shift.clock.errors) if shift.clock is not ctl.clock else 0),
         "sim_s": round(sim_s, 1),

@@ -260,6 +260,8 @@ def test_idle_robots_packed_round_a_robots_stop_move_up_one_cell_each_to_let_it_
     assert a.task is not None and a.task.base_end == 0  # b stands on its stop
     assert c.task is not None and c.task.path == ["G2_0", "G3_0"]  # the front of the chain moves first
     assert b.task is not None and b.task.path == ["G1_0", "G2_0"] and b.task.base_end == 0
+    (waits,) = fleet.open_tasks()  # robots going to park are left out
+    assert waits["task"] == "T-A" and waits["waiting_for"] == "G1_0" and waits["blocker"] == "sort-02"
     at(fleet, "sort-03", "G3_0")
     assert b.task.base_end == 1  # c's cell freed: b moves up
     at(fleet, "sort-02", "G2_0")

@@ -43,7 +43,16 @@ def test_shift_survives_a_broker_restart(tmp_path: Path) -> None:
         broker.close()
     assert bounced.is_set(), "the shift ended before the broker came back"
     assert result["lost"] == 0 and result["in_progress"] == 0, {
-        k: result[k] for k in ("lost", "open_by_state", "orders_sent", "orders_in", "alarms_by_source")
+        k: result[k]
+        for k in (
+            "lost",
+            "open_by_state",
+            "orders_sent",
+            "orders_in",
+            "alarms_by_source",
+            "resent",
+            "open_tasks",
+        )
     }
     assert result["orders_in"] == result["dispatched"] + result["held"] + result["rejected"]
     assert result["ledger_balanced"] and result["internal_errors"] == 0

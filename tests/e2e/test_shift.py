@@ -81,6 +81,26 @@ def test_virtual_shift_end_to_end_with_schema_valid_vda5050(tmp_path: Path, vda_
     assert sla["dispatched"] == result["dispatched"] and sla["dispatched_within_24h_pct"] == 100.0
     assert all(r.tasks_done > 0 for r in ctl.fleet.robots.values() if r.kind == "picking")
     assert ctl.alarm_counts.get("orders", 0) == 0
+    assert not [t for t in result["open_tasks"] if t["kind"] in ("pick", "sort")]  # drained: none left
+
+
+def test_the_shift_summary_names_the_oldest_robot_task_and_what_it_waits_for(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from wms.cli import _report
+
+    monkeypatch.setenv("COLUMNS", "200")
+    keys = "mode broker database orders_sent orders_in dispatched held rejected in_progress lost sla_met_pct"
+    more = "throughput_per_h ledger_balanced robots alarms internal_errors sim_s wall_s"
+    result: dict[str, Any] = dict.fromkeys(f"{keys} {more}".split(), 0)
+    task = {"task": "SORT-000681", "robot": "sort-91", "node": "G1_22", "age_s": 59646.4}
+    result["open_tasks"] = [task | {"waiting_for": "G1_21", "blocker": "sort-45"}]
+    _report(result, as_json=False)
+    out = capsys.readouterr().out
+    assert "SORT-000681 on sort-91 at G1_22, 59646 s, waiting for G1_21 held by sort-45" in out
+    result["open_tasks"] = []
+    _report(result, as_json=False)
+    assert "oldest robot task" not in capsys.readouterr().out
 
 
 def test_shift_over_embedded_mqtt_broker(tmp_path: Path) -> None:

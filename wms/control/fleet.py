@@ -60,6 +60,7 @@ class ActiveTask:
     sent_at: float = 0.0
     reached: int = 0  # path index of the node the robot last reported standing on or passing
     asides: int = 0  # times it stepped aside to break a deadlock (see `TrafficControl._step_aside`)
+    started_at: float = 0.0  # when this master sent it (or adopted it after a restart)
 
     def next_stop(self, after: int) -> int:
         """Path index of the first node after ``after`` with actions, else of the last node."""
@@ -238,6 +239,7 @@ class FleetManager(TrafficControl):
         robot.task = task
         task.last_message = self._order_message(robot, task, task.release_start)
         task.sent_at = float("-inf")
+        task.started_at = self.clock.now()
 
     def start(self) -> None:
         """Listen to the state and connection of every robot of this fleet's manufacturers."""
@@ -492,6 +494,32 @@ class FleetManager(TrafficControl):
                 self.park(robot)
         self._overdue_waits()
 
+    def open_tasks(self, limit: int = 5) -> list[dict[str, object]]:
+        """The oldest tasks robots are driving (parking left out): what an operator looks at first when
+        parcels stop moving, with where each robot stands and, under traffic control, what it waits for."""
+        now = self.clock.now()
+        driving = [(r.task, r) for r in self.robots.values() if r.task is not None and r.task.kind != "park"]
+        out: list[dict[str, object]] = []
+        for task, robot in sorted(driving, key=lambda tr: (tr[0].started_at, tr[1].serial))[:limit]:
+            traffic = self.maps[robot.kind].traffic
+            wait = traffic.cells.waiting.get(robot.serial) if traffic is not None else None
+            out.append(
+                {
+                    "robot": robot.serial,
+                    "status": robot.status,
+                    "task": task.task_id,
+                    "kind": task.kind,
+                    "age_s": round(now - task.started_at, 1),
+                    "node": robot.node,
+                    "to": task.final_node,
+                    "nodes_left": len(task.path) - 1 - task.reached,
+                    "asides": task.asides,
+                    "waiting_for": wait.cell if wait is not None else None,
+                    "blocker": traffic.cells.blocker(robot.serial) if traffic is not None else None,
+                }
+            )
+        return out
+
     def _ready(self, robot: RobotView) -> bool:
         """Idle, online, on its map and not paused: the moment it becomes so, the controller hears of it."""
         return robot.status == "idle" and robot.node in self.maps[robot.kind].pos
@@ -563,7 +591,15 @@ class FleetManager(TrafficControl):
             self._seq += 1  # a re-queued task goes out under a new orderId: VDA 5050 orders are never reused
             order_id = f"{task_id}.{self._seq}"
             task = robot.task = ActiveTask(
-                task_id, kind, order_id, path[-1], action_ids, payload, path, by_index
+                task_id,
+                kind,
+                order_id,
+                path[-1],
+                action_ids,
+                payload,
+                path,
+                by_index,
+                started_at=self.clock.now(),
             )
             self._release(robot, task, 0, self._window_end(robot, task, 0))
         else:
@@ -580,6 +616,7 @@ class FleetManager(TrafficControl):
                 base_end=start,
                 update_id=parking.update_id + 1,
                 reached=parking.reached,
+                started_at=self.clock.now(),
             )
             self._release(robot, task, start, self._window_end(robot, task, start))
         self.events.robot_changed(robot)
