@@ -261,7 +261,7 @@ class TrafficControl:
         return True
 
     def _shiftable(self: FleetManager, serial: str) -> bool:
-        """An idle robot with nothing to do that holds only the cell it stands on."""
+        """An idle robot without a task (so it holds only the cell it stands on): it may be moved."""
         robot = self.robots[serial]
         return robot.task is None and self._ready(robot)
 
