@@ -174,6 +174,25 @@ def test_a_robot_found_charging_after_a_restart_is_left_to_charge() -> None:
     assert "pick-01" not in events.free
 
 
+def test_a_robot_on_its_charger_that_does_not_start_charging_is_asked_again() -> None:
+    fleet, bus, _events, clock = _fleet()
+    fleet._on_state(_topic("pick-01"), _state("pick-01", 1, node="n5", battery=15.0))
+    robot = fleet.robots["pick-01"]
+    assert fleet.send_to_charger(robot) and robot.task is not None and robot.task.final_node == "n9"
+    fleet._on_state(_topic("pick-01"), _state("pick-01", 2, node="n9", order_id=robot.task.order_id))
+    assert robot.charging and bus.kinds("pick-01")[-1] == "instantActions"
+    sent = len(bus.sent)
+    fleet._on_state(_topic("pick-01"), _state("pick-01", 3, node="n9", battery=15.0))
+    assert len(bus.sent) == sent  # the robot may not have had it yet
+    clock.run(until=clock.now() + fleet.resend_after_s)
+    fleet._on_state(_topic("pick-01"), _state("pick-01", 4, node="n9", battery=15.0))  # lost: not charging
+    assert len(bus.sent) == sent + 1 and fleet.resent == 1
+    assert [a.actionType for a in bus.sent[-1][1].actions] == ["startCharging"]
+    clock.run(until=clock.now() + fleet.resend_after_s)
+    fleet._on_state(_topic("pick-01"), _state("pick-01", 5, node="n9", battery=16.0, charging=True))
+    assert len(bus.sent) == sent + 1 and robot.status == "charging"
+
+
 def test_an_order_the_robot_refuses_goes_back_with_the_robots_reason() -> None:
     fleet, _bus, events, _clock = _fleet()
     fleet._on_state(_topic("pick-01"), _state("pick-01", 1))

@@ -140,6 +140,7 @@ class RobotView:
     task: ActiveTask | None = None
     charging: bool = False
     charger: str | None = None
+    charge_asked_at: float = 0.0  # when startCharging last went to it
     error: str = ""
     paused: bool = False
     tasks_done: int = 0
@@ -441,7 +442,7 @@ class FleetManager(TrafficControl):
             robot.tasks_done += 1
             if task.kind == "charge":
                 self._instant(robot, "startCharging")
-                robot.charging = True
+                robot.charging, robot.charge_asked_at = True, self.clock.now()
                 robot.charger = task.final_node
             self.events.task_done(robot, task)
             if robot.task is None and not robot.charging:
@@ -457,6 +458,14 @@ class FleetManager(TrafficControl):
             robot.charging = False
             robot.charger = None
             self.events.robot_free(robot)
+        elif (
+            robot.charging
+            and not st["batteryState"]["charging"]
+            and self.clock.now() - robot.charge_asked_at >= self.resend_after_s
+        ):  # instant actions go at QoS 0: on its charger and still not charging, it is asked again
+            robot.charge_asked_at = self.clock.now()
+            self.resent += 1
+            self._instant(robot, "startCharging")
 
     def _fail_task(self, robot: RobotView, reason: str) -> None:
         task = robot.task
