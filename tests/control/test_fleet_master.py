@@ -99,6 +99,7 @@ def _state(
         edgeStates=[],
         actionStates=[],
         batteryState=BatteryState(batteryCharge=kw.pop("battery", 80.0), charging=kw.pop("charging", False)),
+        paused=kw.pop("paused", False),
         errors=[],
         safetyState=SafetyState(eStop="NONE", fieldViolation=False),
     )
@@ -191,6 +192,32 @@ def test_a_robot_on_its_charger_that_does_not_start_charging_is_asked_again() ->
     clock.run(until=clock.now() + fleet.resend_after_s)
     fleet._on_state(_topic("pick-01"), _state("pick-01", 5, node="n9", battery=16.0, charging=True))
     assert len(bus.sent) == sent + 1 and robot.status == "charging"
+
+
+def test_the_estop_holds_for_a_robot_that_missed_it_and_is_lifted_only_from_robots_it_paused() -> None:
+    fleet, bus, _events, clock = _fleet()
+    fleet._on_state(_topic("pick-01"), _state("pick-01", 1))
+    fleet._on_state(_topic("pick-02"), _state("pick-02", 1, paused=True))  # paused by hand
+
+    def pauses(serial: str) -> list[str]:
+        return [a.actionType for t, m in bus.sent if f"/{serial}/instantActions" in t for a in m.actions]
+
+    fleet.estop()
+    assert pauses("pick-01") == ["startPause"]
+    clock.run(until=clock.now() + fleet.resend_after_s)
+    fleet._on_state(_topic("pick-01"), _state("pick-01", 2))  # it never got the pause
+    assert pauses("pick-01") == ["startPause", "startPause"] and fleet.resent == 1
+    fleet._on_state(_topic("pick-01"), _state("pick-01", 3, paused=True))
+    fleet.resume()
+    clock.run(until=clock.now() + fleet.resend_after_s)
+    fleet._on_state(_topic("pick-01"), _state("pick-01", 4, paused=True))  # it never got the resume
+    assert pauses("pick-01")[-2:] == ["stopPause", "stopPause"]
+    fleet._on_state(_topic("pick-01"), _state("pick-01", 5))
+    clock.run(until=clock.now() + fleet.resend_after_s)
+    fleet._on_state(_topic("pick-01"), _state("pick-01", 6, paused=True))  # now paused by hand: left so
+    assert len(pauses("pick-01")) == 4
+    fleet._on_state(_topic("pick-02"), _state("pick-02", 2, paused=True))
+    assert pauses("pick-02") == ["startPause"]  # paused by hand before the e-stop: left paused
 
 
 def test_an_order_the_robot_refuses_goes_back_with_the_robots_reason() -> None:

@@ -141,6 +141,9 @@ class RobotView:
     charging: bool = False
     charger: str | None = None
     charge_asked_at: float = 0.0  # when startCharging last went to it
+    pause_asked_at: float = 0.0  # when startPause or stopPause last went to it for the e-stop
+    unpausing: bool = False  # the e-stop was lifted: it is to report itself unpaused
+    paused_by_hand: bool = False  # it was paused already when the e-stop came: lifting it leaves it so
     error: str = ""
     paused: bool = False
     tasks_done: int = 0
@@ -362,6 +365,7 @@ class FleetManager(TrafficControl):
         robot.online = True
         robot.battery = float(st["batteryState"]["batteryCharge"])
         robot.paused = bool(st.get("paused"))
+        self._hold_estop(robot)
         if st["lastNodeId"] and st["lastNodeId"] != robot.node:
             robot.node = st["lastNodeId"]
             if robot.node not in self.maps[robot.kind].pos:
@@ -701,17 +705,40 @@ class FleetManager(TrafficControl):
         self.bus.publish(topic, msg)
 
     def estop(self) -> None:
-        """Emergency stop: pause every robot."""
+        """Emergency stop: pause every robot (and any that comes online while it holds)."""
         self.paused = True
         for robot in self.robots.values():
+            robot.unpausing, robot.paused_by_hand = False, robot.paused and robot.online
             if robot.online:
-                self._instant(robot, "startPause")
+                self._pause(robot, "startPause")
 
     def resume(self) -> None:
-        """Lift the emergency stop."""
+        """Lift the emergency stop (a robot that was paused by hand before it stays paused)."""
         self.paused = False
         for robot in self.robots.values():
-            if robot.online:
-                self._instant(robot, "stopPause")
+            if robot.online and not robot.paused_by_hand:
+                robot.unpausing = True
+                self._pause(robot, "stopPause")
                 if robot.task is None:
                     self.events.robot_free(robot)
+
+    def _pause(self, robot: RobotView, action: str) -> None:
+        robot.pause_asked_at = self.clock.now()
+        self._instant(robot, action)
+
+    def _hold_estop(self, robot: RobotView) -> None:
+        """Instant actions go at QoS 0: a robot whose state disagrees with the e-stop is told again.
+
+        While the stop holds, every robot must report itself paused, one that reconnects included. Once
+        lifted, only the robots it paused are unpaused again: a robot paused by hand stays paused.
+        """
+        if not robot.paused:
+            robot.unpausing = False
+        if self.clock.now() - robot.pause_asked_at < self.resend_after_s:
+            return
+        if self.paused and not robot.paused:
+            self.resent += 1
+            self._pause(robot, "startPause")
+        elif robot.unpausing:
+            self.resent += 1
+            self._pause(robot, "stopPause")
