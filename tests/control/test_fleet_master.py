@@ -208,16 +208,17 @@ def test_the_estop_holds_for_a_robot_that_missed_it_and_is_lifted_only_from_robo
     fleet._on_state(_topic("pick-01"), _state("pick-01", 2))  # it never got the pause
     assert pauses("pick-01") == ["startPause", "startPause"] and fleet.resent == 1
     fleet._on_state(_topic("pick-01"), _state("pick-01", 3, paused=True))
+    fleet.estop()  # pressed again while it holds
     fleet.resume()
     clock.run(until=clock.now() + fleet.resend_after_s)
     fleet._on_state(_topic("pick-01"), _state("pick-01", 4, paused=True))  # it never got the resume
-    assert pauses("pick-01")[-2:] == ["stopPause", "stopPause"]
+    assert pauses("pick-01")[-3:] == ["startPause", "stopPause", "stopPause"]
     fleet._on_state(_topic("pick-01"), _state("pick-01", 5))
     clock.run(until=clock.now() + fleet.resend_after_s)
     fleet._on_state(_topic("pick-01"), _state("pick-01", 6, paused=True))  # now paused by hand: left so
-    assert len(pauses("pick-01")) == 4
+    assert len(pauses("pick-01")) == 5
     fleet._on_state(_topic("pick-02"), _state("pick-02", 2, paused=True))
-    assert pauses("pick-02") == ["startPause"]  # paused by hand before the e-stop: left paused
+    assert pauses("pick-02") == ["startPause"] * 2  # paused by hand before the e-stop: left paused
 
 
 def test_an_order_the_robot_refuses_goes_back_with_the_robots_reason() -> None:

@@ -706,11 +706,13 @@ class FleetManager(TrafficControl):
 
     def estop(self) -> None:
         """Emergency stop: pause every robot (and any that comes online while it holds)."""
-        self.paused = True
         for robot in self.robots.values():
-            robot.unpausing, robot.paused_by_hand = False, robot.paused and robot.online
+            if not self.paused:  # a second stop while one holds finds robots paused by the first
+                robot.paused_by_hand = robot.paused and robot.online
+            robot.unpausing = False
             if robot.online:
                 self._pause(robot, "startPause")
+        self.paused = True
 
     def resume(self) -> None:
         """Lift the emergency stop (a robot that was paused by hand before it stays paused)."""
