@@ -160,11 +160,16 @@ def test_an_adopted_task_is_resent_when_the_robot_lacks_it_and_not_otherwise() -
 
 
 def test_a_robot_driving_an_order_nobody_owns_is_cancelled_and_busy_until_it_stops() -> None:
-    fleet, bus, events, _clock = _fleet()
+    fleet, bus, events, clock = _fleet()
     fleet._on_state(_topic("pick-01"), _state("pick-01", 1, order_id="OLD.1", nodes=3))
     assert bus.kinds("pick-01") == ["instantActions"] and fleet.robots["pick-01"].status == "busy"
     assert "pick-01" not in events.free
-    fleet._on_state(_topic("pick-01"), _state("pick-01", 2, order_id="OLD.1", nodes=0))
+    fleet._on_state(_topic("pick-01"), _state("pick-01", 2, order_id="OLD.1", nodes=3))
+    assert bus.kinds("pick-01") == ["instantActions"]  # told once: it may not have had it yet
+    clock.run(until=clock.now() + fleet.resend_after_s)
+    fleet._on_state(_topic("pick-01"), _state("pick-01", 3, order_id="OLD.1", nodes=3))  # it missed it
+    assert bus.kinds("pick-01") == ["instantActions"] * 2 and fleet.resent == 1
+    fleet._on_state(_topic("pick-01"), _state("pick-01", 4, order_id="OLD.1", nodes=0))
     assert fleet.robots["pick-01"].status == "idle" and events.free == ["pick-01"]
 
 

@@ -147,7 +147,8 @@ class RobotView:
     error: str = ""
     paused: bool = False
     tasks_done: int = 0
-    cancelling: str = ""
+    cancelling: str = ""  # the orderId it was told to cancel
+    cancel_asked_at: float = 0.0
     stray: bool = False  # still driving an order the master does not own (being cancelled)
     factsheet: Capabilities | None = None  # from its last factsheet
     unfit: str = ""  # why its factsheet rules it out for tasks
@@ -427,9 +428,15 @@ class FleetManager(TrafficControl):
             a["actionStatus"] not in ("FINISHED", "FAILED") for a in st["actionStates"]
         )
         robot.stray = bool(st["orderId"] and st["orderId"] != mine and running)
-        if robot.stray and robot.cancelling != st["orderId"]:
-            robot.cancelling = st["orderId"]
-            self._instant(robot, "cancelOrder")
+        if not robot.stray:
+            return
+        now = self.clock.now()
+        if robot.cancelling == st["orderId"]:  # told before: again if it may have missed it (QoS 0)
+            if now - robot.cancel_asked_at < self.resend_after_s:
+                return
+            self.resent += 1
+        robot.cancelling, robot.cancel_asked_at = st["orderId"], now
+        self._instant(robot, "cancelOrder")
 
     def _track_task(self, robot: RobotView, st: StateDict) -> None:
         task = robot.task

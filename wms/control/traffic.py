@@ -375,6 +375,6 @@ class TrafficControl:
     def _give_up(self: FleetManager, robot: RobotView, reason: str) -> None:
         """Take a task back from a robot that cannot finish it; it is busy until it has dropped the order."""
         assert robot.task is not None
-        robot.stray, robot.cancelling = True, robot.task.order_id
+        robot.stray, robot.cancelling, robot.cancel_asked_at = True, robot.task.order_id, self.clock.now()
         self._instant(robot, "cancelOrder")
         self._fail_task(robot, reason)
