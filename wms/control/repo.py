@@ -178,6 +178,10 @@ class Repo:
             s.add(self._hold(row, key))
         return row
 
+    def _insert_values(self, s: Session, cls: type[SQLModel], **values: object) -> None:
+        """Store a new row nobody holds by a Core INSERT now, from its values: no model object is built."""
+        s.connection().execute(insert(cls.__table__), values)  # type: ignore[attr-defined]
+
     def _hold(self, row: T, key: str) -> T:
         self._live[(type(row), key)] = row
         return row
@@ -277,22 +281,21 @@ class Repo:
             # documents stored before under the same number are kept (checked before anything is added)
             new_payment = p is not None and self._read(s, _PAYMENT, p.pay_transaction_id) is None
             new_waybill = w is not None and self._read(s, _WAYBILL, w.logistics_no) is None
-            self._insert(
+            self._insert_values(
                 s,
-                OrderRow(
-                    order_no=o.order_no,
-                    order_type=o.order_type,
-                    buyer_id=o.buyer_id_number,
-                    buyer_name=o.buyer_name,
-                    consignee_address=o.consignee_address,
-                    goods_value_fen=o.goods_value_fen,
-                    tax_total_fen=o.tax_total_fen,
-                    actural_paid_fen=o.actural_paid_fen,
-                    carrier=w.carrier if w else "",
-                    route=w.route if w else "",
-                    received_at=now,
-                    document=bundle.model_dump_json(),
-                ),
+                OrderRow,
+                order_no=o.order_no,
+                order_type=o.order_type,
+                buyer_id=o.buyer_id_number,
+                buyer_name=o.buyer_name,
+                consignee_address=o.consignee_address,
+                goods_value_fen=o.goods_value_fen,
+                tax_total_fen=o.tax_total_fen,
+                actural_paid_fen=o.actural_paid_fen,
+                carrier=w.carrier if w else "",
+                route=w.route if w else "",
+                received_at=now,
+                document=bundle.model_dump_json(),
             )
             for line in o.lines:
                 self._append(
@@ -305,28 +308,26 @@ class Repo:
                     total_fen=line.total_fen,
                 )
             if p is not None and new_payment:
-                self._insert(
+                self._insert_values(
                     s,
-                    PaymentRow(
-                        pay_transaction_id=p.pay_transaction_id,
-                        order_no=p.order_no,
-                        pay_code=p.pay_code,
-                        payer_id_number=p.payer_id_number,
-                        payer_name=p.payer_name,
-                        amount_paid_fen=p.amount_paid_fen,
-                    ),
+                    PaymentRow,
+                    pay_transaction_id=p.pay_transaction_id,
+                    order_no=p.order_no,
+                    pay_code=p.pay_code,
+                    payer_id_number=p.payer_id_number,
+                    payer_name=p.payer_name,
+                    amount_paid_fen=p.amount_paid_fen,
                 )
             if w is not None and new_waybill:
-                self._insert(
+                self._insert_values(
                     s,
-                    WaybillRow(
-                        logistics_no=w.logistics_no,
-                        order_no=w.order_no,
-                        carrier=w.carrier,
-                        route=w.route,
-                        freight_fen=w.freight_fen,
-                        weight_kg=w.weight_kg,
-                    ),
+                    WaybillRow,
+                    logistics_no=w.logistics_no,
+                    order_no=w.order_no,
+                    carrier=w.carrier,
+                    route=w.route,
+                    freight_fen=w.freight_fen,
+                    weight_kg=w.weight_kg,
                 )
             done = now if state == ParcelState.REJECTED else None
             parcel = ParcelRow(
@@ -343,8 +344,8 @@ class Repo:
                 ParcelEvent, order_no=o.order_no, ts=now, from_state="", to_state=state, detail=reason
             )
             for lot, sku, qty, slot, node in allocations or []:
-                self._insert(
-                    s, AllocationRow(order_no=o.order_no, lot=lot, sku=sku, qty=qty, slot=slot, node=node)
+                self._insert_values(
+                    s, AllocationRow, order_no=o.order_no, lot=lot, sku=sku, qty=qty, slot=slot, node=node
                 )
                 row = self._get(s, LotRow, lot)
                 assert row is not None, f"allocation from unknown lot {lot}"
