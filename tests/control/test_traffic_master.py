@@ -269,6 +269,22 @@ def test_idle_robots_packed_round_a_robots_stop_move_up_one_cell_each_to_let_it_
     assert disjoint(traffic)
 
 
+def test_a_robot_moving_out_of_the_way_head_on_with_the_robot_it_makes_way_for_goes_elsewhere() -> None:
+    pos = {c: (float(i), 0.0) for i, c in enumerate(["G0_0", "G1_0", "G2_0", "G3_0"])} | {"G1_1": (1.0, 1.0)}
+    adjacent = {"G0_0": ["G1_0"], "G1_0": ["G0_0", "G2_0", "G1_1"], "G1_1": ["G1_0"]}
+    adjacent |= {"G2_0": ["G1_0", "G3_0"], "G3_0": ["G2_0"]}  # one way from G1_0 to G3_0: through G2_0
+    fleet, bus, _, traffic = master(pos, adjacent)
+    a, b = at(fleet, "sort-01", "G2_0"), at(fleet, "sort-02", "G1_0")
+    fleet.send(b, "PARK-B", "park", ["G1_0", "G3_0"], {})  # through a's cell, and a has nowhere to go
+    assert b.task is not None and traffic.cells.blocker("sort-02") == "sort-01"
+    fleet.send(a, "T-A", "sort", ["G2_0", "G1_0"], {1: [("drop", {"chute": "C1"})]})
+    assert traffic.cells.blocker("sort-01") == "sort-02"  # a waits for b's cell; b now moves off its way
+    assert b.task.final_node in ("G0_0", "G1_1") and "G2_0" not in b.task.path[b.task.base_end :]
+    at(fleet, "sort-02", b.task.final_node)
+    assert a.task is not None and a.task.base_end == 1 and base(orders(bus, "sort-01")[-1])[-1] == "G1_0"
+    assert disjoint(traffic)
+
+
 def test_a_restarted_master_holds_what_the_robots_may_stand_on() -> None:
     fleet, _, _, traffic = master(*grid(6, 1))
     task = ActiveTask("T-A", "sort", "T-A.1", "G5_0", set(), path=[f"G{i}_0" for i in range(6)])

@@ -42,17 +42,22 @@ class Traffic:
         """Cheapest route from ``a`` to ``b`` around ``avoid``, with the lanes, crossing no quiet cell."""
         return route(self.adjacent, a, b, (self.quiet - {a, b}) | set(avoid), self.against)
 
-    def nearest(self, start: str, ok: Callable[[str], bool]) -> str | None:
-        """The cell nearest ``start`` (breadth-first over free cells) for which ``ok`` holds."""
-        seen, queue = {start}, deque([start])
+    def nearest(self, start: str, ok: Callable[[str], bool]) -> list[str] | None:
+        """The way from ``start`` to the nearest cell for which ``ok`` holds, over free cells, with the lanes.
+
+        Breadth-first: every cell of the way is free now, so a robot sent along it is held up by nobody
+        (a one-cell move against a lane could be routed round a block, so those are not taken).
+        """
+        came: dict[str, str | None] = {start: None}
+        queue = deque([start])
         while queue:
             cell = queue.popleft()
             for nxt in self.adjacent.get(cell, ()):
-                if nxt in seen or self.cells.holders(nxt):
+                if nxt in came or self.cells.held_by_any(nxt) or (cell, nxt) in self.against:
                     continue
+                came[nxt] = cell
                 if ok(nxt):
-                    return nxt
-                seen.add(nxt)
+                    return _back(came, nxt)
                 queue.append(nxt)
         return None
 
@@ -77,12 +82,17 @@ class Traffic:
                     continue
                 came[nxt] = cell
                 if not holders:
-                    chain: list[str] = [nxt]
-                    while (back := came[chain[-1]]) is not None:
-                        chain.append(back)
-                    return chain[::-1]
+                    return _back(came, nxt)
                 queue.append(nxt)
         return None
+
+
+def _back(came: Mapping[str, str | None], end: str) -> list[str]:
+    """The breadth-first search's way to ``end``, from where it started."""
+    way = [end]
+    while (prev := came[way[-1]]) is not None:
+        way.append(prev)
+    return way[::-1]
 
 
 def last_occurrences(cells: Sequence[str]) -> list[str]:
@@ -194,12 +204,13 @@ class TrafficControl:
         if not free:
             return False
         distance = self.maps[robot.kind].distance
-        self._park_at(robot, min(free, key=lambda c: (distance(robot.node, c), c)))
+        self._park_at(robot, [robot.node, min(free, key=lambda c: (distance(robot.node, c), c))])
         return True
 
-    def _park_at(self: FleetManager, robot: RobotView, cell: str) -> None:
+    def _park_at(self: FleetManager, robot: RobotView, stops: list[str]) -> None:
+        """Send the robot through ``stops`` to stand at the last (as a park task: it can take work)."""
         self._seq += 1
-        self.send(robot, f"PARK-{robot.serial}-{self._seq}", "park", [robot.node, cell], {})
+        self.send(robot, f"PARK-{robot.serial}-{self._seq}", "park", stops, {})
 
     def _unstick(self: FleetManager, robot: RobotView) -> None:
         """A robot waits: an idle robot in its way gives way; a deadlock it is part of is broken."""
@@ -209,6 +220,12 @@ class TrafficControl:
         blocker = self.robots.get(traffic.cells.blocker(robot.serial) or "")
         if blocker is not None and blocker.task is None and self._ready(blocker):
             self._make_way(traffic, blocker, robot)
+            return
+        if (
+            blocker is not None
+            and self._head_on_move(traffic, blocker, robot)
+            and self._make_way(traffic, blocker, robot)
+        ):
             return
         if blocker is not None and blocker.status in ("offline", "error"):
             self._reroute(robot, self._standing(traffic, robot.serial))
@@ -234,31 +251,42 @@ class TrafficControl:
         }
 
     def _make_way(self: FleetManager, traffic: Traffic, idle: RobotView, waiting: RobotView) -> bool:
-        """An idle robot in the way parks, or moves off the waiting robot's way; False if it cannot.
+        """A robot in the way parks, or moves off the waiting robot's way; False if it cannot.
 
-        Off the way means to the nearest free cell it can reach, or, where other idle robots hem it in,
-        along a chain of them: each moves up one cell, the last one into a free cell off the way.
+        ``idle`` has no task, or is on a park move (`_head_on_move`), which goes on from its base end.
+        Off the way means along free cells to the nearest free cell, or, where other idle robots hem it
+        in, along a chain of them: each moves up one cell, the last one into a free cell off the way.
         """
         traffic.cells.reroutes[idle.serial] += 1
         if self.park(idle):
             return True
+        start = idle.task.path[idle.task.base_end] if idle.task is not None else idle.node
         task = waiting.task
         way = set(task.path[task.base_end :]) if task else set()
 
         def off_way(c: str) -> bool:
             return c not in way and c not in traffic.quiet
 
-        cell = traffic.nearest(idle.node, off_way)
-        if cell is not None:
-            self._park_at(idle, cell)
+        cells = traffic.nearest(start, off_way)
+        if cells is not None:
+            self._park_at(idle, cells)
             return True
-        chain = traffic.shove(idle.node, off_way, lambda s: s != waiting.serial and self._shiftable(s))
+        chain = traffic.shove(start, off_way, lambda s: s != waiting.serial and self._shiftable(s))
         if chain is None:
             return False
-        movers = [next(iter(traffic.cells.holders(c))) for c in chain[:-1]]
+        movers = [idle.serial] + [next(iter(traffic.cells.holders(c))) for c in chain[1:-1]]
         for i in reversed(range(len(movers))):  # the front first, so each cell is free for the one behind
-            self._park_at(self.robots[movers[i]], chain[i + 1])
+            self._park_at(self.robots[movers[i]], chain[i : i + 2])
         return True
+
+    def _head_on_move(self: FleetManager, traffic: Traffic, mover: RobotView, waiting: RobotView) -> bool:
+        """``mover``, on a park move (parking, or making way), waits for a cell ``waiting`` holds, while
+        ``waiting`` waits for ``mover``'s: neither gives, so the move is planned again round ``waiting``."""
+        return (
+            mover.task is not None
+            and mover.task.kind == "park"
+            and traffic.cells.blocker(mover.serial) == waiting.serial
+        )
 
     def _shiftable(self: FleetManager, serial: str) -> bool:
         """An idle robot without a task (so it holds only the cell it stands on): it may be moved."""
@@ -358,8 +386,10 @@ class TrafficControl:
                     traffic.cells.waiting.pop(serial, None)
                 elif blocker is None:
                     self._extend(robot, robot.task)
-                elif self._shiftable(blocker.serial) and self._make_way(traffic, blocker, robot):
-                    continue  # an idle robot in the way moved
+                elif (
+                    self._shiftable(blocker.serial) or self._head_on_move(traffic, blocker, robot)
+                ) and self._make_way(traffic, blocker, robot):
+                    continue  # the robot in the way moved
                 elif self._reroute(
                     robot, self._standing(traffic, serial) | set(traffic.cells.holds(blocker.serial))
                 ):
