@@ -285,6 +285,18 @@ def test_a_robot_moving_out_of_the_way_head_on_with_the_robot_it_makes_way_for_g
     assert disjoint(traffic)
 
 
+def test_the_way_to_the_nearest_free_cell_crosses_no_held_or_quiet_cell_and_no_lane_backwards() -> None:
+    pos, adjacent = grid(4, 1)
+    traffic = Traffic(adjacent, ["G1_0"], quiet=frozenset({"G1_0"}))
+    assert traffic.nearest("G0_0", lambda c: c == "G3_0") is None  # only through the parking cell
+    traffic = Traffic(adjacent, [])
+    assert traffic.nearest("G0_0", lambda c: c == "G3_0") == ["G0_0", "G1_0", "G2_0", "G3_0"]
+    traffic.cells.hold("sort-09", ["G2_0"])
+    assert traffic.nearest("G0_0", lambda c: c == "G3_0") is None
+    traffic = Traffic(adjacent, [], against=frozenset({("G1_0", "G2_0")}))
+    assert traffic.nearest("G0_0", lambda c: c == "G3_0") is None
+
+
 def test_a_restarted_master_holds_what_the_robots_may_stand_on() -> None:
     fleet, _, _, traffic = master(*grid(6, 1))
     task = ActiveTask("T-A", "sort", "T-A.1", "G5_0", set(), path=[f"G{i}_0" for i in range(6)])

@@ -45,15 +45,21 @@ class Traffic:
     def nearest(self, start: str, ok: Callable[[str], bool]) -> list[str] | None:
         """The way from ``start`` to the nearest cell for which ``ok`` holds, over free cells, with the lanes.
 
-        Breadth-first: every cell of the way is free now, so a robot sent along it is held up by nobody
-        (a one-cell move against a lane could be routed round a block, so those are not taken).
+        Breadth-first: every cell of the way is free now, so a robot sent along it is held up by nobody.
+        It crosses no quiet cell and no lane against its direction (a one-cell move against a lane could
+        be routed round a block).
         """
         came: dict[str, str | None] = {start: None}
         queue = deque([start])
         while queue:
             cell = queue.popleft()
             for nxt in self.adjacent.get(cell, ()):
-                if nxt in came or self.cells.held_by_any(nxt) or (cell, nxt) in self.against:
+                if (
+                    nxt in came
+                    or nxt in self.quiet
+                    or self.cells.held_by_any(nxt)
+                    or (cell, nxt) in self.against
+                ):
                     continue
                 came[nxt] = cell
                 if ok(nxt):
