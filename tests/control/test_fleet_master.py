@@ -226,6 +226,20 @@ def test_the_estop_holds_for_a_robot_that_missed_it_and_is_lifted_only_from_robo
     assert pauses("pick-02") == ["startPause"] * 2  # paused by hand before the e-stop: left paused
 
 
+def test_a_robot_offline_when_the_estop_is_lifted_is_unpaused_when_it_is_back() -> None:
+    fleet, bus, _events, clock = _fleet()
+    fleet._on_state(_topic("pick-01"), _state("pick-01", 1))
+    fleet.estop()
+    fleet._on_state(_topic("pick-01"), _state("pick-01", 2, paused=True))
+    fleet.robots["pick-01"].online = False  # its link dropped
+    fleet.resume()
+    assert bus.kinds("pick-01") == ["instantActions"]  # the stop only: nothing reaches it now
+    clock.run(until=clock.now() + fleet.resend_after_s)
+    fleet._on_state(_topic("pick-01"), _state("pick-01", 3, paused=True))  # back, still paused
+    assert bus.kinds("pick-01") == ["instantActions"] * 2
+    assert [a.actionType for a in bus.sent[-1][1].actions] == ["stopPause"]
+
+
 def test_an_order_the_robot_refuses_goes_back_with_the_robots_reason() -> None:
     fleet, _bus, events, _clock = _fleet()
     fleet._on_state(_topic("pick-01"), _state("pick-01", 1))

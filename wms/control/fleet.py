@@ -725,8 +725,10 @@ class FleetManager(TrafficControl):
         """Lift the emergency stop (a robot that was paused by hand before it stays paused)."""
         self.paused = False
         for robot in self.robots.values():
-            if robot.online and not robot.paused_by_hand:
-                robot.unpausing = True
+            if robot.paused_by_hand:
+                continue
+            robot.unpausing = True  # one offline now is told when it is back, if it reports paused
+            if robot.online:
                 self._pause(robot, "stopPause")
                 if robot.task is None:
                     self.events.robot_free(robot)
