@@ -224,7 +224,7 @@ class TrafficControl:
         if traffic is None or self.paused or robot.serial not in traffic.cells.waiting:
             return
         blocker = self.robots.get(traffic.cells.blocker(robot.serial) or "")
-        if blocker is not None and blocker.task is None and self._ready(blocker):
+        if blocker is not None and self._shiftable(blocker.serial):
             self._make_way(traffic, blocker, robot)
             return
         if (
