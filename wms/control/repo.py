@@ -6,7 +6,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import TypeVar
 
-from sqlalchemy import Delete, Executable, Update, bindparam, delete, func, insert, update
+from sqlalchemy import Executable, bindparam, func
 from sqlalchemy import select as core_select
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import make_transient_to_detached
@@ -39,6 +39,7 @@ from wms.store.models import (
     TaskRow,
     WaybillRow,
 )
+from wms.store.statements import KEY, Statements
 
 T = TypeVar("T", bound=SQLModel)
 _KEY = bindparam("key")
@@ -56,14 +57,6 @@ def _clean(s: Session) -> bool:
 def _stored(row: SQLModel) -> bool:
     """Whether the row is in the database already (persistent), not only added to the session."""
     return row._sa_instance_state.key is not None  # type: ignore[attr-defined]
-
-
-def _by_key(cls: type[SQLModel]) -> tuple[Update, Delete]:
-    """An UPDATE (columns from the parameters) and a DELETE of one row of ``cls`` by ``_key``."""
-    table = cls.__table__  # type: ignore[attr-defined]
-    (pk,) = table.primary_key.columns
-    where = pk == bindparam("_key")
-    return update(table).where(where), delete(table).where(where)
 
 
 class Repo:
@@ -86,9 +79,10 @@ class Repo:
         # Append-only rows (parcel events, ledger entries, order lines) go in with one multi-row INSERT
         # per table at the end of their unit, in its transaction: no ORM bookkeeping per row.
         self._appends: dict[type[SQLModel], list[dict[str, object]]] = {}
-        # Rows of the hot tables change through Core statements by primary key (`_write`), not the ORM's
-        # unit of work: their held objects take the values without history, so no flush looks at them.
-        self._by_key = {cls: _by_key(cls) for cls in (ParcelRow, TaskRow, RobotRow, LotRow, CommandRow)}
+        # Rows of the hot tables change through statements by primary key (`_write`), not the ORM's unit
+        # of work: their held objects take the values without history, so no flush looks at them. Those
+        # statements and the inserts are compiled once per shape and run on the driver's cursor.
+        self._sql = Statements(engine.dialect)
         self._prime()
 
     def _prime(self) -> None:
@@ -151,7 +145,7 @@ class Repo:
         s.flush()  # first what the ORM holds, as the autoflush of an ORM insert would
         conn = s.connection()
         for cls, rows in tables:
-            conn.execute(insert(cls.__table__), rows)  # type: ignore[attr-defined]
+            self._sql.insert(conn, cls.__table__, rows)  # type: ignore[attr-defined]
 
     def _read(self, s: Session, stmt: Executable, key: str) -> object:
         """The first column of the first row of a Core select by ``key`` (after a flush, as an ORM query)."""
@@ -172,7 +166,7 @@ class Repo:
         table = type(row).__table__  # type: ignore[attr-defined]
         values = {c.name: getattr(row, c.name) for c in table.columns}
         values = {k: v for k, v in values.items() if v is not None or not table.c[k].primary_key}
-        s.connection().execute(insert(table), values)
+        self._sql.insert(s.connection(), table, [values])
         if key is not None:  # as if loaded: later changes go through `_write`
             make_transient_to_detached(row)
             s.add(self._hold(row, key))
@@ -180,7 +174,7 @@ class Repo:
 
     def _insert_values(self, s: Session, cls: type[SQLModel], **values: object) -> None:
         """Store a new row nobody holds by a Core INSERT now, from its values: no model object is built."""
-        s.connection().execute(insert(cls.__table__), values)  # type: ignore[attr-defined]
+        self._sql.insert(s.connection(), cls.__table__, [values])  # type: ignore[attr-defined]
 
     def _hold(self, row: T, key: str) -> T:
         self._live[(type(row), key)] = row
@@ -216,10 +210,9 @@ class Repo:
         self, s: Session, cls: type[SQLModel], rows: list[tuple[SQLModel, dict[str, object]]]
     ) -> None:
         """UPDATE stored rows of ``cls`` (one executemany when they change the same columns)."""
-        stmt, _ = self._by_key[cls]
-        key = cls.__table__.primary_key.columns[0].name  # type: ignore[attr-defined]
-        params = [{**values, "_key": getattr(row, key)} for row, values in rows]
-        s.connection().execute(stmt, params)
+        table = cls.__table__  # type: ignore[attr-defined]
+        key = table.primary_key.columns[0].name
+        self._sql.update(s.connection(), table, [{**values, KEY: getattr(row, key)} for row, values in rows])
         for row, values in rows:
             for name, value in values.items():
                 set_committed_value(row, name, value)
@@ -629,7 +622,7 @@ class Repo:
             row = self._get(s, CommandRow, key)
             self._forget(CommandRow, key)
             if row is not None and _stored(row):
-                s.connection().execute(self._by_key[CommandRow][1], {"_key": key})
+                self._sql.delete(s.connection(), CommandRow.__table__, key)  # type: ignore[attr-defined]
                 s.expunge(row)  # gone: a command sent again under this key is a new row
             elif row is not None:
                 s.delete(row)
