@@ -6,7 +6,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Column, Integer, MetaData, String, Table, select
+from sqlalchemy import Column, Integer, MetaData, String, Table, bindparam, func, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.types import TypeDecorator
 
@@ -22,6 +22,9 @@ class Upper(TypeDecorator[str]):
 
     def process_bind_param(self, value: str | None, dialect: object) -> str | None:
         return None if value is None else value.upper()
+
+    def process_result_value(self, value: str | None, dialect: object) -> str | None:
+        return None if value is None else f"<{value}>"
 
 
 def _table(name: str) -> tuple[MetaData, Table]:
@@ -56,10 +59,10 @@ def _exercise(engine: Engine) -> None:
         with engine.connect() as conn:
             rows = conn.execute(select(table).order_by(table.c.id)).all()
         assert [(r.name, r.qty, r.note) for r in rows] == [
-            ("A", 1, None),
-            ("B", 2, "x"),
-            ("C", 3, None),
-            ("D", 4, None),
+            ("<A>", 1, None),
+            ("<B>", 2, "x"),
+            ("<C>", 3, None),
+            ("<D>", 4, None),
         ]
         ids = [r.id for r in rows]
         with engine.begin() as conn:
@@ -73,7 +76,19 @@ def _exercise(engine: Engine) -> None:
             raise RuntimeError("rolled back")
         with engine.connect() as conn:
             rows = conn.execute(select(table).order_by(table.c.id)).all()
-        assert [(r.name, r.qty) for r in rows] == [("E", 10), ("F", 20), ("D", 4)]
+        assert [(r.name, r.qty) for r in rows] == [("<E>", 10), ("<F>", 20), ("<D>", 4)]
+        # fixed statements: a bind the statement carries (the coalesce's 0), result and bind processors
+        total = select(func.coalesce(func.sum(table.c.qty), 0)).where(table.c.qty > bindparam("above"))
+        name = select(table.c.name).where(table.c.name == bindparam("name"))
+        halve = update(table).where(table.c.qty >= bindparam("least")).values(qty=table.c.qty / 2)
+        with engine.begin() as conn:
+            assert sql.scalar(conn, total, {"above": 100}) == 0
+            assert sql.scalar(conn, total, {"above": 5}) == 30
+            assert sql.scalar(conn, name, {"name": "f"}) == "<F>"
+            assert sql.scalar(conn, name, {"name": "zz"}) is None
+            assert sql.execute(conn, halve, {"least": 10}) == 2
+            assert sql.scalar(conn, total, {"above": 0}) == 19
+        assert len(sql._fixed) == 3
         # one compiled form per shape: two inserts, two updates, one delete
         assert sorted((kind, keys) for kind, _, keys in sql._cache) == [
             ("delete", ()),

@@ -21,13 +21,16 @@ from contextlib import AbstractContextManager
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
-from sqlalchemy import Executable, bindparam, distinct, func, update
+from sqlalchemy import bindparam, distinct, func, update
+from sqlalchemy.engine import Connection
+from sqlalchemy.sql import ClauseElement
 from sqlmodel import Session, select
 
 from wms.config import CustomsConfig
 from wms.domain import CustomsOrder
 from wms.inspection.rules import DAY_S, local_year, normalize_address
 from wms.store.models import OrderRow
+from wms.store.statements import Statements
 
 Unit = Callable[[], AbstractContextManager[Session]]
 
@@ -67,6 +70,7 @@ class DbHistory:
 
     def __init__(self, unit: Unit, return_window_days: int = 30, utc_offset_h: float = 8.0) -> None:
         self._unit = unit
+        self._sql: Statements | None = None  # compiled for the database's dialect at the first query
         self.return_window_days = return_window_days
         self.utc_offset_h = utc_offset_h
 
@@ -147,22 +151,29 @@ class DbHistory:
         fen = self._scalar(_QUOTA, no=order_no)
         return None if fen is None else int(fen)
 
-    # Core statements on the unit's connection: a third of the cost of ORM execution. The flush first
-    # writes what the unit holds pending (an order stored earlier in it), as an ORM query's autoflush
-    # would; with nothing pending it costs nothing. The history columns are written only here, never
-    # through loaded rows, so nothing in the session goes stale.
+    # Statements compiled once and run on the unit's connection (`Statements`): a fraction of the cost
+    # of ORM execution, or of Core's. The flush first writes what the unit holds pending (an order
+    # stored earlier in it), as an ORM query's autoflush would; with nothing pending it costs nothing.
+    # The history columns are written only here, never through loaded rows, so nothing in the session
+    # goes stale.
 
-    def _scalar(self, stmt: Executable, **params: object) -> Any:
+    def _scalar(self, stmt: ClauseElement, **params: object) -> Any:
         with self._unit() as s:
             s.flush()
-            return s.connection().execute(stmt, params).scalar()
+            conn = s.connection()
+            return self._statements(conn).scalar(conn, stmt, params)
 
-    def _update(self, stmt: Executable, order_no: str, **values: object) -> None:
+    def _update(self, stmt: ClauseElement, order_no: str, **values: object) -> None:
         with self._unit() as s:
             s.flush()
-            result = s.connection().execute(stmt, {"no": order_no, **values})
-            if result.rowcount != 1:
+            conn = s.connection()
+            if self._statements(conn).execute(conn, stmt, {"no": order_no, **values}) != 1:
                 raise KeyError(f"order {order_no} is not in the database")
+
+    def _statements(self, conn: Connection) -> Statements:
+        if self._sql is None:
+            self._sql = Statements(conn.dialect)
+        return self._sql
 
 
 @functools.lru_cache(maxsize=64)

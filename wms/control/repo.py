@@ -6,11 +6,12 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import TypeVar
 
-from sqlalchemy import Executable, bindparam, func
+from sqlalchemy import bindparam, func
 from sqlalchemy import select as core_select
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.sql import ClauseElement
 from sqlmodel import Session, SQLModel, select
 
 from wms.domain import TERMINAL_STATES, LedgerKind, LotReceipt, OrderBundle, ParcelState, Sku
@@ -147,10 +148,10 @@ class Repo:
         for cls, rows in tables:
             self._sql.insert(conn, cls.__table__, rows)  # type: ignore[attr-defined]
 
-    def _read(self, s: Session, stmt: Executable, key: str) -> object:
-        """The first column of the first row of a Core select by ``key`` (after a flush, as an ORM query)."""
+    def _read(self, s: Session, stmt: ClauseElement, key: str) -> object:
+        """The first column of the first row of a select by ``key`` (after a flush, as an ORM query)."""
         s.flush()  # what the unit holds pending first, as the autoflush of an ORM query would
-        return s.connection().execute(stmt, {"key": key}).scalar()
+        return self._sql.scalar(s.connection(), stmt, {"key": key})
 
     def _get(self, s: Session, cls: type[T], key: str) -> T | None:
         """A live row by primary key, from memory if held, else loaded (and held)."""

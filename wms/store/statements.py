@@ -28,35 +28,80 @@ class Prepared:
     sql: str
     order: tuple[str, ...] | None  # names in placeholder order; None: the driver takes a mapping
     processors: dict[str, Callable[[Any], Any]]
+    fixed: dict[str, Any]  # binds whose values the statement carries (e.g. the 0 of a coalesce)
+    result: Callable[[Any], Any] | None = None  # the first result column's processor, if any
 
     def values(self, params: Mapping[str, Any]) -> Sequence[Any] | dict[str, Any]:
         """The driver's parameters for one row of ``params``."""
         procs = self.processors
+        if self.fixed:
+            params = {**self.fixed, **params}
         if self.order is not None:
             return tuple(procs[k](params[k]) if k in procs else params[k] for k in self.order)
         return {k: procs[k](v) if k in procs else v for k, v in params.items()}
 
 
-def prepare(stmt: ClauseElement, dialect: Dialect, keys: Sequence[str]) -> Prepared:
-    """Compile ``stmt`` for ``dialect`` with the columns ``keys`` set."""
-    compiled = stmt.compile(dialect=dialect, column_keys=list(keys))
-    processors = {}
+def prepare(stmt: ClauseElement, dialect: Dialect, keys: Sequence[str] | None = None) -> Prepared:
+    """Compile ``stmt`` for ``dialect``; ``keys``: the columns an INSERT or UPDATE without values sets."""
+    compiled = stmt.compile(dialect=dialect, column_keys=None if keys is None else list(keys))
+    if compiled.escaped_bind_names:  # a column name the paramstyle cannot carry as it is
+        raise ValueError(f"cannot prepare {stmt}: escaped bind names {compiled.escaped_bind_names}")
+    processors, fixed = {}, {}
     for name, bind in compiled.binds.items():
+        if bind.expanding or bind.callable is not None:
+            raise ValueError(f"cannot prepare {stmt}: bind {name} takes its value late")
         proc = bind.type.bind_processor(dialect)
         if proc is not None:
             processors[name] = proc
-    if compiled.escaped_bind_names:  # a column name the paramstyle cannot carry as it is
-        raise ValueError(f"cannot prepare {stmt}: escaped bind names {compiled.escaped_bind_names}")
+        if not bind.required:
+            fixed[name] = bind.value
+    result = None
+    columns = getattr(stmt, "selected_columns", None)
+    if columns is not None and len(columns):
+        result = columns[0].type.result_processor(dialect, None)
     order = tuple(compiled.positiontup) if compiled.positional and compiled.positiontup else None
-    return Prepared(str(compiled), order, processors)
+    return Prepared(str(compiled), order, processors, fixed, result)
 
 
 class Statements:
-    """INSERTs of rows and UPDATEs and DELETEs by primary key, each shape compiled once for a dialect."""
+    """Statements compiled once for a dialect: INSERTs of rows, UPDATEs and DELETEs by primary key, and
+    fixed statements (kept for the life of the program, e.g. module constants) by their identity."""
 
     def __init__(self, dialect: Dialect) -> None:
         self.dialect = dialect
         self._cache: dict[tuple[str, str, tuple[str, ...]], Prepared] = {}
+        self._fixed: dict[
+            int, tuple[ClauseElement, Prepared]
+        ] = {}  # the statement held: its id stays its own
+
+    def _of(self, stmt: ClauseElement) -> Prepared:
+        found = self._fixed.get(id(stmt))
+        if found is None:
+            found = self._fixed[id(stmt)] = (stmt, prepare(stmt, self.dialect))
+        return found[1]
+
+    def scalar(self, conn: Connection, stmt: ClauseElement, params: Mapping[str, Any]) -> Any:
+        """The first column of the first row ``stmt`` selects, or None without a row."""
+        prepared = self._of(stmt)
+        cursor = conn.connection.cursor()
+        try:
+            cursor.execute(prepared.sql, prepared.values(params))
+            row = cursor.fetchone()
+        finally:
+            cursor.close()
+        if row is None:
+            return None
+        return row[0] if prepared.result is None else prepared.result(row[0])
+
+    def execute(self, conn: Connection, stmt: ClauseElement, params: Mapping[str, Any]) -> int:
+        """Run ``stmt`` (an UPDATE or DELETE) once; the rows it matched."""
+        prepared = self._of(stmt)
+        cursor = conn.connection.cursor()
+        try:
+            cursor.execute(prepared.sql, prepared.values(params))
+            return cursor.rowcount
+        finally:
+            cursor.close()
 
     def _get(self, kind: str, table: Table, keys: tuple[str, ...]) -> Prepared:
         found = self._cache.get((kind, table.name, keys))
