@@ -2,9 +2,9 @@
 
 Runs ``--hours`` of virtual time from ``--start`` (local) on a config sized as ``wms bench day --orders N``
 sizes it (stock, buyers, the feed at ``N / 24`` orders an hour along the daily curve), from an empty
-warehouse, and prints every message kind the in-process bus carried (per order placed in the window)
-and the CPU seconds of this process and of the wave planner's worker. Two commits compare by running
-this in a checkout of each::
+warehouse (on a temporary SQLite file, or on ``--db``), and prints every message kind the in-process
+bus carried (per order placed in the window) and the CPU seconds of this process and of the wave
+planner's worker. Two commits compare by running this in a checkout of each::
 
     python tools/day_window.py --config config/city.toml --hours 0.5 --start 10:00
 """
@@ -40,6 +40,7 @@ def main() -> None:
     ap.add_argument("--orders", type=int, default=250_000, help="orders of the whole day (sets the rate)")
     ap.add_argument("--hours", type=float, default=0.5)
     ap.add_argument("--start", default="10:00", help="local start, HH:MM")
+    ap.add_argument("--db", help="database URL (tables dropped first); default: a temporary SQLite file")
     args = ap.parse_args()
     counts: Counter[str] = Counter()
     publish = inproc.InProcBus.publish
@@ -56,7 +57,7 @@ def main() -> None:
         opts = ShiftOptions(
             duration_s=args.hours * 3600.0,
             orders_per_hour=args.orders / 24.0,
-            db_url=f"sqlite:///{Path(tmp) / 'window.db'}",
+            db_url=args.db or f"sqlite:///{Path(tmp) / 'window.db'}",
             start_local=f"2026-11-11T{args.start}:00",
         )
         shift, _ = virtual_shift(cfg, customs, opts)
