@@ -11,16 +11,14 @@ plan is there, however long the worker took.
 from __future__ import annotations
 
 import multiprocessing as mp
-import os
 import resource
-import threading
-import time
 from collections.abc import Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
 from wms.config import Storage
 from wms.layout import Layout
+from wms.lifeline import exit_with_parent
 from wms.picking.batch import Cart, Timing, batch_pick_orders
 from wms.picking.batching import PickOrder
 
@@ -30,14 +28,7 @@ _layout: Layout | None = None  # the worker's own copy, built once when it start
 def _start_worker(storage: Storage, pack_stations: int, chargers: int) -> None:
     global _layout
     _layout = Layout(storage, pack_stations, chargers)
-    threading.Thread(target=_exit_with_parent, args=(os.getppid(),), name="parent-watch", daemon=True).start()
-
-
-def _exit_with_parent(parent: int, every_s: float = 1.0) -> None:
-    """In the worker: leave once the controller is gone (a SIGKILL leaves no one to stop the pool)."""
-    while os.getppid() == parent:
-        time.sleep(every_s)
-    os._exit(0)
+    exit_with_parent()  # a SIGKILL of the controller leaves no one to stop the pool
 
 
 def _plan(orders: Sequence[PickOrder], cart: Cart, timing: Timing, method: str) -> list[list[str]]:

@@ -35,6 +35,7 @@ from wms.catalog import generate_catalog
 from wms.config import CustomsConfig, Promotion, WarehouseConfig
 from wms.day import report
 from wms.domain import SLA_S
+from wms.lifeline import exit_with_parent
 from wms.loadtest import rss_mb
 from wms.messages import Status
 from wms.shift import Shift, ShiftOptions, run_until_drained, summary, virtual_shift
@@ -503,6 +504,7 @@ def quiet_logs() -> None:
 
 def _child(key: str, cfg: WarehouseConfig, customs: CustomsConfig, opts: DayOptions, out: Any) -> None:
     """Entry point of a worker process: one day, its progress and result sent back on ``out``."""
+    exit_with_parent()  # a bench stopped by SIGTERM or SIGKILL leaves no day running on
     quiet_logs()
     try:
         result = run_day(cfg, customs, opts, progress=lambda p: out.put(("progress", key, p)))
