@@ -1,11 +1,12 @@
-"""The controller's hot writes, compiled once per shape and run on the driver's cursor.
+"""The controller's hot statements, compiled once per shape and run on the driver's cursor.
 
-A Core ``execute`` spends most of its time outside the database on small statements: it builds a cache
-key, looks the compiled form up, constructs the parameters and sets up a result (about 20 us on SQLite
-and 90 us more than the driver itself on PostgreSQL, per statement on this machine). The controller
-writes a few dozen such statements per order, always the same few shapes, so it compiles each shape once
-for the engine's dialect and hands the driver the SQL and the processed values directly, inside the
-transaction of the SQLAlchemy connection it is given.
+On a small statement Core's ``execute`` spends most of its time outside the database: it builds a cache
+key, looks the compiled form up, constructs the parameters and sets up a result. An UPDATE by key took
+21 us through it on SQLite against 5 us on the driver's cursor, and 165 us against 72 us on PostgreSQL
+(5,000 of them, on this 2-core machine beside a running day). The controller runs a few dozen such
+statements per order, always the same few shapes, so it compiles each shape once for the engine's
+dialect and hands the driver the SQL and the processed values, in the transaction of the SQLAlchemy
+connection it is given.
 """
 
 from __future__ import annotations
@@ -70,9 +71,8 @@ class Statements:
     def __init__(self, dialect: Dialect) -> None:
         self.dialect = dialect
         self._cache: dict[tuple[str, str, tuple[str, ...]], Prepared] = {}
-        self._fixed: dict[
-            int, tuple[ClauseElement, Prepared]
-        ] = {}  # the statement held: its id stays its own
+        # by id, with the statement held so that no other statement can take its id
+        self._fixed: dict[int, tuple[ClauseElement, Prepared]] = {}
 
     def _of(self, stmt: ClauseElement) -> Prepared:
         found = self._fixed.get(id(stmt))
