@@ -77,7 +77,7 @@ class Repo:
         # that the identity map keeps them between units; a row leaves when its thing closes.
         self._live: dict[tuple[type[SQLModel], str], SQLModel] = {}
         self._complete: set[type[SQLModel]] = set()  # every live row of these is held: a miss is "none"
-        # Append-only rows (parcel events, ledger entries, order lines) go in with one multi-row INSERT
+        # Append-only rows (parcel events, ledger entries, order lines) go in with one executemany
         # per table at the end of their unit, in its transaction: no ORM bookkeeping per row.
         self._appends: dict[type[SQLModel], list[dict[str, object]]] = {}
         # Rows of the hot tables change through statements by primary key (`_write`), not the ORM's unit
@@ -163,7 +163,7 @@ class Repo:
         return row  # type: ignore[return-value]
 
     def _insert(self, s: Session, row: T, key: str | None = None) -> T:
-        """Store a new row by a Core INSERT now; with ``key`` its object is held, persistent and clean."""
+        """Store a new row by an INSERT now; with ``key`` its object is held, persistent and clean."""
         table = type(row).__table__  # type: ignore[attr-defined]
         values = {c.name: getattr(row, c.name) for c in table.columns}
         values = {k: v for k, v in values.items() if v is not None or not table.c[k].primary_key}
@@ -174,7 +174,7 @@ class Repo:
         return row
 
     def _insert_values(self, s: Session, cls: type[SQLModel], **values: object) -> None:
-        """Store a new row nobody holds by a Core INSERT now, from its values: no model object is built."""
+        """Store a new row nobody holds by an INSERT now, from its values: no model object is built."""
         self._sql.insert(s.connection(), cls.__table__, [values])  # type: ignore[attr-defined]
 
     def _hold(self, row: T, key: str) -> T:
