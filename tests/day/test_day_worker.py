@@ -43,6 +43,7 @@ def _alive(pid: int) -> bool:
         return False
 
 
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="finds the worker in /proc (Linux)")
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL])
 def test_the_day_worker_leaves_when_the_bench_is_killed(tmp_path: Path, sig: signal.Signals) -> None:
     script = tmp_path / "bench.py"
