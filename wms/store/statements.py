@@ -117,18 +117,14 @@ class Statements:
 
     def insert(self, conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
         """INSERT ``rows`` into ``table`` in order: one executemany per run of rows with the same columns."""
-        start = 0
-        for end in range(1, len(rows) + 1):
-            if end == len(rows) or rows[end].keys() != rows[start].keys():
-                self._run(conn, self._get("insert", table, tuple(rows[start])), rows[start:end])
-                start = end
+        for run in _same_keys(rows):
+            self._run(conn, self._get("insert", table, tuple(run[0])), run)
 
     def update(self, conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
-        """UPDATE rows of ``table`` by primary key: each row has ``_key`` and the same columns to set."""
-        if not rows:
-            return
-        prepared = self._get("update", table, tuple(k for k in rows[0] if k != KEY))
-        self._run(conn, prepared, rows)
+        """UPDATE rows of ``table`` by primary key (each row's ``_key``) to the other values of each row,
+        in order: one executemany per run of rows that set the same columns."""
+        for run in _same_keys(rows):
+            self._run(conn, self._get("update", table, tuple(k for k in run[0] if k != KEY)), run)
 
     def delete(self, conn: Connection, table: Table, key: object) -> None:
         """DELETE the row of ``table`` whose primary key is ``key``."""
@@ -144,3 +140,13 @@ class Statements:
                 cursor.executemany(prepared.sql, [prepared.values(r) for r in rows])
         finally:
             cursor.close()
+
+
+def _same_keys(rows: Sequence[Mapping[str, Any]]) -> list[Sequence[Mapping[str, Any]]]:
+    """``rows`` cut into consecutive runs whose rows have the same keys (one compiled shape each)."""
+    runs, start = [], 0
+    for end in range(1, len(rows) + 1):
+        if end == len(rows) or rows[end].keys() != rows[start].keys():
+            runs.append(rows[start:end])
+            start = end
+    return runs
