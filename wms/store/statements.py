@@ -11,7 +11,8 @@ connection it is given.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -83,12 +84,9 @@ class Statements:
     def scalar(self, conn: Connection, stmt: ClauseElement, params: Mapping[str, Any]) -> Any:
         """The first column of the first row ``stmt`` selects, or None without a row."""
         prepared = self._of(stmt)
-        cursor = conn.connection.cursor()
-        try:
+        with _cursor(conn) as cursor:
             cursor.execute(prepared.sql, prepared.values(params))
             row = cursor.fetchone()
-        finally:
-            cursor.close()
         if row is None:
             return None
         return row[0] if prepared.result is None else prepared.result(row[0])
@@ -96,12 +94,9 @@ class Statements:
     def execute(self, conn: Connection, stmt: ClauseElement, params: Mapping[str, Any]) -> int:
         """Run ``stmt`` (an UPDATE or DELETE) once; the rows it matched."""
         prepared = self._of(stmt)
-        cursor = conn.connection.cursor()
-        try:
+        with _cursor(conn) as cursor:
             cursor.execute(prepared.sql, prepared.values(params))
-            return cursor.rowcount
-        finally:
-            cursor.close()
+            return int(cursor.rowcount)
 
     def _get(self, kind: str, table: Table, keys: tuple[str, ...]) -> Prepared:
         found = self._cache.get((kind, table.name, keys))
@@ -132,14 +127,21 @@ class Statements:
 
     @staticmethod
     def _run(conn: Connection, prepared: Prepared, rows: Sequence[Mapping[str, Any]]) -> None:
-        cursor = conn.connection.cursor()  # the DBAPI cursor, in the connection's transaction
-        try:
+        with _cursor(conn) as cursor:
             if len(rows) == 1:
                 cursor.execute(prepared.sql, prepared.values(rows[0]))
             else:
                 cursor.executemany(prepared.sql, [prepared.values(r) for r in rows])
-        finally:
-            cursor.close()
+
+
+@contextmanager
+def _cursor(conn: Connection) -> Iterator[Any]:
+    """A DBAPI cursor of ``conn``, in its transaction, closed after use."""
+    cursor = conn.connection.cursor()
+    try:
+        yield cursor
+    finally:
+        cursor.close()
 
 
 def _same_keys(rows: Sequence[Mapping[str, Any]]) -> list[Sequence[Mapping[str, Any]]]:
