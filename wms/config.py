@@ -185,6 +185,12 @@ class Fleet(_Model):
     picking: RobotClass
     sorting: RobotClass
     state_timeout_s: float = Field(default=90.0, gt=0)
+    task_alarm_s: float = Field(
+        default=900.0,
+        gt=0,
+        description="a robot's task (parking left out) running this long raises one alarm, naming where the "
+        "robot stands and what it waits for",
+    )
 
 
 class Waves(_Model):

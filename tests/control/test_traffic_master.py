@@ -378,3 +378,23 @@ def test_a_stored_plan_leaves_out_the_passed_path_and_resumes_at_the_same_indice
     assert back.path[5:] == task.path[5:] and len(back.path) == len(task.path)
     assert (back.reached, back.release_start, back.base_end, back.update_id, back.asides) == (6, 5, 8, 4, 2)
     assert back.next_stop(6) == 9
+
+
+def test_a_task_driven_too_long_raises_one_alarm_naming_what_it_waits_for() -> None:
+    fleet, _, events, _ = master(*grid(4, 1))  # one lane: robots that never move block it for good
+    fleet.task_alarm_s = 900.0
+    robots = [at(fleet, "sort-01", "G0_0"), at(fleet, "sort-02", "G1_0"), at(fleet, "sort-03", "G2_0")]
+    fleet.send(robots[0], "T-A", "sort", ["G0_0", "G1_0"], {1: [("drop", {"chute": "C1"})]})
+    clock = fleet.clock
+    assert isinstance(clock, VirtualClock)
+    for t in (1899.0, 1901.0, 2500.0):  # sent at 1000
+        clock.run(until=t)
+        for r in robots:
+            at(fleet, r.serial, r.node)  # still reporting, still where they were
+        fleet.check_timeouts()
+        if t == 1899.0:
+            assert not [m for m in events.alarms if "T-A" in m]
+    (alarm,) = [m for m in events.alarms if "T-A" in m]  # once, not at every check
+    assert alarm.startswith("sort task T-A on sort-01 running 901 s: at G0_0")
+    assert "bound for G1_0, 1 nodes left" in alarm and "waiting for G1_0 held by sort-02 (idle," in alarm
+    assert not [m for m in events.alarms if "park task" in m.split(":")[0]]  # parking is left out

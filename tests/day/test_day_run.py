@@ -23,6 +23,7 @@ from wms.day.render import hourly_table, summary_table, verdict
 from wms.day.report import OPEN_STATES
 
 CFG = load_warehouse(CONFIG_DIR / "warehouse.toml")
+ALARM_S = 20.0  # below most pick trips, so that the day's slow-task alarms are many
 CUSTOMS = load_customs(CONFIG_DIR / "customs.toml")
 ROOT = Path(__file__).resolve().parents[2]
 KEYS = {
@@ -49,7 +50,8 @@ def day() -> dict[str, Any]:
     opts = DayOptions(
         orders=400, seed=11, drain_limit_h=6.0, promotions=[Promotion(start="20:00", hours=2, factor=2)]
     )
-    return run_day(CFG, CUSTOMS, opts)
+    cfg = CFG.model_copy(update={"fleet": CFG.fleet.model_copy(update={"task_alarm_s": ALARM_S})})
+    return run_day(cfg, CUSTOMS, opts)
 
 
 def test_every_order_is_accounted_for_and_the_ledger_balances(day: dict[str, Any]) -> None:
@@ -125,6 +127,19 @@ def test_sla_gate_robots_and_chutes_agree_with_the_counts(day: dict[str, Any]) -
     assert 0 < c["open_chutes_peak"] <= c["chutes"]
 
 
+def test_tasks_over_the_alarm_time_are_counted_and_the_first_named(day: dict[str, Any]) -> None:
+    slow = day["slow_tasks"]
+    assert slow["alarm_after_s"] == ALARM_S and slow["count"] == day["alarms_by_source"]["tasks"]
+    assert day["robots"]["picking"]["task_s"]["max_s"] > ALARM_S + 15  # checked every 15 s: alarmed
+    assert len(slow["first"]) == 20 and slow["count"] > 20
+    ats = [a["at_s"] for a in slow["first"]]
+    assert ats == sorted(ats) and ats[0] > ALARM_S
+    for a in slow["first"]:
+        running = int(a["message"].split(" running ")[1].split(" s:")[0])
+        assert ALARM_S <= running < ALARM_S + 15, a
+        assert a["message"].startswith(("pick task ", "sort task ", "charge task ")), a
+
+
 def test_json_table_and_plot(day: dict[str, Any], tmp_path: Path) -> None:
     assert set(day) >= KEYS
     back = json.loads(json.dumps(day))
@@ -136,7 +151,7 @@ def test_json_table_and_plot(day: dict[str, Any], tmp_path: Path) -> None:
     console.print(verdict(day))
     text = console.export_text()
     assert "every parcel accounted for" in text and "FAIL" not in text
-    assert "sort task p50 / p99 / max" in text
+    assert "sort task p50 / p99 / max" in text and "tasks over the alarm time" in text
     plot_day(day, tmp_path / "day.png")
     assert (tmp_path / "day.png").stat().st_size > 20_000
 

@@ -214,6 +214,7 @@ class Controller(StockMoves):
             timeout_s=cfg.fleet.state_timeout_s,
             manufacturers=[cfg.site.manufacturer],
             seq_start=self.boot * BOOT_ID_SPAN,
+            task_alarm_s=cfg.fleet.task_alarm_s,
         )
         self._chute_by_id = {c.chute: c for c in self.grid.chutes}
         self.planner = (

@@ -211,6 +211,7 @@ class FleetManager(TrafficControl):
         manufacturers: list[str],
         release_nodes: int = 6,
         seq_start: int = 0,
+        task_alarm_s: float = 900.0,
     ) -> None:
         self.bus = bus
         self.clock = clock
@@ -227,6 +228,8 @@ class FleetManager(TrafficControl):
         self.paused = False
         self.rejected = 0
         self._all_silent = False
+        self.task_alarm_s = task_alarm_s
+        self._overdue: set[str] = set()  # tasks already alarmed as running too long
         self._seq = seq_start  # orderIds and actionIds of a restarted master never repeat earlier ones
 
     def expect(self, serial: str, kind: str) -> None:
@@ -513,32 +516,60 @@ class FleetManager(TrafficControl):
             else:
                 self.park(robot)
         self._overdue_waits()
+        self._overdue_tasks(now)
 
     def open_tasks(self, limit: int = 5) -> list[dict[str, object]]:
         """The oldest tasks robots are driving (parking left out): what an operator looks at first when
         parcels stop moving, with where each robot stands and, under traffic control, what it waits for."""
         now = self.clock.now()
         driving = [(r.task, r) for r in self.robots.values() if r.task is not None and r.task.kind != "park"]
-        out: list[dict[str, object]] = []
-        for task, robot in sorted(driving, key=lambda tr: (tr[0].started_at, tr[1].serial))[:limit]:
-            traffic = self.maps[robot.kind].traffic
-            wait = traffic.cells.waiting.get(robot.serial) if traffic is not None else None
-            out.append(
-                {
-                    "robot": robot.serial,
-                    "status": robot.status,
-                    "task": task.task_id,
-                    "kind": task.kind,
-                    "age_s": round(now - task.started_at, 1),
-                    "node": robot.node,
-                    "to": task.final_node,
-                    "nodes_left": len(task.path) - 1 - task.reached,
-                    "asides": task.asides,
-                    "waiting_for": wait.cell if wait is not None else None,
-                    "blocker": traffic.cells.blocker(robot.serial) if traffic is not None else None,
-                }
+        driving.sort(key=lambda tr: (tr[0].started_at, tr[1].serial))
+        return [self._task_view(robot, task, now) for task, robot in driving[:limit]]
+
+    def _task_view(self, robot: RobotView, task: ActiveTask, now: float) -> dict[str, object]:
+        """A task as `open_tasks` shows it."""
+        traffic = self.maps[robot.kind].traffic
+        wait = traffic.cells.waiting.get(robot.serial) if traffic is not None else None
+        return {
+            "robot": robot.serial,
+            "status": robot.status,
+            "task": task.task_id,
+            "kind": task.kind,
+            "age_s": round(now - task.started_at, 1),
+            "node": robot.node,
+            "to": task.final_node,
+            "nodes_left": len(task.path) - 1 - task.reached,
+            "asides": task.asides,
+            "waiting_for": wait.cell if wait is not None else None,
+            "blocker": traffic.cells.blocker(robot.serial) if traffic is not None else None,
+        }
+
+    def _overdue_tasks(self, now: float) -> None:
+        """One alarm for each task (parking left out) driven longer than ``task_alarm_s``: a stuck robot
+        shows to the operator, with what it waits for, even while every order still leaves in time."""
+        running: set[str] = set()
+        for robot in self.robots.values():
+            task = robot.task
+            if task is None or task.kind == "park":
+                continue
+            running.add(task.task_id)
+            if now - task.started_at < self.task_alarm_s or task.task_id in self._overdue:
+                continue
+            self._overdue.add(task.task_id)
+            v = self._task_view(robot, task, now)
+            waits = f", waiting for {v['waiting_for']}" if v["waiting_for"] else ""
+            other = self.robots.get(str(v["blocker"]))
+            if other is not None:
+                doing = f"{other.task.kind} task {other.task.task_id}" if other.task else "no task"
+                waits += f" held by {other.serial} ({other.status}, {doing}, at {other.node})"
+            self.events.alarm(
+                "warning",
+                "tasks",
+                f"{task.kind} task {task.task_id} on {robot.serial} running {v['age_s']:.0f} s: "
+                f"at {robot.node} ({robot.status}) bound for {task.final_node}, "
+                f"{v['nodes_left']} nodes left, {task.asides} steps aside{waits}",
             )
-        return out
+        self._overdue &= running
 
     def _ready(self, robot: RobotView) -> bool:
         """Idle, online, on its map and not paused: the moment it becomes so, the controller hears of it."""

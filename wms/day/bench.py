@@ -455,6 +455,7 @@ def measure(
         },
         "gate": report.gate(engine),
         "robots": robot_figures(probe, cfg, sim_s, engine),
+        "slow_tasks": report.slow_tasks(engine, shift.start) | {"alarm_after_s": cfg.fleet.task_alarm_s},
         "chutes": chute_figures(probe, engine, cfg),
         "ledger": report.ledger(engine),
         "internal_errors": len(shift.clock.errors),

@@ -54,6 +54,13 @@ def _took(r: dict[str, Any], kind: str) -> str:
     return " / ".join(_duration(t[k]) for k in ("p50_s", "p99_s", "max_s")) + f" ({t['done']:,} done)"
 
 
+def _slow(r: dict[str, Any]) -> str:
+    slow = r.get("slow_tasks")
+    if slow is None:
+        return "-"
+    return f"{slow['count']:,} (over {_duration(slow['alarm_after_s'])}; the first in the JSON)"
+
+
 def _duration(seconds: float) -> str:
     """Seconds under an hour, else h:mm."""
     return f"{seconds:,.0f} s" if seconds < 3600 else f"{hhmm(seconds)} h"
@@ -120,6 +127,7 @@ ROWS: tuple[Row, ...] = (
     ("sorting charging", lambda r: _charging(r, "sorting")),
     ("pick task p50 / p99 / max", lambda r: _took(r, "picking")),
     ("sort task p50 / p99 / max", lambda r: _took(r, "sorting")),
+    ("tasks over the alarm time", lambda r: _slow(r)),
     (
         "bags: closed / mean fill / full",
         lambda r: (

@@ -19,7 +19,7 @@ from sqlmodel import Session, select
 from wms.domain import SLA_S, TERMINAL_STATES, ParcelState
 from wms.o2o.bench import percentile
 from wms.reports import ledger_report
-from wms.store.models import InspectionRow, OrderRow, ParcelEvent, ParcelRow, TaskRow
+from wms.store.models import AlarmRow, InspectionRow, OrderRow, ParcelEvent, ParcelRow, TaskRow
 
 # The flow's states in the order a parcel passes them (terminal ones last).
 FLOW: tuple[str, ...] = tuple(s.value for s in ParcelState)
@@ -296,6 +296,21 @@ def tasks(engine: Engine) -> dict[str, dict[str, Any]]:
             "max_s": _r(xs[-1]),
         }
     return out
+
+
+def slow_tasks(engine: Engine, start: float, limit: int = 20) -> dict[str, Any]:
+    """The fleet's alarms for tasks that ran past ``[fleet] task_alarm_s``: how many, and the first
+    ``limit`` of them (seconds into the day, message), each naming where its robot stood and what it
+    waited for when the alarm was raised."""
+    with Session(engine) as s:
+        n = s.exec(select(func.count()).select_from(AlarmRow).where(AlarmRow.source == "tasks")).one()
+        rows = s.exec(
+            select(AlarmRow.ts, AlarmRow.message)
+            .where(AlarmRow.source == "tasks")
+            .order_by(AlarmRow.ts, AlarmRow.id)  # type: ignore[arg-type]
+            .limit(limit)
+        ).all()
+    return {"count": n, "first": [{"at_s": _r(ts - start), "message": m} for ts, m in rows]}
 
 
 def ledger(engine: Engine) -> dict[str, Any]:
