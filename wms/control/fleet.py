@@ -558,7 +558,7 @@ class FleetManager(TrafficControl):
             self._overdue.add(task.task_id)
             v = self._task_view(robot, task, now)
             waits = f", waiting for {v['waiting_for']}" if v["waiting_for"] else ""
-            other = self.robots.get(str(v["blocker"]))
+            other = self.robots.get(v["blocker"]) if isinstance(v["blocker"], str) else None
             if other is not None:
                 doing = f"{other.task.kind} task {other.task.task_id}" if other.task else "no task"
                 waits += f" held by {other.serial} ({other.status}, {doing}, at {other.node})"

@@ -127,7 +127,7 @@ ROWS: tuple[Row, ...] = (
     ("sorting charging", lambda r: _charging(r, "sorting")),
     ("pick task p50 / p99 / max", lambda r: _took(r, "picking")),
     ("sort task p50 / p99 / max", lambda r: _took(r, "sorting")),
-    ("tasks over the alarm time", lambda r: _slow(r)),
+    ("tasks over the alarm time", _slow),
     (
         "bags: closed / mean fill / full",
         lambda r: (
