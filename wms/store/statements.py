@@ -11,8 +11,8 @@ connection it is given.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import closing
 from dataclasses import dataclass
 from typing import Any
 
@@ -84,7 +84,7 @@ class Statements:
     def scalar(self, conn: Connection, stmt: ClauseElement, params: Mapping[str, Any]) -> Any:
         """The first column of the first row ``stmt`` selects, or None without a row."""
         prepared = self._of(stmt)
-        with _cursor(conn) as cursor:
+        with closing(conn.connection.cursor()) as cursor:
             cursor.execute(prepared.sql, prepared.values(params))
             row = cursor.fetchone()
         if row is None:
@@ -94,7 +94,7 @@ class Statements:
     def execute(self, conn: Connection, stmt: ClauseElement, params: Mapping[str, Any]) -> int:
         """Run ``stmt`` (an UPDATE or DELETE) once; the rows it matched."""
         prepared = self._of(stmt)
-        with _cursor(conn) as cursor:
+        with closing(conn.connection.cursor()) as cursor:
             cursor.execute(prepared.sql, prepared.values(params))
             return int(cursor.rowcount)
 
@@ -127,21 +127,11 @@ class Statements:
 
     @staticmethod
     def _run(conn: Connection, prepared: Prepared, rows: Sequence[Mapping[str, Any]]) -> None:
-        with _cursor(conn) as cursor:
+        with closing(conn.connection.cursor()) as cursor:  # in conn's transaction
             if len(rows) == 1:
                 cursor.execute(prepared.sql, prepared.values(rows[0]))
             else:
                 cursor.executemany(prepared.sql, [prepared.values(r) for r in rows])
-
-
-@contextmanager
-def _cursor(conn: Connection) -> Iterator[Any]:
-    """A DBAPI cursor of ``conn``, in its transaction, closed after use."""
-    cursor = conn.connection.cursor()
-    try:
-        yield cursor
-    finally:
-        cursor.close()
 
 
 def _same_keys(rows: Sequence[Mapping[str, Any]]) -> list[Sequence[Mapping[str, Any]]]:
