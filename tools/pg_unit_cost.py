@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import time
 from collections.abc import Callable
+from contextlib import nullcontext
 
 import psycopg
 
@@ -54,11 +55,7 @@ def main() -> None:
             cur.execute("select 1")  # the pool's pre-ping
             cur.execute(f"select state from {TABLE} where id = %s", (i % ROWS,))
             cur.fetchone()
-            if pipelined:
-                with conn.pipeline():
-                    for k in range(args.writes):
-                        write(i + k)
-            else:
+            with conn.pipeline() if pipelined else nullcontext():
                 for k in range(args.writes):
                     write(i + k)
             conn.commit()
@@ -73,21 +70,15 @@ def main() -> None:
         ]
         rows.append(("update by key", _us(args.n, write)))
         conn.commit()
-        rows.append(("update by key + commit", _us(args.n, write_commit)))
-        for label, pipelined in (("one by one", False), ("pipelined", True)):
-            rows.append(
-                (f"unit: ping, read, {args.writes} updates {label}, commit", _us(args.n, unit(pipelined)))
-            )
-        cur.execute("set synchronous_commit = off")
-        conn.commit()
-        rows.append(("update by key + commit, synchronous_commit off", _us(args.n, write_commit)))
-        for label, pipelined in (("one by one", False), ("pipelined", True)):
-            rows.append(
-                (
-                    f"unit: ping, read, {args.writes} updates {label}, commit, synchronous_commit off",
-                    _us(args.n, unit(pipelined)),
-                )
-            )
+        for off in (False, True):
+            if off:
+                cur.execute("set synchronous_commit = off")
+                conn.commit()
+            note = ", synchronous_commit off" if off else ""
+            rows.append((f"update by key + commit{note}", _us(args.n, write_commit)))
+            for label, pipelined in (("one by one", False), ("pipelined", True)):
+                unit_label = f"unit: ping, read, {args.writes} updates {label}, commit{note}"
+                rows.append((unit_label, _us(args.n, unit(pipelined))))
         for label, us in rows:
             print(f"{us:8.0f} us  {label}")
     finally:
