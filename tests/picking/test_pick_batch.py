@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import random
 
 import pytest
@@ -203,3 +204,78 @@ def test_a_later_wave_on_the_same_pick_faces_computes_no_route_again(monkeypatch
     calls.clear()
     assert wave("B", 60.0) == first  # the same batches, from the remembered lengths alone
     assert calls == []
+
+
+def _reference_savings(p):  # type: ignore[no-untyped-def]
+    """The textbook loop the heap replaces: rescan every saving for the best, drop the merged pair's."""
+    from wms.picking import batch as batch_mod
+
+    n = len(p.orders)
+    batches = {i: [i] for i in range(n)}
+    if n > batch_mod.GRANULAR_ABOVE:
+        cent = [
+            (
+                sum(q.aisle for q in o.picks) * p.pitch_m / len(o.picks),
+                sum(q.position_m for q in o.picks) / len(o.picks),
+            )
+            for o in p.orders
+        ]
+        near: dict[int, set[int]] = {i: set() for i in range(n)}
+        for i, (x, y) in enumerate(cent):
+            ranked = sorted((abs(x - cx) + abs(y - cy), j) for j, (cx, cy) in enumerate(cent) if j != i)
+            for _, j in ranked[: batch_mod.NEIGHBOURS]:
+                near[i].add(j)
+                near[j].add(i)
+    else:
+        near = {i: set(range(n)) - {i} for i in range(n)}
+    saving: dict[tuple[int, int], float] = {}
+
+    def score(a: int, b: int) -> None:
+        merged = batches[a] + batches[b]
+        if p.fits(merged):
+            saving[(a, b)] = p.length(batches[a]) + p.length(batches[b]) - p.length(merged)
+
+    for a in range(n):
+        for b in near[a]:
+            if a < b:
+                score(a, b)
+    while saving:
+        (a, b), s = max(saving.items(), key=lambda kv: (kv[1], -kv[0][0], -kv[0][1]))
+        if s < -1e-9:
+            break
+        batches[a] = batches[a] + batches.pop(b)
+        saving = {k: v for k, v in saving.items() if a not in k and b not in k}
+        near[a] = (near[a] | near.pop(b)) - {a, b}
+        for c in near[a]:
+            near[c].discard(b)
+            near[c].add(a)
+            score(min(a, c), max(a, c))
+    return list(batches.values())
+
+
+@pytest.mark.parametrize(("seed", "n", "spots"), [(5, 40, 23), (6, 150, 23), (7, 300, 23), (8, 120, 2)])
+def test_savings_heap_plans_exactly_what_the_rescanning_loop_plans(
+    monkeypatch, seed: int, n: int, spots: int
+) -> None:  # type: ignore[no-untyped-def]
+    """Same batches, same order, with cut-offs binding and (few ``spots`` per aisle) many equal savings."""
+    from wms.picking import batch as batch_mod
+
+    rng = random.Random(seed)
+    block = Block(12, 24.0, 3.0, 2, 0)
+    orders = [
+        BatchOrder(
+            f"O{i}",
+            tuple(
+                Pick(rng.randrange(12), float(rng.randrange(1, 1 + spots))) for _ in range(rng.randint(1, 3))
+            ),
+            rng.randint(1, 3),
+            due=rng.choice([math.inf, rng.uniform(60, 300)]),
+        )
+        for i in range(n)
+    ]
+    timing = Timing(now=0.0, speed_m_s=1.5, pick_s=6.0)
+    ours = make_batches(orders, Cart(6), router(block), "savings", timing, block.aisle_pitch_m)
+    monkeypatch.setitem(batch_mod._BUILD, "savings", _reference_savings)
+    theirs = make_batches(orders, Cart(6), router(block), "savings", timing, block.aisle_pitch_m)
+    assert ours == theirs
+    assert any(len(b) > 1 for b in ours.batches) and any(len(b) == 1 for b in ours.batches)

@@ -12,11 +12,14 @@ Batches come back in release order, earliest cut-off first.
 
 from __future__ import annotations
 
+import heapq
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import TYPE_CHECKING
+
+import numpy as np
 
 from wms.picking.batching import PickOrder
 from wms.picking.block import Block, Pick, PickError, layout_point
@@ -207,24 +210,38 @@ def _seed(p: _Planner) -> list[list[int]]:
 
 GRANULAR_ABOVE = 60  # orders; above this, savings are scored only between near neighbours
 NEIGHBOURS = 40
+_NEIGHBOUR_ROWS = 256  # rows of the centroid distance matrix held at once
 
 
 def _neighbours(p: _Planner, k: int) -> dict[int, set[int]]:
-    """Each order's ``k`` nearest orders by the distance between their picks' centroids (symmetric)."""
+    """Each order's ``k`` nearest orders by the distance between their picks' centroids (symmetric).
+
+    Ties go to the lower index. Distances are taken a block of rows at a time, so a wave of any size
+    needs a bounded matrix.
+    """
     pitch = p.pitch_m
-    cent = [
-        (
-            sum(q.aisle for q in o.picks) * pitch / len(o.picks),
-            sum(q.position_m for q in o.picks) / len(o.picks),
-        )
-        for o in p.orders
-    ]
-    near: dict[int, set[int]] = {i: set() for i in range(len(cent))}
-    for i, (x, y) in enumerate(cent):
-        ranked = sorted((abs(x - cx) + abs(y - cy), j) for j, (cx, cy) in enumerate(cent) if j != i)
-        for _, j in ranked[:k]:
-            near[i].add(j)
-            near[j].add(i)
+    cent = np.array(
+        [
+            (
+                sum(q.aisle for q in o.picks) * pitch / len(o.picks),
+                sum(q.position_m for q in o.picks) / len(o.picks),
+            )
+            for o in p.orders
+        ],
+        dtype=float,
+    ).reshape(-1, 2)
+    n = len(cent)
+    near: dict[int, set[int]] = {i: set() for i in range(n)}
+    keep = min(k, n - 1)
+    for lo in range(0, n, _NEIGHBOUR_ROWS):
+        rows = cent[lo : lo + _NEIGHBOUR_ROWS]
+        dist = np.abs(rows[:, :1] - cent[:, 0]) + np.abs(rows[:, 1:] - cent[:, 1])
+        dist[np.arange(len(rows)), np.arange(lo, lo + len(rows))] = np.inf  # not its own neighbour
+        ranked = np.argsort(dist, axis=1, kind="stable")[:, :keep]
+        for i, js in enumerate(ranked.tolist(), start=lo):
+            for j in js:
+                near[i].add(j)
+                near[j].add(i)
     return near
 
 
@@ -232,33 +249,39 @@ def _savings(p: _Planner) -> list[list[int]]:
     """Clarke–Wright (ii): merge the pair of batches with the largest saving that fits, recompute, repeat.
 
     Large waves use granular savings: only pairs of batches holding near-neighbour orders are scored,
-    which keeps the number of exact route evaluations linear in the wave instead of quadratic.
+    which keeps the number of exact route evaluations linear in the wave instead of quadratic. Savings
+    wait in a heap; a merge makes its batch's older entries stale (by a version per batch) instead of
+    rebuilding the heap, so each merge costs the pairs it rescores, not every pair of the wave.
     """
     n = len(p.orders)
     batches: dict[int, list[int]] = {i: [i] for i in range(n)}
     near = _neighbours(p, NEIGHBOURS) if n > GRANULAR_ABOVE else {i: set(range(n)) - {i} for i in range(n)}
-    saving: dict[tuple[int, int], float] = {}
+    version = [0] * n
+    # heap entries (-saving, a, b, version of a, version of b): the largest saving first, then the lowest pair
 
-    def score(a: int, b: int) -> None:
+    def score(a: int, b: int) -> tuple[float, int, int, int, int] | None:
         merged = batches[a] + batches[b]
-        if p.fits(merged):
-            saving[(a, b)] = p.length(batches[a]) + p.length(batches[b]) - p.length(merged)
+        if not p.fits(merged):
+            return None
+        saving = p.length(batches[a]) + p.length(batches[b]) - p.length(merged)
+        return (-saving, a, b, version[a], version[b])
 
-    for a in range(n):
-        for b in near[a]:
-            if a < b:
-                score(a, b)
-    while saving:
-        (a, b), s = max(saving.items(), key=lambda kv: (kv[1], -kv[0][0], -kv[0][1]))
-        if s < -1e-9:
+    heap = [e for a in range(n) for b in near[a] if a < b and (e := score(a, b)) is not None]
+    heapq.heapify(heap)
+    while heap:
+        neg, a, b, va, vb = heapq.heappop(heap)
+        if a not in batches or b not in batches or version[a] != va or version[b] != vb:
+            continue  # stale: one of the two batches has grown or gone since this saving was scored
+        if -neg < -1e-9:
             break
         batches[a] = batches[a] + batches.pop(b)
-        saving = {k: v for k, v in saving.items() if a not in k and b not in k}
+        version[a] += 1
         near[a] = (near[a] | near.pop(b)) - {a, b}
         for c in near[a]:
             near[c].discard(b)
             near[c].add(a)
-            score(min(a, c), max(a, c))
+            if (e := score(min(a, c), max(a, c))) is not None:
+                heapq.heappush(heap, e)
     return list(batches.values())
 
 
