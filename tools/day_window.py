@@ -7,11 +7,15 @@ bus carried (per order placed in the window) and the CPU seconds of this process
 planner's worker. Two commits compare by running this in a checkout of each::
 
     python tools/day_window.py --config config/city.toml --hours 0.5 --start 10:00
+
+``--save-waves DIR`` also pickles every wave handed to the planner's worker (its orders, cart, timing and
+method) into ``DIR``, numbered in order, for ``tools/wave_cost.py`` to batch again.
 """
 
 from __future__ import annotations
 
 import argparse
+import pickle
 import resource
 import tempfile
 import time
@@ -33,6 +37,25 @@ def _kind(topic: str) -> str:
     return "/".join(parts[2:]) if parts[0] == "wms" else topic
 
 
+def _save_waves(folder: Path) -> None:
+    """Pickle the arguments of every wave submitted to the planner's worker, in order, into ``folder``."""
+    from wms.control.planner import WavePlanner
+
+    folder.mkdir(parents=True, exist_ok=True)
+    submit = WavePlanner.submit
+    saved = 0
+
+    def saving(self: WavePlanner, orders: Any, *rest: Any) -> Any:
+        nonlocal saved
+        saved += 1
+        orders = list(orders)
+        with (folder / f"wave{saved:04d}_{len(orders)}.pkl").open("wb") as f:
+            pickle.dump((orders, *rest), f)
+        return submit(self, orders, *rest)
+
+    WavePlanner.submit = saving  # type: ignore[method-assign]
+
+
 def main() -> None:
     """Run the window and print its figures."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -41,7 +64,12 @@ def main() -> None:
     ap.add_argument("--hours", type=float, default=0.5)
     ap.add_argument("--start", default="10:00", help="local start, HH:MM")
     ap.add_argument("--db", help="database URL (tables dropped first); default: a temporary SQLite file")
+    ap.add_argument(
+        "--save-waves", type=Path, metavar="DIR", help="pickle each wave the worker gets into DIR"
+    )
     args = ap.parse_args()
+    if args.save_waves is not None:
+        _save_waves(args.save_waves)
     counts: Counter[str] = Counter()
     publish = inproc.InProcBus.publish
 

@@ -37,3 +37,31 @@ def test_a_short_window_counts_every_message_once(monkeypatch: pytest.MonkeyPatc
     assert counts["state (pick)"] > 0 and counts["state (sort)"] > 0
     assert counts["all"] == sum(n for k, n in counts.items() if k != "all")
     assert "CPU s: this process" in out
+
+
+def test_saved_waves_are_batched_again_to_the_same_carts(  # type: ignore[no-untyped-def]
+    tmp_path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    """``--save-waves`` keeps every wave the worker got; ``tools/wave_cost.py`` batches each again."""
+    from tools import wave_cost
+
+    text = (CONFIG_DIR / "warehouse.toml").read_text()
+    config = tmp_path / "warehouse.toml"
+    config.write_text(text.replace("[waves]\n", "[waves]\nplanner_process = true\nplan_s = 5\n", 1))
+    waves = tmp_path / "waves"
+    argv = ["day_window", "--config", str(config), "--orders", "20000", "--hours", "0.1"]
+    monkeypatch.setattr(sys, "argv", [*argv, "--save-waves", str(waves)])
+    main()
+    capsys.readouterr()
+    saved = sorted(waves.glob("wave*.pkl"))
+    assert len(saved) >= 3
+    digests = []
+    for _ in range(2):
+        monkeypatch.setattr(sys, "argv", ["wave_cost", str(waves), "--config", str(config)])
+        wave_cost.main()
+        rows = [line.split() for line in capsys.readouterr().out.splitlines()[1:-1]]
+        assert [r[0] for r in rows] == [p.stem for p in saved]
+        assert [int(r[1].replace(",", "")) for r in rows] == [int(p.stem.split("_")[1]) for p in saved]
+        assert all(0 < int(r[2].replace(",", "")) <= int(r[1].replace(",", "")) for r in rows)
+        digests.append([r[4] for r in rows])
+    assert digests[0] == digests[1]
