@@ -144,3 +144,28 @@ def test_min_cost_assignment_beats_greedy_and_keeps_queue_order() -> None:
     # more tasks than robots: the first ones in the queue are served
     assert [t for t, _ in min_cost_assignment(["a", "b"], ["y"], cost)] == ["a"]
     assert min_cost_assignment([], ["x"], cost) == [] and min_cost_assignment(["a"], [], cost) == []
+
+
+def test_a_wave_aims_each_order_at_the_first_departure_it_can_still_catch() -> None:
+    """A truck leaving ``[waves] departure_lead_s`` after the wave or sooner is out of reach."""
+    from types import SimpleNamespace
+
+    from wms.control.controller import Controller
+
+    every = Carrier(code="SF", name="SF", routes=["x"], cutoffs=["22:30"], every_min=15)
+    daily = Carrier(code="SF", name="SF", routes=["x"], cutoffs=["22:30"])
+    now = datetime(2026, 11, 11, 12, 2, tzinfo=UTC).timestamp()  # 20:02 local (UTC+8)
+
+    def due(lead_s: float, carrier: Carrier = every, code: str = "SF") -> float:
+        cfg = CFG.model_copy(update={"waves": CFG.waves.model_copy(update={"departure_lead_s": lead_s})})
+        ctl = SimpleNamespace(cfg=cfg, carriers={"SF": carrier}, clock=SimpleNamespace(now=lambda: now))
+        parcel = SimpleNamespace(o2o=False, carrier=code, received_at=now - 60.0)
+        return Controller._due(ctl, parcel)  # type: ignore[arg-type]
+
+    assert CFG.site.utc_offset_h == 8.0 and CFG.waves.departure_lead_s == 900
+    assert local_hhmm(due(0.0), 8.0) == "20:15"  # the next truck, 13 minutes away: rushed before
+    assert local_hhmm(due(900.0), 8.0) == "20:30"  # the first more than 15 minutes away
+    assert local_hhmm(due(779.0), 8.0) == "20:15" and local_hhmm(due(780.0), 8.0) == "20:30"
+    assert due(900.0, daily) - now == 2.5 * 3600 - 120  # one departure a day: today's 22:30 ...
+    assert due(9000.0, daily) - now == 2.5 * 3600 - 120 + 86400  # ... or, out of reach, tomorrow's
+    assert due(900.0, every, "ZZ") == now - 60.0 + 86400  # no such carrier: within a day of receipt

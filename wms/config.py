@@ -213,6 +213,16 @@ class Waves(_Model):
         gt=0,
         description="with planner_process: seconds from a wave's start to the release of its carts",
     )
+    departure_lead_s: float = Field(
+        default=900.0,
+        ge=0,
+        le=86400,
+        description=(
+            "a wave aims each order at its carrier's first departure more than this long after the wave: "
+            "packing, sorting, bagging and the gate take minutes, so a truck leaving sooner is out of reach "
+            "and rushing the order onto a cart of its own would only cost the picking fleet"
+        ),
+    )
 
     @model_validator(mode="after")
     def _plan_within_wave(self) -> Waves:

@@ -650,12 +650,14 @@ class Controller(StockMoves):
     # picking ----------------------------------------------------------------------------------------
 
     def _due(self, parcel: Parcel) -> float:
+        """The departure an order's cart aims at: the first more than [waves] departure_lead_s away."""
         if parcel.o2o:
             return parcel.received_at + self.cfg.o2o.target_s
         carrier = self.carriers.get(parcel.carrier)
         if carrier is None:
             return parcel.received_at + DAY
-        return next_cutoff(carrier, self.clock.now(), self.cfg.site.utc_offset_h)
+        earliest = self.clock.now() + self.cfg.waves.departure_lead_s
+        return next_cutoff(carrier, earliest, self.cfg.site.utc_offset_h)
 
     def _wave(self) -> None:
         """Release allocated orders to picking in carts, earliest departure first.
