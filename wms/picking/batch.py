@@ -211,6 +211,7 @@ def _seed(p: _Planner) -> list[list[int]]:
 GRANULAR_ABOVE = 60  # orders; above this, savings are scored only between near neighbours
 NEIGHBOURS = 40
 _NEIGHBOUR_ROWS = 256  # rows of the centroid distance matrix held at once
+_BOUND_SLACK_M = 1e-6  # over the shorter route: a saving may exceed it by rounding, never by this
 
 
 def _neighbours(p: _Planner, k: int) -> dict[int, set[int]]:
@@ -251,36 +252,50 @@ def _savings(p: _Planner) -> list[list[int]]:
     Large waves use granular savings: only pairs of batches holding near-neighbour orders are scored,
     which keeps the number of exact route evaluations linear in the wave instead of quadratic. Savings
     wait in a heap; a merge makes its batch's older entries stale (by a version per batch) instead of
-    rebuilding the heap, so each merge costs the pairs it rescores, not every pair of the wave.
+    rebuilding the heap, so each merge costs the pairs it rescores, not every pair of the wave. A pair
+    enters the heap with a bound on its saving (a route through both batches is at least as long as
+    either's, so the saving is at most the shorter one) and is routed only when it reaches the top:
+    pairs that never do are never routed, and the pair merged is the one the exact savings would pick.
     """
     n = len(p.orders)
     batches: dict[int, list[int]] = {i: [i] for i in range(n)}
     near = _neighbours(p, NEIGHBOURS) if n > GRANULAR_ABOVE else {i: set(range(n)) - {i} for i in range(n)}
     version = [0] * n
-    # heap entries (-saving, a, b, version of a, version of b): the largest saving first, then the lowest pair
+    items = [o.items for o in p.orders]
+    volume = [o.volume_l for o in p.orders]
+    cart = p.cart
+    # heap entries (-saving or -bound, a, b, version of a, version of b, exact): the largest first, then
+    # the lowest pair; a bound is never below the saving it stands for
 
-    def score(a: int, b: int) -> tuple[float, int, int, int, int] | None:
-        merged = batches[a] + batches[b]
-        if not p.fits(merged):
-            return None
-        saving = p.length(batches[a]) + p.length(batches[b]) - p.length(merged)
-        return (-saving, a, b, version[a], version[b])
+    def bound(a: int, b: int) -> tuple[float, int, int, int, int, bool] | None:
+        if items[a] + items[b] > cart.items or volume[a] + volume[b] > cart.volume_l + 1e-9:
+            return None  # over capacity: can never fit, whatever its route
+        top = min(p.length(batches[a]), p.length(batches[b])) + _BOUND_SLACK_M
+        return (-top, a, b, version[a], version[b], False)
 
-    heap = [e for a in range(n) for b in near[a] if a < b and (e := score(a, b)) is not None]
+    heap = [e for a in range(n) for b in near[a] if a < b and (e := bound(a, b)) is not None]
     heapq.heapify(heap)
     while heap:
-        neg, a, b, va, vb = heapq.heappop(heap)
+        neg, a, b, va, vb, exact = heapq.heappop(heap)
         if a not in batches or b not in batches or version[a] != va or version[b] != vb:
-            continue  # stale: one of the two batches has grown or gone since this saving was scored
+            continue  # stale: one of the two batches has grown or gone since this entry was pushed
         if -neg < -1e-9:
             break
+        if not exact:
+            merged = batches[a] + batches[b]
+            if p.fits(merged):
+                saving = p.length(batches[a]) + p.length(batches[b]) - p.length(merged)
+                heapq.heappush(heap, (-saving, a, b, va, vb, True))
+            continue
         batches[a] = batches[a] + batches.pop(b)
+        items[a] += items[b]
+        volume[a] += volume[b]
         version[a] += 1
         near[a] = (near[a] | near.pop(b)) - {a, b}
         for c in near[a]:
             near[c].discard(b)
             near[c].add(a)
-            if (e := score(min(a, c), max(a, c))) is not None:
+            if (e := bound(min(a, c), max(a, c))) is not None:
                 heapq.heappush(heap, e)
     return list(batches.values())
 
