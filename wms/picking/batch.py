@@ -268,8 +268,8 @@ def _savings(p: _Planner) -> list[list[int]]:
     # the lowest pair; a bound is never below the saving it stands for
 
     def bound(a: int, b: int) -> tuple[float, int, int, int, int, bool] | None:
-        if items[a] + items[b] > cart.items or volume[a] + volume[b] > cart.volume_l + 1e-9:
-            return None  # over capacity: can never fit, whatever its route
+        if items[a] + items[b] > cart.items or volume[a] + volume[b] > cart.volume_l + 1e-6:
+            return None  # over capacity (looser than `fits`, which decides at the top): never fits
         top = min(p.length(batches[a]), p.length(batches[b])) + _BOUND_SLACK_M
         return (-top, a, b, version[a], version[b], False)
 
