@@ -115,7 +115,7 @@ def test_controller_wave_on_the_reference_layout() -> None:
 
 
 def test_large_waves_use_granular_savings_with_few_route_evaluations(monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    """Above GRANULAR_ABOVE orders only near pairs are candidates: fewer exact routes, lengths alike."""
+    """Above GRANULAR_ABOVE orders only near pairs are scored: fewer exact routes, same league of length."""
     import random
 
     from wms.picking import batch as batch_mod
@@ -147,7 +147,7 @@ def test_large_waves_use_granular_savings_with_few_route_evaluations(monkeypatch
     monkeypatch.setattr(batch_mod, "GRANULAR_ABOVE", 10**9)
     full, full_calls, _ = run()
     assert covered == list(range(n))
-    assert granular_calls < 0.8 * full_calls
+    assert granular_calls < 0.6 * full_calls
     assert granular < 1.08 * full
     assert granular < 0.8 * make_batches(orders, Cart(6), exact, "fcfs").total_m
 
@@ -253,12 +253,15 @@ def _reference_savings(p):  # type: ignore[no-untyped-def]
     return list(batches.values())
 
 
-@pytest.mark.parametrize(("seed", "n", "spots"), [(5, 40, 23), (6, 150, 23), (7, 300, 23), (8, 120, 2)])
+@pytest.mark.parametrize(
+    ("seed", "n", "spots", "monotone"),
+    [(5, 40, 23, True), (6, 150, 23, True), (7, 300, 23, True), (8, 120, 2, True), (6, 150, 23, False)],
+)
 def test_lazy_savings_plan_exactly_what_the_rescanning_loop_plans(
-    monkeypatch, seed: int, n: int, spots: int
+    monkeypatch, seed: int, n: int, spots: int, monotone: bool
 ) -> None:  # type: ignore[no-untyped-def]
-    """Same batches, same order, with cut-offs binding and (few ``spots`` per aisle) many equal savings,
-    from fewer routes."""
+    """Same batches, same order, with cut-offs binding and (few ``spots`` per aisle) many equal savings;
+    from fewer routes when the length is monotone, from every pair's otherwise."""
     from wms.picking import batch as batch_mod
 
     rng = random.Random(seed)
@@ -285,7 +288,9 @@ def test_lazy_savings_plan_exactly_what_the_rescanning_loop_plans(
             seen.add(frozenset(picks))
             return exact(picks)
 
-        out = make_batches(orders, Cart(6), counted, "savings", timing, block.aisle_pitch_m)
+        out = make_batches(
+            orders, Cart(6), counted, "savings", timing, block.aisle_pitch_m, monotone=monotone
+        )
         routed.append(len(seen))
         return out
 
@@ -293,5 +298,8 @@ def test_lazy_savings_plan_exactly_what_the_rescanning_loop_plans(
     monkeypatch.setitem(batch_mod._BUILD, "savings", _reference_savings)
     theirs = plan()
     assert ours == theirs
-    assert routed[0] < routed[1]  # pairs are routed only when their bound reaches the top of the heap
+    if monotone:  # pairs are routed only when their bound reaches the top of the heap
+        assert routed[0] < routed[1]
+    else:
+        assert routed[0] == routed[1]
     assert any(len(b) > 1 for b in ours.batches) and any(len(b) == 1 for b in ours.batches)

@@ -127,10 +127,12 @@ class _Planner:
         length: RouteLength,
         timing: Timing,
         pitch_m: float = 1.0,
+        monotone: bool = False,
     ) -> None:
         check_orders(orders, cart)
         self.orders, self.cart, self._length, self.timing = orders, cart, length, timing
         self.pitch_m = pitch_m  # metres between aisles, to compare orders by where their picks lie
+        self.monotone = monotone  # a route through more points is never shorter (exact routes)
         self.memo: dict[frozenset[int], float] = {}
         self.alone_late = {i for i, o in enumerate(orders) if self.finish((i,)) > o.due}
 
@@ -252,10 +254,11 @@ def _savings(p: _Planner) -> list[list[int]]:
     Large waves use granular savings: only pairs of batches holding near-neighbour orders are scored,
     which keeps the number of exact route evaluations linear in the wave instead of quadratic. Savings
     wait in a heap; a merge makes its batch's older entries stale (by a version per batch) instead of
-    rebuilding the heap, so each merge costs the pairs it rescores, not every pair of the wave. A pair
-    enters the heap with a bound on its saving (a route through both batches is at least as long as
-    either's, so the saving is at most the shorter one) and is routed only when it reaches the top:
-    pairs that never do are never routed, and the pair merged is the one the exact savings would pick.
+    rebuilding the heap, so each merge costs the pairs it rescores, not every pair of the wave. With a
+    monotone length (exact routes) a pair enters the heap with a bound on its saving (a route through
+    both batches is at least as long as either's, so the saving is at most the shorter one) and is
+    routed only when it reaches the top: pairs that never do are never routed, and the pair merged is
+    the one the exact savings would pick. Otherwise every pair is routed as it enters.
     """
     n = len(p.orders)
     batches: dict[int, list[int]] = {i: [i] for i in range(n)}
@@ -270,7 +273,7 @@ def _savings(p: _Planner) -> list[list[int]]:
     def bound(a: int, b: int) -> tuple[float, int, int, int, int, bool] | None:
         if items[a] + items[b] > cart.items or volume[a] + volume[b] > cart.volume_l + 1e-6:
             return None  # over capacity (looser than `fits`, which decides at the top): never fits
-        top = min(p.length(batches[a]), p.length(batches[b])) + _BOUND_SLACK_M
+        top = min(p.length(batches[a]), p.length(batches[b])) + _BOUND_SLACK_M if p.monotone else math.inf
         return (-top, a, b, version[a], version[b], False)
 
     heap = [e for a in range(n) for b in near[a] if a < b and (e := bound(a, b)) is not None]
@@ -350,12 +353,17 @@ def make_batches(
     method: str = "savings+ls",
     timing: Timing | None = None,
     pitch_m: float = 1.0,
+    monotone: bool = False,
 ) -> BatchPlan:
-    """Batch orders by ``method`` (``fcfs``, ``seed`` or ``savings``, ``+ls`` to improve by local search)."""
+    """Batch orders by ``method`` (``fcfs``, ``seed`` or ``savings``, ``+ls`` to improve by local search).
+
+    ``monotone``: ``length`` never shrinks when points are added (true of exact routes, not of heuristic
+    or time-limited ones), which lets savings route only the pairs that can be best.
+    """
     build, _, ls = method.partition("+")
     if build not in _BUILD or ls not in ("", "ls"):
         raise PickError(f"unknown batching method {method!r}; choose one of {', '.join(BATCH_METHODS)}")
-    p = _Planner(orders, cart, length, timing or Timing(), pitch_m)
+    p = _Planner(orders, cart, length, timing or Timing(), pitch_m, monotone)
     batches = _BUILD[build](p)
     if ls:
         batches = _improve(p, batches)
@@ -388,8 +396,10 @@ def batch_pick_orders(
             pts.append(p)
         count = 1 if items is None else items[o.order_no]
         rows.append(BatchOrder(o.order_no, tuple(pts), count, 0.0, o.due))
+
     # every point came from layout_point (a valid Pick): their set is the key of the remembered lengths
-    plan = make_batches(
-        rows, cart, lambda picks: route_length(block, frozenset(picks)), method, timing, block.aisle_pitch_m
-    )
+    def exact(picks: Sequence[Pick]) -> float:
+        return route_length(block, frozenset(picks))
+
+    plan = make_batches(rows, cart, exact, method, timing, block.aisle_pitch_m, monotone=True)
     return [[queue[i] for i in b] for b in plan.batches]

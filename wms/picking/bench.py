@@ -161,7 +161,9 @@ def _batching(grid: Grid, rng: np.random.Generator, storage: str) -> list[dict]:
             out = rows[cap]
             out.setdefault("fcfs+sshape_m", []).append(base)
             for method in ("fcfs", "seed", "savings", "savings+ls"):
-                plan, ms = _timed(lambda m=method, o=orders, c=cart: make_batches(o, c, exact, m))
+                plan, ms = _timed(
+                    lambda m=method, o=orders, c=cart: make_batches(o, c, exact, m, monotone=True)
+                )
                 out.setdefault(f"{method}_saving_pct", []).append(100 * (1 - plan.total_m / base))  # type: ignore[attr-defined]
                 out.setdefault(f"{method}_s", []).append(ms / 1000)
                 out.setdefault(f"{method}_batches", []).append(len(plan.batches))  # type: ignore[attr-defined]

@@ -102,7 +102,9 @@ def batch_cmd(
         block = read_layout(layout)
         rows = read_orders(orders, block, cart)
         t = time.perf_counter()
-        plan = make_batches(rows, cart, router(block, routing, time_limit), method)
+        plan = make_batches(
+            rows, cart, router(block, routing, time_limit), method, monotone=routing == "exact"
+        )
         seconds = time.perf_counter() - t
         base = make_batches(rows, cart, router(block, "sshape"), "fcfs").total_m
         batches = []
