@@ -20,11 +20,15 @@ import resource
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Callable
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
+from unittest.mock import patch
 
 from wms.bus import inproc
 from wms.config import load_customs, load_warehouse
+from wms.control.planner import WavePlanner
 from wms.day.bench import DayOptions, day_config, quiet_logs
 from wms.shift import ShiftOptions, virtual_shift
 
@@ -37,10 +41,8 @@ def _kind(topic: str) -> str:
     return "/".join(parts[2:]) if parts[0] == "wms" else topic
 
 
-def _save_waves(folder: Path) -> None:
-    """Pickle the arguments of every wave submitted to the planner's worker, in order, into ``folder``."""
-    from wms.control.planner import WavePlanner
-
+def _wave_saver(folder: Path) -> Callable[..., Any]:
+    """A `WavePlanner.submit` that first pickles its wave (orders, cart, timing, method) into ``folder``."""
     folder.mkdir(parents=True, exist_ok=True)
     submit = WavePlanner.submit
     saved = 0
@@ -53,7 +55,7 @@ def _save_waves(folder: Path) -> None:
             pickle.dump((orders, *rest), f)
         return submit(self, orders, *rest)
 
-    WavePlanner.submit = saving  # type: ignore[method-assign]
+    return saving
 
 
 def main() -> None:
@@ -68,8 +70,6 @@ def main() -> None:
         "--save-waves", type=Path, metavar="DIR", help="pickle each wave the worker gets into DIR"
     )
     args = ap.parse_args()
-    if args.save_waves is not None:
-        _save_waves(args.save_waves)
     counts: Counter[str] = Counter()
     publish = inproc.InProcBus.publish
 
@@ -77,11 +77,19 @@ def main() -> None:
         counts[_kind(topic)] += 1
         publish(self, topic, *a, **kw)
 
-    inproc.InProcBus.publish = counted  # type: ignore[method-assign]
+    saver = (
+        nullcontext()
+        if args.save_waves is None
+        else patch.object(WavePlanner, "submit", _wave_saver(args.save_waves))
+    )
     quiet_logs()
     customs = load_customs(None)
     cfg, _ = day_config(load_warehouse(args.config), customs, DayOptions(orders=args.orders))
-    with tempfile.TemporaryDirectory(prefix="wms-window-") as tmp:
+    with (
+        patch.object(inproc.InProcBus, "publish", counted),
+        saver,
+        tempfile.TemporaryDirectory(prefix="wms-window-") as tmp,
+    ):
         opts = ShiftOptions(
             duration_s=args.hours * 3600.0,
             orders_per_hour=args.orders / 24.0,

@@ -44,6 +44,8 @@ def test_saved_waves_are_batched_again_to_the_same_carts(  # type: ignore[no-unt
 ) -> None:
     """``--save-waves`` keeps every wave the worker got; ``tools/wave_cost.py`` batches each again."""
     from tools import wave_cost
+    from wms.bus.inproc import InProcBus
+    from wms.control.planner import WavePlanner
 
     text = (CONFIG_DIR / "warehouse.toml").read_text()
     config = tmp_path / "warehouse.toml"
@@ -51,7 +53,9 @@ def test_saved_waves_are_batched_again_to_the_same_carts(  # type: ignore[no-unt
     waves = tmp_path / "waves"
     argv = ["day_window", "--config", str(config), "--orders", "20000", "--hours", "0.1"]
     monkeypatch.setattr(sys, "argv", [*argv, "--save-waves", str(waves)])
+    submit, publish = WavePlanner.submit, InProcBus.publish
     main()
+    assert (WavePlanner.submit, InProcBus.publish) == (submit, publish)  # both hooks undone
     capsys.readouterr()
     saved = sorted(waves.glob("wave*.pkl"))
     assert len(saved) >= 3
