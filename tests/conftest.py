@@ -67,4 +67,21 @@ def pg_url() -> str:
         _unavailable("WMS_TEST_DATABASE_URL is not set (e.g. postgresql://postgres@127.0.0.1:5432/test)")
     if not _answers(url, 5432):
         _unavailable(f"no PostgreSQL answers at {url}")
-    return url  # type: ignore[return-value]
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    return _own_database(url, worker) if worker else url  # type: ignore[arg-type]
+
+
+def _own_database(url: str, worker: str) -> str:
+    """A database of its own for one xdist worker (``test_gw0`` beside ``test``), created if missing.
+
+    Tests that start from a fresh database drop every table first; two workers sharing one database
+    would drop each other's tables mid-test.
+    """
+    import psycopg
+
+    parsed = urlparse(url)
+    name = f"{parsed.path.lstrip('/') or 'postgres'}_{worker}"
+    with psycopg.connect(url, autocommit=True) as conn:
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
+            conn.execute(f'CREATE DATABASE "{name}"')
+    return parsed._replace(path=f"/{name}").geturl()
