@@ -398,3 +398,48 @@ def test_a_task_driven_too_long_raises_one_alarm_naming_what_it_waits_for() -> N
     assert alarm.startswith("sort task T-A on sort-01 running 901 s: at G0_0")
     assert "bound for G1_0, 1 nodes left" in alarm and "waiting for G1_0 held by sort-02 (idle," in alarm
     assert not [m for m in events.alarms if "park task" in m.split(":")[0]]  # parking is left out
+
+
+def _chute_lane() -> tuple[FleetManager, Bus, Traffic, RobotView]:
+    """The lane x = 1 between a parking column (x = 0) and a chute at G2_2, as in the 250,000-order day.
+
+    A sorts to the chute's left side G1_2. B stands there, going to park down the lane through A's cell;
+    C, behind B, also goes to park down the lane. Nobody can go round anybody, and B cannot move aside.
+    """
+    pos, adjacent = grid(4, 5)
+    del pos["G2_2"]
+    adjacent = {c: [n for n in ns if n != "G2_2"] for c, ns in adjacent.items() if c != "G2_2"}
+    fleet, bus, _, traffic = master(pos, adjacent, parking=[f"G0_{y}" for y in range(5)])
+    a, b, c = at(fleet, "sort-01", "G1_1"), at(fleet, "sort-02", "G1_2"), at(fleet, "sort-03", "G1_3")
+    fleet.paused = True  # every order out before any deadlock is looked at
+    fleet.send(b, "PARK-B", "park", ["G1_2", "G0_0"], {})
+    fleet.send(c, "PARK-C", "park", ["G1_3", "G0_1"], {})
+    ejects = ["G2_1", "G1_2", "G3_2", "G2_3"]
+    fleet.send(a, "T-A", "sort", ["G1_1", "G1_2"], {1: [("drop", {"chute": "C1"})]}, alternatives=ejects)
+    fleet.paused = False
+    assert traffic.cells.cycle("sort-01") == ["sort-01", "sort-02"]
+    return fleet, bus, traffic, a
+
+
+def test_a_robot_whose_drop_cell_stays_out_of_reach_drops_from_another_side_of_the_chute() -> None:
+    fleet, bus, traffic, a = _chute_lane()
+    assert a.task is not None and a.task.alternatives == ["G2_1", "G3_2", "G2_3"]
+    at(fleet, "sort-01", "G1_1")
+    task = a.task
+    assert task.final_node == "G2_1" and task.path[task.base_end - 1 :] == ["G1_1", "G2_1"]
+    assert task.asides == 0 and sorted(task.alternatives) == ["G1_2", "G2_3", "G3_2"]
+    (drop,) = task.actions.values()
+    assert task.actions == {len(task.path) - 1: drop} and drop[0].actionType == "drop"
+    last = orders(bus, "sort-01")[-1]["nodes"][-1]
+    assert last["nodeId"] == "G2_1" and [x["actionType"] for x in last["actions"]] == ["drop"]
+    assert ActiveTask.from_plan(task.plan()).alternatives == task.alternatives
+    at(fleet, "sort-01", "G2_1")  # A left the lane: B goes down it
+    assert "G1_1" in base(orders(bus, "sort-02")[-1]) and disjoint(traffic)
+
+
+def test_without_another_side_the_robot_steps_aside_as_before() -> None:
+    fleet, bus, traffic, a = _chute_lane()
+    assert a.task is not None
+    a.task.alternatives = ["G1_1"]  # its own base end: an update's first node carries no actions
+    at(fleet, "sort-01", "G1_1")
+    assert a.task.final_node == "G1_2" and a.task.asides == 1 and disjoint(traffic)

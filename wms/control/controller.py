@@ -1015,7 +1015,13 @@ class Controller(StockMoves):
             2: [("drop", {"chute": chute_id})],
         }
         self.fleet.send(
-            robot, task_id, "sort", [robot.node, induct, eject], actions, payload=(order_no, chute_id)
+            robot,
+            task_id,
+            "sort",
+            [robot.node, induct, eject],
+            actions,
+            payload=(order_no, chute_id),
+            alternatives=ejects,  # any eject cell of the chute will do, should traffic block this one
         )
         self._set([order_no], ParcelState.SORTING, robot.serial, task_id=task_id)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar, cast
 
@@ -61,6 +61,8 @@ class ActiveTask:
     reached: int = 0  # path index of the node the robot last reported standing on or passing
     asides: int = 0  # times it stepped aside to break a deadlock (see `TrafficControl._step_aside`)
     started_at: float = 0.0  # when this master sent it (or adopted it after a restart)
+    # other nodes where the last stop's actions may be done instead (the other eject cells of a chute)
+    alternatives: list[str] = field(default_factory=list)
 
     def next_stop(self, after: int) -> int:
         """Path index of the first node after ``after`` with actions, else of the last node."""
@@ -99,6 +101,7 @@ class ActiveTask:
                 "release_start": self.release_start,
                 "reached": self.reached,
                 "asides": self.asides,
+                "alternatives": self.alternatives,
             }
         )
 
@@ -120,6 +123,7 @@ class ActiveTask:
             release_start=d["release_start"],
             reached=d.get("reached", 0),
             asides=d.get("asides", 0),
+            alternatives=list(d.get("alternatives", [])),
         )
 
 
@@ -617,10 +621,13 @@ class FleetManager(TrafficControl):
         stops: list[str],
         actions: dict[int, list[tuple[str, dict[str, str | int | float]]]],
         payload: object = None,
+        alternatives: Sequence[str] = (),
     ) -> float:
         """Send a task as one VDA 5050 order through ``stops`` (actions by stop index); return metres.
 
         A robot on its way to park takes the task on from the end of its base, as an update of that order.
+        ``alternatives``: other nodes where the last stop's actions may be done, should traffic block it
+        (`TrafficControl._retarget`).
         """
         fmap = self.maps[robot.kind]
         parking = robot.task if robot.task is not None and robot.task.kind == "park" else None
@@ -631,6 +638,7 @@ class FleetManager(TrafficControl):
         for i, (a, b) in enumerate(zip(stops, stops[1:], strict=False), start=1):
             path += fmap.path(a, b)[1:]
             stop_at[i] = len(path) - 1
+        others = [c for c in alternatives if c != path[-1]]
         by_index: dict[int, list[Action]] = {}
         action_ids: set[str] = set()
         for stop, acts in actions.items():  # by position: a node may occur twice on one path
@@ -651,6 +659,7 @@ class FleetManager(TrafficControl):
                 path,
                 by_index,
                 started_at=self.clock.now(),
+                alternatives=others,
             )
             self._release(robot, task, 0, self._window_end(robot, task, 0))
         else:
@@ -668,6 +677,7 @@ class FleetManager(TrafficControl):
                 update_id=parking.update_id + 1,
                 reached=parking.reached,
                 started_at=self.clock.now(),
+                alternatives=others,
             )
             self._release(robot, task, start, self._window_end(robot, task, start))
         self.events.robot_changed(robot)

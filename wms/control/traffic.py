@@ -4,8 +4,10 @@ A mixin of `FleetManager`, active for the maps that carry a `Traffic` (the sorti
 is extended only over cells no other robot holds, at most ``release_nodes`` ahead of where it is; cells
 are freed as its state shows it passed them, and robots waiting for a freed cell are looked at again at
 once. An idle robot in the way is parked (or steps aside); robots stuck behind each other in a cycle are
-untangled by re-routing one around the others' cells, or by stepping one aside; a robot waiting longer
-than ``wait_s`` is re-routed around what blocks it, or gives its task back if that is out of service.
+untangled by re-routing one around the others' cells, by sending one to another of the nodes its last
+stop may be at (another side of its chute), or by stepping one aside; a robot waiting longer than
+``wait_s`` is re-routed around what blocks it (or to another side of its chute), or gives its task back
+if that is out of service.
 """
 
 from __future__ import annotations
@@ -243,6 +245,9 @@ class TrafficControl:
         for serial in order:
             if self._reroute(self.robots[serial], self._standing(traffic, serial)):
                 return
+        for serial in order:  # nobody can go round the others: one drops where it can get, if it may
+            if self._retarget(self.robots[serial], self._standing(traffic, serial)):
+                return
         for serial in order:  # nobody can go round the others (they stand on its goal): one steps aside
             if self._step_aside(traffic, self.robots[serial], self._ways(cycle, serial)):
                 return
@@ -310,6 +315,36 @@ class TrafficControl:
         if segment is None or segment == task.path[at : stop + 1]:
             return False
         return self._take(traffic, robot, task, segment)
+
+    def _retarget(self: FleetManager, robot: RobotView, avoid: set[str]) -> bool:
+        """Move the task's last stop to the nearest of its alternatives reachable around ``avoid``.
+
+        A sorting robot may drop a parcel from any eject cell of its chute. Where robots going to park
+        or charge crowd the single lane beside a chute, the planned cell can stay out of reach while the
+        robot steps aside again and again; another side of the chute ends the task, and an idle robot
+        can be moved. Not the base end itself: an update's first node carries no actions. Nor a cell
+        another robot is bound for, or holds. False if nothing changed.
+        """
+        traffic, task = self._traffic(robot), robot.task
+        if traffic is None or task is None or not task.alternatives:
+            return False
+        at = task.base_end
+        if task.next_stop(at) != len(task.path) - 1:  # only the last stop moves
+            return False
+        here = task.path[at]
+        bound = {r.task.final_node for r in self.robots.values() if r.task is not None and r is not robot}
+        best: list[str] | None = None
+        for alt in task.alternatives:
+            if alt == here or alt in bound or not traffic.cells.free_for(robot.serial, alt):
+                continue
+            way = traffic.route(here, alt, avoid - {here})
+            if way is not None and (best is None or len(way) < len(best)):
+                best = way
+        if best is None:
+            return False
+        task.alternatives = [task.final_node, *(c for c in task.alternatives if c != best[-1])]
+        task.final_node = best[-1]
+        return self._take(traffic, robot, task, best)
 
     def _ways(self: FleetManager, serials: list[str], but: str) -> set[str]:
         """The cells the robots ``serials`` other than ``but`` mean to drive to their next stops."""
@@ -397,9 +432,10 @@ class TrafficControl:
                 ) and self._make_way(traffic, blocker, robot):
                     continue  # the robot in the way moved
                 elif self._reroute(
-                    robot, self._standing(traffic, serial) | set(traffic.cells.holds(blocker.serial))
-                ):
-                    continue
+                    robot,
+                    around := self._standing(traffic, serial).union(traffic.cells.holds(blocker.serial)),
+                ) or self._retarget(robot, around):
+                    continue  # round what blocks it, or to another side of its chute
                 elif blocker.status in ("offline", "error"):
                     waited = now - traffic.cells.waiting[serial].since
                     self._give_up(robot, f"waited {waited:.0f} s behind {blocker.serial}, out of service")
