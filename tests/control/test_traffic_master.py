@@ -400,7 +400,7 @@ def test_a_task_driven_too_long_raises_one_alarm_naming_what_it_waits_for() -> N
     assert not [m for m in events.alarms if "park task" in m.split(":")[0]]  # parking is left out
 
 
-def _chute_lane() -> tuple[FleetManager, Bus, Traffic, RobotView]:
+def _chute_lane() -> tuple[FleetManager, Bus, Events, Traffic, RobotView]:
     """The lane x = 1 between a parking column (x = 0) and a chute at G2_2, as in the 250,000-order day.
 
     A sorts to the chute's left side G1_2. B stands there, going to park down the lane through A's cell;
@@ -409,7 +409,7 @@ def _chute_lane() -> tuple[FleetManager, Bus, Traffic, RobotView]:
     pos, adjacent = grid(4, 5)
     del pos["G2_2"]
     adjacent = {c: [n for n in ns if n != "G2_2"] for c, ns in adjacent.items() if c != "G2_2"}
-    fleet, bus, _, traffic = master(pos, adjacent, parking=[f"G0_{y}" for y in range(5)])
+    fleet, bus, events, traffic = master(pos, adjacent, parking=[f"G0_{y}" for y in range(5)])
     a, b, c = at(fleet, "sort-01", "G1_1"), at(fleet, "sort-02", "G1_2"), at(fleet, "sort-03", "G1_3")
     fleet.paused = True  # every order out before any deadlock is looked at
     fleet.send(b, "PARK-B", "park", ["G1_2", "G0_0"], {})
@@ -418,11 +418,11 @@ def _chute_lane() -> tuple[FleetManager, Bus, Traffic, RobotView]:
     fleet.send(a, "T-A", "sort", ["G1_1", "G1_2"], {1: [("drop", {"chute": "C1"})]}, alternatives=ejects)
     fleet.paused = False
     assert traffic.cells.cycle("sort-01") == ["sort-01", "sort-02"]
-    return fleet, bus, traffic, a
+    return fleet, bus, events, traffic, a
 
 
 def test_a_robot_whose_drop_cell_stays_out_of_reach_drops_from_another_side_of_the_chute() -> None:
-    fleet, bus, traffic, a = _chute_lane()
+    fleet, bus, _, traffic, a = _chute_lane()
     assert a.task is not None and a.task.alternatives == ["G2_1", "G3_2", "G2_3"]
     at(fleet, "sort-01", "G1_1")
     task = a.task
@@ -438,8 +438,15 @@ def test_a_robot_whose_drop_cell_stays_out_of_reach_drops_from_another_side_of_t
 
 
 def test_without_another_side_the_robot_steps_aside_as_before() -> None:
-    fleet, bus, traffic, a = _chute_lane()
+    fleet, _, events, traffic, a = _chute_lane()
     assert a.task is not None
     a.task.alternatives = ["G1_1"]  # its own base end: an update's first node carries no actions
     at(fleet, "sort-01", "G1_1")
     assert a.task.final_node == "G1_2" and a.task.asides == 1 and disjoint(traffic)
+    fleet.task_alarm_s = 900.0
+    clock = fleet.clock
+    assert isinstance(clock, VirtualClock)
+    clock.run(until=1901.0)
+    fleet.check_timeouts()
+    (alarm,) = [m for m in events.alarms if "T-A" in m]  # it names whom it made way for
+    assert "1 steps aside, the last for sort-02 (idle, park task PARK-B, at G1_2)" in alarm

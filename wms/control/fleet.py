@@ -61,6 +61,7 @@ class ActiveTask:
     reached: int = 0  # path index of the node the robot last reported standing on or passing
     asides: int = 0  # times it stepped aside to break a deadlock (see `TrafficControl._step_aside`)
     started_at: float = 0.0  # when this master sent it (or adopted it after a restart)
+    aside_for: str = ""  # the robot it last stepped aside for (named in the slow-task alarm)
     # other nodes where the last stop's actions may be done instead (the other eject cells of a chute)
     alternatives: list[str] = field(default_factory=list)
 
@@ -564,16 +565,22 @@ class FleetManager(TrafficControl):
             waits = f", waiting for {v['waiting_for']}" if v["waiting_for"] else ""
             other = self.robots.get(v["blocker"]) if isinstance(v["blocker"], str) else None
             if other is not None:
-                doing = f"{other.task.kind} task {other.task.task_id}" if other.task else "no task"
-                waits += f" held by {other.serial} ({other.status}, {doing}, at {other.node})"
+                waits += f" held by {self._doing(other)}"
+            aside = self.robots.get(task.aside_for) if task.asides else None
+            last = f", the last for {self._doing(aside)}" if aside is not None else ""
             self.events.alarm(
                 "warning",
                 "tasks",
                 f"{task.kind} task {task.task_id} on {robot.serial} running {v['age_s']:.0f} s: "
                 f"at {robot.node} ({robot.status}) bound for {task.final_node}, "
-                f"{v['nodes_left']} nodes left, {task.asides} steps aside{waits}",
+                f"{v['nodes_left']} nodes left, {task.asides} steps aside{last}{waits}",
             )
         self._overdue &= running
+
+    def _doing(self, robot: RobotView) -> str:
+        """The robot, what it does and where it is, for an alarm."""
+        doing = f"{robot.task.kind} task {robot.task.task_id}" if robot.task else "no task"
+        return f"{robot.serial} ({robot.status}, {doing}, at {robot.node})"
 
     def _ready(self, robot: RobotView) -> bool:
         """Idle, online, on its map and not paused: the moment it becomes so, the controller hears of it."""

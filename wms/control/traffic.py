@@ -377,6 +377,7 @@ class TrafficControl:
             and c != stop
         ]
         ranked = sorted(sides, key=lambda c: stop in traffic.adjacent.get(c, ()))
+        task.aside_for = traffic.cells.blocker(robot.serial) or task.aside_for
         for side in ranked:  # routes are searched only until one side will do
             around = traffic.route(side, stop, {here})
             if around is not None:
