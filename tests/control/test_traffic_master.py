@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from pydantic_core import from_json
 from rich.console import Console
 
@@ -427,7 +428,7 @@ def test_a_robot_whose_drop_cell_stays_out_of_reach_drops_from_another_side_of_t
     at(fleet, "sort-01", "G1_1")
     task = a.task
     assert task.final_node == "G2_1" and task.path[task.base_end - 1 :] == ["G1_1", "G2_1"]
-    assert task.asides == 0 and sorted(task.alternatives) == ["G1_2", "G2_3", "G3_2"]
+    assert task.asides == 0 and task.alternatives == ["G3_2", "G2_3"]  # never back to G1_2
     (drop,) = task.actions.values()
     assert task.actions == {len(task.path) - 1: drop} and drop[0].actionType == "drop"
     last = orders(bus, "sort-01")[-1]["nodes"][-1]
@@ -450,3 +451,18 @@ def test_without_another_side_the_robot_steps_aside_as_before() -> None:
     fleet.check_timeouts()
     (alarm,) = [m for m in events.alarms if "T-A" in m]  # it names whom it made way for
     assert "1 steps aside, the last for sort-02 (idle, park task PARK-B, at G1_2)" in alarm
+
+
+@pytest.mark.parametrize(
+    ("bound", "side"),
+    [((), "G2_1"), (("G2_1",), "G3_2"), (("G2_1", "G3_2", "G2_3"), "G2_1")],
+)
+def test_a_side_no_other_robot_is_bound_for_is_preferred_then_the_nearest(
+    bound: tuple[str, ...], side: str
+) -> None:
+    fleet, _, _, _, a = _chute_lane()
+    for i, cell in enumerate(bound):  # robots far off (not on the grid's cells), each bound for a side
+        other = fleet.robots[f"sort-1{i}"] = RobotView(f"sort-1{i}", M, "sorting", node=f"far{i}")
+        other.task = ActiveTask(f"T-{i}", "sort", f"T-{i}.1", cell, set(), path=[f"far{i}", cell])
+    at(fleet, "sort-01", "G1_1")
+    assert a.task is not None and a.task.final_node == side

@@ -322,8 +322,10 @@ class TrafficControl:
         A sorting robot may drop a parcel from any eject cell of its chute. Where robots going to park
         or charge crowd the single lane beside a chute, the planned cell can stay out of reach while the
         robot steps aside again and again; another side of the chute ends the task, and an idle robot
-        can be moved. Not the base end itself: an update's first node carries no actions. Nor a cell
-        another robot is bound for, or holds. False if nothing changed.
+        can be moved. Not the base end itself: an update's first node carries no actions. A cell no
+        other robot holds or is bound for is preferred; behind a robot that drops there, this one waits
+        its turn. A robot goes to each alternative at most once and never back to a cell it gave up, so
+        it cannot swing between two sides of a chute. False if nothing changed.
         """
         traffic, task = self._traffic(robot), robot.task
         if traffic is None or task is None or not task.alternatives:
@@ -333,16 +335,16 @@ class TrafficControl:
             return False
         here = task.path[at]
         bound = {r.task.final_node for r in self.robots.values() if r.task is not None and r is not robot}
-        best: list[str] | None = None
+        ways = []
         for alt in task.alternatives:
-            if alt == here or alt in bound or not traffic.cells.free_for(robot.serial, alt):
-                continue
-            way = traffic.route(here, alt, avoid - {here})
-            if way is not None and (best is None or len(way) < len(best)):
-                best = way
-        if best is None:
+            way = traffic.route(here, alt, avoid - {here}) if alt != here else None
+            if way is not None:
+                taken = alt in bound or not traffic.cells.free_for(robot.serial, alt)
+                ways.append((taken, len(way), alt, way))
+        if not ways:
             return False
-        task.alternatives = [task.final_node, *(c for c in task.alternatives if c != best[-1])]
+        *_, best = min(ways)
+        task.alternatives = [c for c in task.alternatives if c != best[-1]]
         task.final_node = best[-1]
         return self._take(traffic, robot, task, best)
 
