@@ -466,3 +466,23 @@ def test_a_side_no_other_robot_is_bound_for_is_preferred_then_the_nearest(
         other.task = ActiveTask(f"T-{i}", "sort", f"T-{i}.1", cell, set(), path=[f"far{i}", cell])
     at(fleet, "sort-01", "G1_1")
     assert a.task is not None and a.task.final_node == side
+
+
+def test_the_slow_task_alarm_follows_the_chain_of_robots_the_task_waits_behind() -> None:
+    fleet, _, events, traffic = master(*grid(4, 1))  # one lane, no parking: nobody can make way
+    fleet.task_alarm_s = 900.0
+    robots = [at(fleet, f"sort-0{i + 1}", f"G{i}_0") for i in range(3)]
+    fleet.send(robots[1], "PARK-B", "park", ["G1_0", "G3_0"], {})  # waits for sort-03, idle
+    fleet.send(robots[0], "T-A", "sort", ["G0_0", "G1_0"], {1: [("drop", {"chute": "C1"})]})
+    assert traffic.cells.chain("sort-01") == ["sort-01", "sort-02", "sort-03"]
+    clock = fleet.clock
+    assert isinstance(clock, VirtualClock)
+    clock.run(until=1901.0)
+    for r in robots:
+        at(fleet, r.serial, r.node)
+    fleet.check_timeouts()
+    (alarm,) = [m for m in events.alarms if "T-A" in m]
+    assert alarm.endswith(
+        "waiting for G1_0 held by sort-02 (idle, park task PARK-B, at G1_0), "
+        "which waits for G2_0 held by sort-03 (idle, no task, at G2_0)"
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 from collections.abc import Callable, Sequence
@@ -565,7 +566,7 @@ class FleetManager(TrafficControl):
             waits = f", waiting for {v['waiting_for']}" if v["waiting_for"] else ""
             other = self.robots.get(v["blocker"]) if isinstance(v["blocker"], str) else None
             if other is not None:
-                waits += f" held by {self._doing(other)}"
+                waits += f" held by {self._doing(other)}" + self._behind(robot)
             aside = self.robots.get(task.aside_for) if task.asides else None
             last = f", the last for {self._doing(aside)}" if aside is not None else ""
             self.events.alarm(
@@ -576,6 +577,18 @@ class FleetManager(TrafficControl):
                 f"{v['nodes_left']} nodes left, {task.asides} steps aside{last}{waits}",
             )
         self._overdue &= running
+
+    def _behind(self, robot: RobotView, links: int = 5) -> str:
+        """What the robot's blocker waits for in turn, and so on along the chain (at most ``links``)."""
+        traffic = self.maps[robot.kind].traffic
+        if traffic is None:
+            return ""
+        chain = traffic.cells.chain(robot.serial)[1:]
+        told = [
+            f", which waits for {traffic.cells.waiting[a].cell} held by {self._doing(self.robots[b])}"
+            for a, b in itertools.pairwise(chain[: links + 1])
+        ]
+        return "".join(told) + (", …" if len(chain) > links + 1 else "")
 
     def _doing(self, robot: RobotView) -> str:
         """The robot, what it does and where it is, for an alarm."""
