@@ -379,7 +379,6 @@ class TrafficControl:
             and c != stop
         ]
         ranked = sorted(sides, key=lambda c: stop in traffic.adjacent.get(c, ()))
-        task.aside_for = traffic.cells.blocker(robot.serial) or task.aside_for
         for side in ranked:  # routes are searched only until one side will do
             around = traffic.route(side, stop, {here})
             if around is not None:
@@ -403,6 +402,8 @@ class TrafficControl:
         ``aside``: only the first cell of ``segment`` is released, so that the cell the robot leaves is
         free for the others even if its way comes back through it.
         """
+        if aside:
+            task.aside_for = traffic.cells.blocker(robot.serial) or task.aside_for
         task.splice(task.base_end, segment)
         task.asides += aside
         traffic.cells.reroutes[robot.serial] += 1
