@@ -96,6 +96,8 @@ def test_queues_from_the_events_never_go_negative_and_end_empty(day: dict[str, A
     samples = day["queues"]["samples"]
     assert samples and all(s["t_s"] > 0 for s in samples)
     assert samples[-1]["generated"] == day["orders"]["placed"]
+    cpu = [s["cpu_s"] for s in samples]
+    assert cpu == sorted(cpu) and cpu[-1] > cpu[0] > 0  # the day's process's CPU so far, never going back
 
 
 def test_sla_gate_robots_and_chutes_agree_with_the_counts(day: dict[str, Any]) -> None:

@@ -233,7 +233,7 @@ class Probe:
         return sla["dispatched_late"] + sla["out_of_stock"] + sla["open_at_end_late"] + late_in_feed
 
     def take(self) -> dict[str, Any]:
-        """The controller's queues and fleet, the feed's counters, RSS and wall time now."""
+        """The controller's queues and fleet, the feed's counters, RSS, wall time and this process's CPU now."""
         shift, ctl = self.shift, self.shift.controller
         t = shift.clock.now() - shift.start
         robots: dict[str, Counter[str]] = {}
@@ -253,6 +253,7 @@ class Probe:
         return {
             "t_s": round(t, 1),
             "wall_s": round(time.perf_counter() - self.wall0, 2),
+            "cpu_s": round(time.process_time(), 2),
             "rss_mb": round(rss_mb(), 1),
             "generated": self.generated,
             "sent": shift.feed.sent,
