@@ -233,7 +233,7 @@ class Probe:
         return sla["dispatched_late"] + sla["out_of_stock"] + sla["open_at_end_late"] + late_in_feed
 
     def take(self) -> dict[str, Any]:
-        """The controller's queues and fleet, the feed's counters, RSS, wall time and this process's CPU now."""
+        """The controller's queues and fleet, the feed's counters, RSS, wall and CPU time now."""
         shift, ctl = self.shift, self.shift.controller
         t = shift.clock.now() - shift.start
         robots: dict[str, Counter[str]] = {}
