@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import random
 from datetime import UTC, datetime
+from itertools import permutations
 
 from wms.config import CONFIG_DIR, Carrier, load_warehouse
 from wms.dispatch.cutoffs import local_hhmm, next_cutoff
@@ -144,6 +146,30 @@ def test_min_cost_assignment_beats_greedy_and_keeps_queue_order() -> None:
     # more tasks than robots: the first ones in the queue are served
     assert [t for t, _ in min_cost_assignment(["a", "b"], ["y"], cost)] == ["a"]
     assert min_cost_assignment([], ["x"], cost) == [] and min_cost_assignment(["a"], [], cost) == []
+
+
+def test_min_cost_assignment_with_more_robots_than_tasks_is_least_cost_too() -> None:
+    """The solver wants a square matrix: fewer tasks than robots once fell back to the greedy pairs."""
+    pos = {"a": 0.0, "b": 1.0, "x": 0.9, "y": -5.0, "z": 100.0}
+
+    def cost(t: str, r: str) -> float:
+        return abs(pos[t] - pos[r])
+
+    assert nearest_idle(["a", "b"], ["x", "y", "z"], cost) == [("a", "x"), ("b", "y")]  # 6.9 m
+    assert min_cost_assignment(["a", "b"], ["x", "y", "z"], cost) == [("a", "y"), ("b", "x")]  # 5.1 m
+    rng = random.Random(7)
+    for _ in range(300):
+        k, m = rng.randint(1, 5), rng.randint(1, 7)
+        tasks, robots = [f"t{i}" for i in range(k)], [f"r{j}" for j in range(m)]
+        table = {(t, r): float(rng.randint(0, 9)) for t in tasks for r in robots}
+        pairs = min_cost_assignment(tasks, robots, lambda t, r, c=table: c[t, r])
+        served = tasks[: min(k, m)]
+        assert [t for t, _ in pairs] == served and len({r for _, r in pairs}) == len(pairs)
+        best = min(
+            sum(table[t, r] for t, r in zip(served, p, strict=True))
+            for p in permutations(robots, len(served))
+        )
+        assert sum(table[t, r] for t, r in pairs) == best
 
 
 def test_a_wave_aims_each_order_at_the_first_departure_it_can_still_catch() -> None:
