@@ -13,6 +13,7 @@ than the load.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable
 
 from pydantic import Field
@@ -24,7 +25,7 @@ BACKLOG_STATES = frozenset(set(ParcelState) - TERMINAL_STATES - {ParcelState.REL
 
 def backlog(states: Iterable[ParcelState]) -> int:
     """How many of these parcel states are backlog (open and not yet released by the gate)."""
-    return sum(1 for s in states if s in BACKLOG_STATES)
+    return sum(n for s, n in Counter(states).items() if s in BACKLOG_STATES)  # counted in C
 
 
 class IntakeSignal(Strict):

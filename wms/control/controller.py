@@ -14,6 +14,7 @@ import random
 from collections import Counter, deque
 from concurrent.futures import Future
 from dataclasses import dataclass, field
+from operator import attrgetter
 
 from pydantic import ValidationError
 from sqlalchemy.engine import Engine
@@ -286,7 +287,7 @@ class Controller(StockMoves):
         self._every(self.status_interval_s, self.publish_status)
         self._every(10.0, self._admit)
         if self.admission is not None:  # retained: replaces a stale "closed" left from before a restart
-            self.admission.update(backlog(p.state for p in self.parcels.values()))
+            self.admission.update(backlog(map(attrgetter("state"), self.parcels.values())))
             self.outbox.atomic(self._publish_intake)()
         for carrier in self.carriers.values():
             self._schedule_departure(carrier.code)
@@ -1227,7 +1228,7 @@ class Controller(StockMoves):
         """Close or reopen the order intake on the backlog (order sources hold new orders meanwhile)."""
         if self.admission is None:
             return
-        if self.admission.update(backlog(p.state for p in self.parcels.values())):
+        if self.admission.update(backlog(map(attrgetter("state"), self.parcels.values()))):
             self._publish_intake()
             self.alarm("info" if self.admission.accepting else "warning", "intake", self.admission.reason())
 
