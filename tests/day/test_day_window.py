@@ -9,6 +9,8 @@ import pytest
 from tools.day_window import _kind, main
 from wms.config import CONFIG_DIR
 
+WINDOW = ["day_window", "--config", str(CONFIG_DIR / "warehouse.toml"), "--orders", "20000", "--hours", "0.1"]
+
 
 def test_message_kinds_name_the_robot_kind_or_the_controller_topic() -> None:
     assert _kind("uagv/v2/wmssim/sort-07/state") == "state (sort)"
@@ -17,16 +19,7 @@ def test_message_kinds_name_the_robot_kind_or_the_controller_topic() -> None:
 
 
 def test_a_short_window_counts_every_message_once(monkeypatch: pytest.MonkeyPatch, capsys) -> None:  # type: ignore[no-untyped-def]
-    argv = [
-        "day_window",
-        "--config",
-        str(CONFIG_DIR / "warehouse.toml"),
-        "--orders",
-        "20000",
-        "--hours",
-        "0.1",
-    ]
-    monkeypatch.setattr(sys, "argv", argv)
+    monkeypatch.setattr(sys, "argv", WINDOW)
     main()
     out = capsys.readouterr().out
     rows = [line.split() for line in out.splitlines() if line.strip() and line.split()[0][0].isdigit()]
@@ -78,16 +71,7 @@ def test_split_gives_the_loop_time_to_controller_simulators_and_clock(  # type: 
     from wms.clock import _Loop
 
     run_one = _Loop._run_one
-    argv = [
-        "day_window",
-        "--config",
-        str(CONFIG_DIR / "warehouse.toml"),
-        "--orders",
-        "20000",
-        "--hours",
-        "0.1",
-    ]
-    monkeypatch.setattr(sys, "argv", [*argv, "--split"])
+    monkeypatch.setattr(sys, "argv", [*WINDOW, "--split"])
     main()
     assert _Loop._run_one is run_one  # the hook undone
     out = capsys.readouterr().out
