@@ -44,7 +44,7 @@ def _configs(config: Path | None, customs: Path | None):  # type: ignore[no-unty
     try:
         return load_warehouse(config), load_customs(customs)
     except ConfigError as exc:
-        err.print(f"[bold red]config error:[/] {exc}")
+        err.print(f"[bold red]config error:[/] {exc}", soft_wrap=True)
         raise typer.Exit(2) from None
 
 

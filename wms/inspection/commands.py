@@ -46,7 +46,7 @@ CustomsOpt = Annotated[
 
 def _fail(message: str) -> typer.Exit:
     """Print a usage or input problem and return the exit (code 2) to raise."""
-    err.print(f"[bold red]error:[/] {message}", highlight=False)
+    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
     return typer.Exit(2)
 
 

@@ -35,7 +35,7 @@ def register(app: typer.Typer, bench: typer.Typer) -> None:
 
 def _fail(message: str) -> typer.Exit:
     """Print a usage or input problem; the exit (code 2) to raise."""
-    err.print(f"[bold red]error:[/] {message}", highlight=False)
+    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
     return typer.Exit(EXIT_USAGE)
 
 

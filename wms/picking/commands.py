@@ -37,7 +37,7 @@ TimeOpt = Annotated[float, typer.Option("--time-limit", help="OR-Tools search ti
 
 
 def _fail(exc: Exception) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {exc}", highlight=False)
+    err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
     return typer.Exit(2)
 
 

@@ -18,7 +18,7 @@ security_app = typer.Typer(help="MQTT accounts and ACLs: credentials for a fleet
 
 def _fail(message: str) -> typer.Exit:
     """Print the problem to stderr; the exit (code 2) to raise."""
-    err.print(f"[bold red]error:[/] {message}", highlight=False)
+    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
     return typer.Exit(2)
 
 

@@ -35,7 +35,7 @@ def register(app: typer.Typer, bench: typer.Typer) -> None:
 
 def _fail(message: str) -> typer.Exit:
     """Print the problem to stderr; the exit (code 2) to raise."""
-    err.print(f"[bold red]error:[/] {message}", highlight=False, markup=True)
+    err.print(f"[bold red]error:[/] {message}", highlight=False, markup=True, soft_wrap=True)
     return typer.Exit(2)
 
 
