@@ -56,7 +56,7 @@ def _creds(path: Path | None):  # type: ignore[no-untyped-def]
     try:
         return Credentials.load(path)
     except ValueError as exc:
-        err.print(f"[bold red]credentials:[/] {exc}")
+        err.print(f"[bold red]credentials:[/] {exc}", soft_wrap=True)
         raise typer.Exit(2) from None
 
 
@@ -231,7 +231,9 @@ def run(
         try:
             anchor, start = (float(x) for x in time_anchor.split(":"))
         except ValueError:
-            err.print(f"[bold red]--time-anchor {time_anchor!r}[/]: expected WALL:SIM epoch seconds")
+            err.print(
+                f"[bold red]--time-anchor {time_anchor!r}[/]: expected WALL:SIM epoch seconds", soft_wrap=True
+            )
             raise typer.Exit(2) from None
     engine = connect(db, fresh=fresh)
     accounts = _creds(creds)

@@ -203,7 +203,7 @@ def _days(
         out.print(f"[bold]{r['label']}[/]")
         out.print(verdict(r), highlight=False)
     for e in errors(runs):
-        err.print(f"[bold red]run failed:[/] {e}", highlight=False)
+        err.print(f"[bold red]run failed:[/] {e}", highlight=False, soft_wrap=True)
     return {"bench": "day", "runs": runs}
 
 

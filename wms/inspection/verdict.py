@@ -45,7 +45,7 @@ def verdict(
     from wms.clock import WallClock
 
     if not release and not finding.strip():
-        err.print("[bold red]error:[/] --reject needs --finding: what the check found")
+        err.print("[bold red]error:[/] --reject needs --finding: what the check found", soft_wrap=True)
         raise typer.Exit(2)
     try:
         part = partition or load_warehouse(config).site.partition
@@ -53,13 +53,13 @@ def verdict(
             parcel=parcel, verdict="release" if release else "reject", officer=officer, finding=finding
         )
     except (ConfigError, ValidationError) as exc:
-        err.print(f"[bold red]error:[/] {str(exc).splitlines()[0]}")
+        err.print(f"[bold red]error:[/] {str(exc).splitlines()[0]}", soft_wrap=True)
         raise typer.Exit(2) from None
     clock = WallClock()
     try:
         bus = MqttBus(mqtt, f"wms-officer-{uuid.uuid4().hex[:8]}", clock)
     except (ConnectionError, OSError, ValueError) as exc:
-        err.print(f"[bold red]error:[/] cannot reach the broker: {exc}")
+        err.print(f"[bold red]error:[/] cannot reach the broker: {exc}", soft_wrap=True)
         raise typer.Exit(2) from None
     try:
         bus.publish(topics.manual_result(part), result, qos=1)
