@@ -14,6 +14,7 @@ import typer
 from rich.console import Console
 
 from wms.config import ConfigError, load_customs, load_warehouse
+from wms.console.stderr import err
 
 app = typer.Typer(
     help="Control system of an intelligent bonded warehouse for cross-border e-commerce imports."
@@ -24,7 +25,6 @@ bench_app = typer.Typer(
 )
 app.add_typer(report_app, name="report")
 app.add_typer(bench_app, name="bench")
-err = Console(stderr=True)
 
 ConfigOpt = Annotated[
     Path | None, typer.Option("--config", help="warehouse TOML (default config/warehouse.toml)")
@@ -44,7 +44,7 @@ def _configs(config: Path | None, customs: Path | None):  # type: ignore[no-unty
     try:
         return load_warehouse(config), load_customs(customs)
     except ConfigError as exc:
-        err.print(f"[bold red]config error:[/] {exc}", soft_wrap=True)
+        err.print(f"[bold red]config error:[/] {exc}")
         raise typer.Exit(2) from None
 
 
@@ -56,7 +56,7 @@ def _creds(path: Path | None):  # type: ignore[no-untyped-def]
     try:
         return Credentials.load(path)
     except ValueError as exc:
-        err.print(f"[bold red]credentials:[/] {exc}", soft_wrap=True)
+        err.print(f"[bold red]credentials:[/] {exc}")
         raise typer.Exit(2) from None
 
 
@@ -231,9 +231,7 @@ def run(
         try:
             anchor, start = (float(x) for x in time_anchor.split(":"))
         except ValueError:
-            err.print(
-                f"[bold red]--time-anchor {time_anchor!r}[/]: expected WALL:SIM epoch seconds", soft_wrap=True
-            )
+            err.print(f"[bold red]--time-anchor {time_anchor!r}[/]: expected WALL:SIM epoch seconds")
             raise typer.Exit(2) from None
     engine = connect(db, fresh=fresh)
     accounts = _creds(creds)

@@ -12,8 +12,8 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from wms.config import CONFIG_DIR, ConfigError, CustomsConfig, WarehouseConfig, load_customs, load_warehouse
+from wms.console.stderr import err
 
-err = Console(stderr=True)
 CITY_ABOVE = 50_000  # orders a day above which the default warehouse is config/city.toml
 EXIT_USAGE = 2
 
@@ -25,7 +25,7 @@ def register(app: typer.Typer, bench: typer.Typer) -> None:
 
 def _fail(message: str) -> typer.Exit:
     """Print a usage or input problem; the exit (code 2) to raise."""
-    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    err.print(f"[bold red]error:[/] {message}", highlight=False)
     return typer.Exit(EXIT_USAGE)
 
 
@@ -203,7 +203,7 @@ def _days(
         out.print(f"[bold]{r['label']}[/]")
         out.print(verdict(r), highlight=False)
     for e in errors(runs):
-        err.print(f"[bold red]run failed:[/] {e}", highlight=False, soft_wrap=True)
+        err.print(f"[bold red]run failed:[/] {e}", highlight=False)
     return {"bench": "day", "runs": runs}
 
 

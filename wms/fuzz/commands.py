@@ -13,11 +13,12 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from wms.console.stderr import err
+
 if TYPE_CHECKING:
     from wms.fuzz.runner import Result
 
 out = Console(width=None if sys.stdout.isatty() else 120)
-err = Console(stderr=True)
 
 
 def fuzz(

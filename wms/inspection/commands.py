@@ -19,6 +19,7 @@ from rich.table import Table
 
 from wms.catalog import generate_catalog
 from wms.config import ConfigError, CustomsConfig, WarehouseConfig, load_customs, load_warehouse
+from wms.console.stderr import err
 from wms.domain import OrderBundle, Sku
 from wms.inspection.ceb import CebError, ceb621
 from wms.inspection.decision import RELEASE, Decision, QuotaHistory, commit, decide, malformed
@@ -34,8 +35,6 @@ from wms.inspection.receipts import Receipt, for_order
 from wms.inspection.rules import local_year
 from wms.inspection.signing import Signer, load_signer
 
-err = Console(stderr=True)
-
 ConfigOpt = Annotated[
     Path | None, typer.Option("--config", help="warehouse TOML (default config/warehouse.toml)")
 ]
@@ -46,7 +45,7 @@ CustomsOpt = Annotated[
 
 def _fail(message: str) -> typer.Exit:
     """Print a usage or input problem and return the exit (code 2) to raise."""
-    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    err.print(f"[bold red]error:[/] {message}", highlight=False)
     return typer.Exit(2)
 
 

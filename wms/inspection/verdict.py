@@ -13,13 +13,12 @@ from typing import Annotated
 
 import typer
 from pydantic import ValidationError
-from rich.console import Console
 
 from wms import topics
 from wms.config import ConfigError, load_warehouse
+from wms.console.stderr import err
 from wms.messages import ManualCheckResult
 
-err = Console(stderr=True)
 gate_app = typer.Typer(help="The customs gate's hold lane: officers' verdicts on held parcels.")
 
 
@@ -45,7 +44,7 @@ def verdict(
     from wms.clock import WallClock
 
     if not release and not finding.strip():
-        err.print("[bold red]error:[/] --reject needs --finding: what the check found", soft_wrap=True)
+        err.print("[bold red]error:[/] --reject needs --finding: what the check found")
         raise typer.Exit(2)
     try:
         part = partition or load_warehouse(config).site.partition
@@ -53,13 +52,13 @@ def verdict(
             parcel=parcel, verdict="release" if release else "reject", officer=officer, finding=finding
         )
     except (ConfigError, ValidationError) as exc:
-        err.print(f"[bold red]error:[/] {str(exc).splitlines()[0]}", soft_wrap=True)
+        err.print(f"[bold red]error:[/] {str(exc).splitlines()[0]}")
         raise typer.Exit(2) from None
     clock = WallClock()
     try:
         bus = MqttBus(mqtt, f"wms-officer-{uuid.uuid4().hex[:8]}", clock)
     except (ConnectionError, OSError, ValueError) as exc:
-        err.print(f"[bold red]error:[/] cannot reach the broker: {exc}", soft_wrap=True)
+        err.print(f"[bold red]error:[/] cannot reach the broker: {exc}")
         raise typer.Exit(2) from None
     try:
         bus.publish(topics.manual_result(part), result, qos=1)

@@ -13,9 +13,9 @@ import typer
 from rich.console import Console
 
 from wms.config import ConfigError, CustomsConfig, WarehouseConfig, load_customs, load_warehouse
+from wms.console.stderr import err
 from wms.messages import O2OEvent
 
-err = Console(stderr=True)
 o2o_app = typer.Typer(help="O2O on-site pickup at the experience store's counters.")
 
 ConfigOpt = Annotated[
@@ -35,7 +35,7 @@ def register(app: typer.Typer, bench: typer.Typer) -> None:
 
 def _fail(message: str) -> typer.Exit:
     """Print a usage or input problem; the exit (code 2) to raise."""
-    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    err.print(f"[bold red]error:[/] {message}", highlight=False)
     return typer.Exit(EXIT_USAGE)
 
 

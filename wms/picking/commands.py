@@ -18,6 +18,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from wms.console.stderr import err
 from wms.picking import bench as bench_mod
 from wms.picking.batch import BATCH_METHODS, Cart, make_batches, router
 from wms.picking.block import PickError
@@ -26,7 +27,6 @@ from wms.picking.ortools_route import METHODS, route
 
 out = Console()
 _OUT = out
-err = Console(stderr=True)
 WIDE = 150  # the bench tables' width, also when piped
 
 LayoutOpt = Annotated[
@@ -37,7 +37,7 @@ TimeOpt = Annotated[float, typer.Option("--time-limit", help="OR-Tools search ti
 
 
 def _fail(exc: Exception) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+    err.print(f"[bold red]error:[/] {exc}", highlight=False)
     return typer.Exit(2)
 
 

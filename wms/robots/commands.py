@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-err = Console(stderr=True)
+from wms.console.stderr import err
 
 
 def _sweep(text: str | None) -> list[int] | None:

@@ -6,19 +6,18 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from wms.config import ConfigError, load_warehouse
+from wms.console.stderr import err
 from wms.security.credentials import ACL, PASSWD, SECRETS, Credentials
 
-err = Console(stderr=True)
 security_app = typer.Typer(help="MQTT accounts and ACLs: credentials for a fleet, client URLs.")
 
 
 def _fail(message: str) -> typer.Exit:
     """Print the problem to stderr; the exit (code 2) to raise."""
-    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    err.print(f"[bold red]error:[/] {message}", highlight=False)
     return typer.Exit(2)
 
 
@@ -62,7 +61,7 @@ def creds(
     for user, account in new.accounts.items():
         kept = keep is not None and keep.passwords.get(user) == new.passwords[user]
         table.add_row(user, account.role.value, "kept" if kept else "new")
-    err.print(table)
+    err.print(table, soft_wrap=False)
     err.print(
         f"wrote {files[SECRETS]} (for the clients), {files[PASSWD]} and {files[ACL]} (for Mosquitto); "
         "see docs/security.md"

@@ -13,9 +13,8 @@ from rich.console import Console
 from rich.table import Table
 
 from wms.config import ConfigError, load_warehouse
+from wms.console.stderr import err
 from wms.slotting.model import Assignment, SlotItem, SlottingError, SlottingRules
-
-err = Console(stderr=True)
 
 
 class Method(StrEnum):
@@ -35,7 +34,7 @@ def register(app: typer.Typer, bench: typer.Typer) -> None:
 
 def _fail(message: str) -> typer.Exit:
     """Print the problem to stderr; the exit (code 2) to raise."""
-    err.print(f"[bold red]error:[/] {message}", highlight=False, markup=True, soft_wrap=True)
+    err.print(f"[bold red]error:[/] {message}", highlight=False, markup=True)
     return typer.Exit(2)
 
 

@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from wms.console.stderr import err
 from wms.sorting.bench import BenchConfig, BenchResult, run_bench
 from wms.sorting.maps import MapError, SortMap, from_sort_grid, load_sort_map
 from wms.sorting.tasks import RULES
@@ -20,7 +21,6 @@ from wms.sorting.traffic import PLANNERS, TURN_PLANNERS
 out = Console()
 if not out.is_terminal:
     out = Console(width=140)
-err = Console(stderr=True)
 
 
 def _ints(text: str, what: str) -> list[int]:
@@ -41,7 +41,7 @@ def _load(path: Path | None, config: Path | None) -> tuple[SortMap, float]:
     try:
         cfg = load_warehouse(config)
     except ConfigError as exc:
-        err.print(f"[bold red]config error:[/] {exc}", soft_wrap=True)
+        err.print(f"[bold red]config error:[/] {exc}")
         raise typer.Exit(2) from None
     step_s = cfg.sortation.cell_m / cfg.fleet.sorting.speed_mps
     try:
@@ -49,7 +49,7 @@ def _load(path: Path | None, config: Path | None) -> tuple[SortMap, float]:
             return from_sort_grid(build_grid(cfg.sortation, cfg.fleet.sorting.charging_spots)), step_s
         return load_sort_map(path), step_s
     except MapError as exc:
-        err.print(f"[bold red]map error:[/] {exc}", soft_wrap=True)
+        err.print(f"[bold red]map error:[/] {exc}")
         raise typer.Exit(2) from None
 
 
@@ -246,7 +246,7 @@ def register(app: typer.Typer, bench: typer.Typer) -> None:
                     else:
                         results.append(run_bench(m, cfg))
                 except MapError as exc:
-                    err.print(f"[bold red]map error:[/] {exc}", soft_wrap=True)
+                    err.print(f"[bold red]map error:[/] {exc}")
                     raise typer.Exit(2) from None
                 out.print(
                     f"{_label(results[-1])} {rules} {n} robots: {results[-1].tasks_per_step:.2f} tasks/step",

@@ -9,12 +9,11 @@ from typing import Annotated
 
 import typer
 from pydantic import ValidationError
-from rich.console import Console
 
 from wms.config import ConfigError, load_warehouse
+from wms.console.stderr import err
 from wms.messages import ReturnLine, ReturnNotice, StockAdjustment, StockResult
 
-err = Console(stderr=True)
 stock_app = typer.Typer(help="Consumer returns and stock adjustments, booked by the running controller.")
 EXIT_REFUSED, EXIT_USAGE, EXIT_NO_ANSWER = 1, 2, 3
 
@@ -33,7 +32,7 @@ def register(app: typer.Typer, bench: typer.Typer) -> None:
 
 
 def _fail(message: str) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    err.print(f"[bold red]error:[/] {message}", highlight=False)
     return typer.Exit(EXIT_USAGE)
 
 
