@@ -8,11 +8,14 @@ import socket
 import threading
 import time
 import uuid
+from collections.abc import Iterator
+from unittest.mock import patch
 
 import pytest
 
+from wms.bus import broker as broker_module
 from wms.bus.base import Will
-from wms.bus.broker import EmbeddedBroker
+from wms.bus.broker import EmbeddedBroker, PortTaken
 from wms.bus.mqtt import MqttBus, parse_mqtt_url
 from wms.clock import WallClock
 
@@ -41,6 +44,57 @@ def test_embedded_broker_roundtrip_and_last_will(prefer: str) -> None:
     with EmbeddedBroker(prefer=prefer) as broker:
         assert broker.kind == prefer
         _roundtrip(broker.url)
+
+
+def _kinds() -> list[str]:
+    return ["mosquitto", "amqtt"] if shutil.which("mosquitto") else ["amqtt"]
+
+
+@pytest.fixture
+def taken_port() -> Iterator[int]:
+    """A port another listener holds (here: this process), as another test worker's broker would."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        yield s.getsockname()[1]
+
+
+@pytest.mark.parametrize("prefer", _kinds())
+def test_a_broker_refuses_a_given_port_another_process_listens_on(prefer: str, taken_port: int) -> None:
+    broker = EmbeddedBroker(port=taken_port, prefer=prefer)
+    with pytest.raises(PortTaken, match=f"{prefer} broker: 127.0.0.1:{taken_port} is taken"):
+        broker.start()
+    broker.close()
+
+
+@pytest.mark.parametrize("prefer", _kinds())
+def test_a_broker_that_chose_a_port_taken_since_moves_to_another(prefer: str, taken_port: int) -> None:
+    fresh = broker_module.free_port
+    ports = iter([taken_port])
+    with (
+        patch.object(broker_module, "free_port", lambda: next(ports, None) or fresh()),
+        EmbeddedBroker(prefer=prefer) as broker,
+    ):
+        assert broker.port != taken_port
+        _roundtrip(broker.url)
+
+
+@pytest.mark.skipif(not shutil.which("mosquitto"), reason="needs the mosquitto binary to restart a broker")
+def test_a_restarted_broker_keeps_its_port_or_says_it_is_taken() -> None:
+    broker = EmbeddedBroker(prefer="mosquitto").start()
+    port = broker.port
+    broker.stop()
+    try:
+        with socket.socket() as squatter:
+            squatter.bind(("127.0.0.1", port))
+            squatter.listen()
+            with pytest.raises(PortTaken, match=f"127.0.0.1:{port} is taken"):
+                broker.start()  # its clients know this port: moving would strand them
+        broker.start()
+        assert broker.port == port
+        _roundtrip(broker.url)
+    finally:
+        broker.close()
 
 
 @pytest.mark.integration

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
 import os
 import pwd
@@ -12,6 +13,7 @@ import subprocess
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -28,14 +30,64 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def _wait_listening(port: int, timeout: float) -> bool:
+PORT_TRIES = 5  # ports a broker that chose its own port tries before it gives up
+
+
+class PortTaken(RuntimeError):
+    """Another process listens on the port the broker was to bind."""
+
+
+def _listening_inodes(port: int) -> set[str] | None:
+    """Inodes of the TCP sockets listening on 127.0.0.1:``port`` (Linux ``/proc/net/tcp``; else None)."""
+    try:
+        lines = Path("/proc/net/tcp").read_text().splitlines()[1:]
+    except OSError:
+        return None
+    local = f"0100007F:{port:04X}"
+    rows = (line.split() for line in lines)
+    return {row[9] for row in rows if len(row) > 9 and row[1] == local and row[3] == "0A"}  # 0A: LISTEN
+
+
+def _socket_inodes(pid: int) -> set[str]:
+    """Inodes of the sockets process ``pid`` holds open (Linux ``/proc/<pid>/fd``)."""
+    inodes = set()
+    try:
+        fds = list(Path(f"/proc/{pid}/fd").iterdir())
+    except OSError:
+        return inodes
+    for fd in fds:
+        try:
+            target = os.readlink(fd)
+        except OSError:  # closed meanwhile
+            continue
+        if target.startswith("socket:["):
+            inodes.add(target[8:-1])
+    return inodes
+
+
+def _wait_listening(port: int, owner: int, alive: Callable[[], bool], timeout: float) -> bool:
+    """Wait until process ``owner`` listens on 127.0.0.1:``port``; `PortTaken` if another one does.
+
+    Connecting alone cannot tell whose listener answers: a port chosen free a moment ago may have been
+    taken since (by another test worker's broker, say), and then this broker's clients would talk to
+    that one. Where ``/proc`` is missing, a connection while ``owner`` is still alive has to do.
+    """
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return True
-        except OSError:
-            time.sleep(0.05)
+        listeners = _listening_inodes(port)
+        if listeners is None:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                    return alive()
+            except OSError:
+                pass
+        elif listeners & _socket_inodes(owner):
+            return True
+        elif listeners and not alive():
+            raise PortTaken(f"127.0.0.1:{port} is taken by another process")
+        if not alive():
+            return False
+        time.sleep(0.02)
     return False
 
 
@@ -50,6 +102,7 @@ class EmbeddedBroker:
         self, port: int | None = None, prefer: str = "auto", auth: Credentials | str | Path | None = None
     ) -> None:
         self.port = port or free_port()
+        self._may_move = port is None  # until clients know the port
         self.prefer = prefer
         self.auth = _credentials(auth)
         self.kind = ""
@@ -71,7 +124,21 @@ class EmbeddedBroker:
         return self.auth.url(self.url, name)
 
     def start(self) -> EmbeddedBroker:
-        """Start Mosquitto as a child process if the binary exists (and ``prefer`` allows), else amqtt."""
+        """Start Mosquitto as a child process if the binary exists (and ``prefer`` allows), else amqtt.
+
+        A port the broker chose itself and found taken at its first start is exchanged for another (up to
+        `PORT_TRIES`); a port the caller gave, or one a restarted broker's clients know, is not.
+        """
+        for _ in range(PORT_TRIES - 1):
+            try:
+                return self._start_on_port()
+            except PortTaken:
+                if not self._may_move:
+                    raise
+                self.port = free_port()
+        return self._start_on_port()
+
+    def _start_on_port(self) -> EmbeddedBroker:
         binary = shutil.which("mosquitto")
         if binary and self.prefer in ("auto", "mosquitto"):
             self._start_mosquitto(binary)
@@ -79,10 +146,18 @@ class EmbeddedBroker:
             raise RuntimeError("mosquitto binary not found on PATH")
         else:
             self._start_amqtt()
-        if not _wait_listening(self.port, 10.0):
+        proc = self._proc
+        owner = proc.pid if proc is not None else os.getpid()
+        try:
+            listening = _wait_listening(self.port, owner, lambda: proc is None or proc.poll() is None, 10.0)
+        except PortTaken as exc:
+            self.stop()
+            raise PortTaken(f"embedded {self.kind} broker: {exc}") from None
+        if not listening:
             why = self._mosquitto_log()
             self.stop()
             raise RuntimeError(f"embedded {self.kind} broker did not listen on 127.0.0.1:{self.port}{why}")
+        self._may_move = False
         return self
 
     def _start_mosquitto(self, binary: str) -> None:
@@ -162,6 +237,8 @@ class EmbeddedBroker:
         self.kind = "amqtt"
         if failed:
             self._loop = None
+            if _address_in_use(failed[0]):
+                raise PortTaken(f"embedded amqtt broker: 127.0.0.1:{self.port} is taken by another process")
             raise RuntimeError(f"embedded amqtt broker did not start: {failed[0]!r}") from failed[0]
 
     def stop(self) -> None:
@@ -196,6 +273,14 @@ class EmbeddedBroker:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _address_in_use(exc: BaseException) -> bool:
+    """Whether a broker failed to start because its address was taken (amqtt wraps the OSError)."""
+    for e in (exc, exc.__cause__, exc.__context__):
+        if isinstance(e, OSError) and e.errno == errno.EADDRINUSE:
+            return True
+    return "address already in use" in str(exc).lower()
 
 
 def _credentials(auth: Credentials | str | Path | None) -> Credentials | None:
