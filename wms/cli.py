@@ -14,7 +14,7 @@ import typer
 from rich.console import Console
 
 from wms.config import ConfigError, load_customs, load_warehouse
-from wms.console.stderr import err
+from wms.console.stderr import err, problem
 
 app = typer.Typer(
     help="Control system of an intelligent bonded warehouse for cross-border e-commerce imports."
@@ -44,7 +44,7 @@ def _configs(config: Path | None, customs: Path | None):  # type: ignore[no-unty
     try:
         return load_warehouse(config), load_customs(customs)
     except ConfigError as exc:
-        err.print(f"[bold red]config error:[/] {exc}")
+        problem("config error", exc)
         raise typer.Exit(2) from None
 
 
@@ -56,7 +56,7 @@ def _creds(path: Path | None):  # type: ignore[no-untyped-def]
     try:
         return Credentials.load(path)
     except ValueError as exc:
-        err.print(f"[bold red]credentials:[/] {exc}")
+        problem("credentials", exc)
         raise typer.Exit(2) from None
 
 
@@ -231,7 +231,7 @@ def run(
         try:
             anchor, start = (float(x) for x in time_anchor.split(":"))
         except ValueError:
-            err.print(f"[bold red]--time-anchor {time_anchor!r}[/]: expected WALL:SIM epoch seconds")
+            problem(f"--time-anchor {time_anchor!r}", "expected WALL:SIM epoch seconds")
             raise typer.Exit(2) from None
     engine = connect(db, fresh=fresh)
     accounts = _creds(creds)

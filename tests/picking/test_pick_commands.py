@@ -154,3 +154,12 @@ def test_bench_runs_a_tiny_grid_and_plots(tmp_path: Path) -> None:
 def test_bench_command_is_registered(cli: typer.Typer) -> None:
     res = CliRunner().invoke(cli, ["bench", "picking", "--help"])
     assert res.exit_code == 0 and "--quick" in res.stdout
+
+
+def test_an_error_naming_a_path_with_brackets_prints_it_whole(cli: typer.Typer, tmp_path: Path) -> None:
+    folder = tmp_path / "a[" / "x] [bold]"  # the path reads "a[/x] [bold]": Rich markup, were it parsed
+    folder.mkdir(parents=True)
+    f = _files(folder, picks="aisle,position_m\n0,3\n9,2\n")
+    res = CliRunner().invoke(cli, ["route", "--layout", f["layout"], "--picks", f["picks"], "--json"])
+    assert res.exit_code == 2, res.output
+    assert f"{f['picks']} row 1 (line 3): aisle 9 does not exist" in res.stderr

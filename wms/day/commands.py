@@ -12,21 +12,14 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from wms.config import CONFIG_DIR, ConfigError, CustomsConfig, WarehouseConfig, load_customs, load_warehouse
-from wms.console.stderr import err
+from wms.console.stderr import fail, problem
 
 CITY_ABOVE = 50_000  # orders a day above which the default warehouse is config/city.toml
-EXIT_USAGE = 2
 
 
 def register(app: typer.Typer, bench: typer.Typer) -> None:
     """Add ``day`` to the ``bench`` group."""
     bench.command("day")(bench_day)
-
-
-def _fail(message: str) -> typer.Exit:
-    """Print a usage or input problem; the exit (code 2) to raise."""
-    err.print(f"[bold red]error:[/] {message}", highlight=False)
-    return typer.Exit(EXIT_USAGE)
 
 
 def default_config(orders: int) -> Path:
@@ -40,7 +33,7 @@ def _configs(config: Path, customs: Path | None) -> tuple[WarehouseConfig, Custo
     try:
         return load_warehouse(config), load_customs(customs)
     except ConfigError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
 
 
 def bench_day(
@@ -125,14 +118,14 @@ def bench_day(
             try:
                 promotions = [parse_promotion(p) for p in promotion]
             except ValueError as exc:
-                raise _fail(str(exc)) from None
+                raise fail(str(exc)) from None
     try:
         sweeps = parse_sweeps(sweep or [])
     except SweepError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     urls = [None if u.strip().lower() == "sqlite" else u for u in (db or ["sqlite"])]
     if sweeps and len(urls) > 1:
-        raise _fail("--sweep runs on one database: give at most one --db")
+        raise fail("--sweep runs on one database: give at most one --db")
     base = DayOptions(
         orders=orders,
         start_local=start,
@@ -203,7 +196,7 @@ def _days(
         out.print(f"[bold]{r['label']}[/]")
         out.print(verdict(r), highlight=False)
     for e in errors(runs):
-        err.print(f"[bold red]run failed:[/] {e}", highlight=False)
+        problem("run failed", e)
     return {"bench": "day", "runs": runs}
 
 

@@ -13,7 +13,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from wms.console.stderr import err
+from wms.console.stderr import err, problem
 
 if TYPE_CHECKING:
     from wms.fuzz.runner import Result
@@ -44,7 +44,7 @@ def fuzz(
         from wms.fuzz.runner import fuzz as run
         from wms.fuzz.targets import select
     except ImportError as exc:
-        err.print(f"[bold red]wms fuzz needs hypothesis[/] (pip install -e '.[test]'): {exc}")
+        problem("wms fuzz needs hypothesis (pip install -e '.[test]')", exc)
         raise typer.Exit(2) from None
     try:
         targets = select(only)

@@ -19,7 +19,7 @@ from rich.table import Table
 
 from wms.catalog import generate_catalog
 from wms.config import ConfigError, CustomsConfig, WarehouseConfig, load_customs, load_warehouse
-from wms.console.stderr import err
+from wms.console.stderr import err, fail
 from wms.domain import OrderBundle, Sku
 from wms.inspection.ceb import CebError, ceb621
 from wms.inspection.decision import RELEASE, Decision, QuotaHistory, commit, decide, malformed
@@ -43,18 +43,12 @@ CustomsOpt = Annotated[
 ]
 
 
-def _fail(message: str) -> typer.Exit:
-    """Print a usage or input problem and return the exit (code 2) to raise."""
-    err.print(f"[bold red]error:[/] {message}", highlight=False)
-    return typer.Exit(2)
-
-
 def _configs(config: Path | None, customs: Path | None) -> tuple[WarehouseConfig, CustomsConfig]:
     """Both configuration files, or exit 2 naming the problem."""
     try:
         return load_warehouse(config), load_customs(customs)
     except ConfigError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,7 +66,7 @@ def _from_documents(path: Path) -> Iterator[_Entry]:
     try:
         handle = path.open("rb")
     except OSError as exc:
-        raise _fail(f"{path}: cannot read: {exc.strerror or exc}") from None
+        raise fail(f"{path}: cannot read: {exc.strerror or exc}") from None
     with handle:
         for _, item in read_documents(handle):
             if isinstance(item, DocumentError):
@@ -86,9 +80,9 @@ def _from_ceb(path: Path) -> Iterator[_Entry]:
     try:
         batch = read_ceb_dir(path)
     except InputError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     for name, problem in batch.skipped:
-        err.print(f"skipped {name}: {problem}", highlight=False)
+        err.print(f"skipped {name}: {problem}", highlight=False, markup=False)
     for name, problem in batch.errors:
         yield _Entry(None, f"{name}: {problem}")
     for _source, order in batch.orders:
@@ -191,7 +185,7 @@ def inspect(
 ) -> None:
     """Decide orders at the customs gate: release, hold (X-ray / manual lane) or reject, with reasons."""
     if (documents is None) == (ceb is None):
-        raise _fail("give exactly one of --documents FILE and --ceb DIR")
+        raise fail("give exactly one of --documents FILE and --ceb DIR")
     warehouse, rules = _configs(config, customs)
     if sample_rate is not None:
         rules = rules.model_copy(update={"sampling_rate": sample_rate})
@@ -206,13 +200,13 @@ def inspect(
         ytd = load_ytd(year_to_date) if year_to_date else {}
         sign = load_signer(signer)
     except (InputError, ValueError) as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     inventory = None
     if ceb621_dir is not None:
         try:
             ceb621_dir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise _fail(f"{ceb621_dir}: cannot create: {exc.strerror or exc}") from None
+            raise fail(f"{ceb621_dir}: cannot create: {exc.strerror or exc}") from None
         inventory = _Inventory(ceb621_dir, sign, ems_no, customs_code, port_code, utc)
     if seed is None:
         seed = secrets.randbits(32)
@@ -236,7 +230,7 @@ def inspect(
             try:
                 inventory.write(entry.bundle, skus, now)
             except (CebError, OSError) as exc:
-                err.print(f"CEB621 of {d.order_no} not written: {exc}", highlight=False)
+                err.print(f"CEB621 of {d.order_no} not written: {exc}", highlight=False, markup=False)
         if as_json:
             typer.echo(json.dumps(row, ensure_ascii=False))
         else:

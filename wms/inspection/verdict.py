@@ -16,7 +16,7 @@ from pydantic import ValidationError
 
 from wms import topics
 from wms.config import ConfigError, load_warehouse
-from wms.console.stderr import err
+from wms.console.stderr import fail
 from wms.messages import ManualCheckResult
 
 gate_app = typer.Typer(help="The customs gate's hold lane: officers' verdicts on held parcels.")
@@ -44,22 +44,19 @@ def verdict(
     from wms.clock import WallClock
 
     if not release and not finding.strip():
-        err.print("[bold red]error:[/] --reject needs --finding: what the check found")
-        raise typer.Exit(2)
+        raise fail("--reject needs --finding: what the check found")
     try:
         part = partition or load_warehouse(config).site.partition
         result = ManualCheckResult(
             parcel=parcel, verdict="release" if release else "reject", officer=officer, finding=finding
         )
     except (ConfigError, ValidationError) as exc:
-        err.print(f"[bold red]error:[/] {str(exc).splitlines()[0]}")
-        raise typer.Exit(2) from None
+        raise fail(str(exc).splitlines()[0]) from None
     clock = WallClock()
     try:
         bus = MqttBus(mqtt, f"wms-officer-{uuid.uuid4().hex[:8]}", clock)
     except (ConnectionError, OSError, ValueError) as exc:
-        err.print(f"[bold red]error:[/] cannot reach the broker: {exc}")
-        raise typer.Exit(2) from None
+        raise fail(f"cannot reach the broker: {exc}") from None
     try:
         bus.publish(topics.manual_result(part), result, qos=1)
     finally:

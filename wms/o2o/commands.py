@@ -13,7 +13,7 @@ import typer
 from rich.console import Console
 
 from wms.config import ConfigError, CustomsConfig, WarehouseConfig, load_customs, load_warehouse
-from wms.console.stderr import err
+from wms.console.stderr import err, fail
 from wms.messages import O2OEvent
 
 o2o_app = typer.Typer(help="O2O on-site pickup at the experience store's counters.")
@@ -24,7 +24,7 @@ ConfigOpt = Annotated[
 CustomsOpt = Annotated[
     Path | None, typer.Option("--customs", help="customs TOML (default config/customs.toml)")
 ]
-EXIT_REFUSED, EXIT_USAGE, EXIT_NO_ANSWER = 1, 2, 3
+EXIT_REFUSED, EXIT_NO_ANSWER = 1, 3  # bad input exits 2 (`fail`)
 
 
 def register(app: typer.Typer, bench: typer.Typer) -> None:
@@ -33,17 +33,11 @@ def register(app: typer.Typer, bench: typer.Typer) -> None:
     bench.command("o2o")(bench_o2o)
 
 
-def _fail(message: str) -> typer.Exit:
-    """Print a usage or input problem; the exit (code 2) to raise."""
-    err.print(f"[bold red]error:[/] {message}", highlight=False)
-    return typer.Exit(EXIT_USAGE)
-
-
 def _configs(config: Path | None, customs: Path | None) -> tuple[WarehouseConfig, CustomsConfig]:
     try:
         return load_warehouse(config), load_customs(customs)
     except ConfigError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
 
 
 def _stage_line(event: O2OEvent, previous: float) -> str:
@@ -113,11 +107,11 @@ def order(
             utc_offset_h=cfg.site.utc_offset_h,
         )
     except O2OOrderError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     try:
         bus = MqttBus(mqtt, f"wms-o2o-{uuid.uuid4().hex[:8]}", clock)
     except (ConnectionError, OSError, ValueError) as exc:
-        raise _fail(f"cannot reach the broker: {exc}") from None
+        raise fail(f"cannot reach the broker: {exc}") from None
     say = (lambda _text: None) if as_json else print
     order_no = bundle.order.order_no
     seen = [0.0]
@@ -174,9 +168,9 @@ def bench_o2o(
     from wms.o2o.bench import BenchOptions, physical_text, render, run_bench
 
     if pick not in (None, "forward", "robot"):
-        raise _fail(f"--pick must be forward or robot, not {pick!r}")
+        raise fail(f"--pick must be forward or robot, not {pick!r}")
     if address not in ("home", "store"):
-        raise _fail(f"--address must be home or store, not {address!r}")
+        raise fail(f"--address must be home or store, not {address!r}")
     cfg, cust = _configs(config, customs)
     opts = BenchOptions(rate=rate, hours=hours, seed=seed, pick=pick, address=address, start_local=start)
     result = run_bench(cfg, cust, opts, jobs=jobs)

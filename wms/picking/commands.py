@@ -18,7 +18,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from wms.console.stderr import err
+from wms.console.stderr import err, fail
 from wms.picking import bench as bench_mod
 from wms.picking.batch import BATCH_METHODS, Cart, make_batches, router
 from wms.picking.block import PickError
@@ -34,11 +34,6 @@ LayoutOpt = Annotated[
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="print JSON only")]
 TimeOpt = Annotated[float, typer.Option("--time-limit", help="OR-Tools search time per route, seconds")]
-
-
-def _fail(exc: Exception) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {exc}", highlight=False)
-    return typer.Exit(2)
 
 
 def route_cmd(
@@ -60,7 +55,7 @@ def route_cmd(
         r = route(block, pts, method, time_limit)
         seconds = time.perf_counter() - t
     except PickError as exc:
-        raise _fail(exc) from None
+        raise fail(exc) from None
     doc = {
         "method": r.method,
         "length_m": round(r.length_m, 6),
@@ -121,7 +116,7 @@ def batch_cmd(
                 }
             )
     except PickError as exc:
-        raise _fail(exc) from None
+        raise fail(exc) from None
     doc = {
         "method": method,
         "routing": routing,
@@ -161,9 +156,9 @@ def bench_cmd(
     grid = bench_mod.QUICK if quick else bench_mod.FULL
     if instances is not None:
         if instances < 1:
-            raise _fail(PickError("--instances must be at least 1"))
+            raise fail(PickError("--instances must be at least 1"))
         grid = replace(grid, instances=instances)
-    progress = None if as_json else (lambda msg: err.print(f"[dim]{msg}[/]", highlight=False))
+    progress = None if as_json else (lambda msg: err.print(msg, style="dim", highlight=False, markup=False))
     report = bench_mod.run(grid, seed, progress)
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "picking.json").write_text(json.dumps(report, indent=1), encoding="utf-8")

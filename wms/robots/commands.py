@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from wms.console.stderr import err
+from wms.console.stderr import err, problem
 
 
 def _sweep(text: str | None) -> list[int] | None:
@@ -83,9 +83,9 @@ def fleet(
         seed=seed,
     )
     try:
-        result = run_bench(opts, ns, log=lambda msg: err.print(msg, highlight=False))
+        result = run_bench(opts, ns, log=lambda msg: err.print(msg, highlight=False, markup=False))
     except (ConnectionError, RuntimeError, TimeoutError, ValueError) as exc:
-        err.print(f"[bold red]fleet bench failed:[/] {exc}")
+        problem("fleet bench failed", exc)
         raise typer.Exit(1) from None
     (Console() if sys.stdout.isatty() else Console(width=150)).print(render(result))  # piped: do not wrap
     if json_out is not None:
@@ -93,7 +93,7 @@ def fleet(
     if ns is not None:
         target = png or (json_out.with_suffix(".png") if json_out else Path("fleet-sweep.png"))
         plot(result, target)
-        err.print(f"plot: {target}", highlight=False)
+        err.print(f"plot: {target}", highlight=False, markup=False)
 
 
 def register(app: typer.Typer, bench: typer.Typer) -> None:

@@ -9,16 +9,10 @@ import typer
 from rich.table import Table
 
 from wms.config import ConfigError, load_warehouse
-from wms.console.stderr import err
+from wms.console.stderr import err, fail
 from wms.security.credentials import ACL, PASSWD, SECRETS, Credentials
 
 security_app = typer.Typer(help="MQTT accounts and ACLs: credentials for a fleet, client URLs.")
-
-
-def _fail(message: str) -> typer.Exit:
-    """Print the problem to stderr; the exit (code 2) to raise."""
-    err.print(f"[bold red]error:[/] {message}", highlight=False)
-    return typer.Exit(2)
 
 
 @security_app.command("creds")
@@ -41,19 +35,19 @@ def creds(
     try:
         cfg = load_warehouse(config)
     except ConfigError as exc:
-        raise _fail(f"config: {exc}") from None
+        raise fail(f"config: {exc}") from None
     keep = None
     if (out / SECRETS).exists() and not rotate:
         try:
             keep = Credentials.load(out)
         except ValueError as exc:
-            raise _fail(str(exc)) from None
+            raise fail(str(exc)) from None
         if keep.partition != cfg.site.partition:
-            raise _fail(f"{out} holds the credentials of partition {keep.partition!r}; use another --out")
+            raise fail(f"{out} holds the credentials of partition {keep.partition!r}; use another --out")
     try:
         new = Credentials.for_config(cfg, serial or (), keep=keep)
     except ValueError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     files = new.write(out)
     table = Table(title=f"MQTT accounts of partition {new.partition}", show_edge=False)
     for column in ("user", "role", "password"):
@@ -80,7 +74,7 @@ def url(
     try:
         print(Credentials.load(creds_dir).url(mqtt, name))
     except (ValueError, KeyError) as exc:
-        raise _fail(str(exc).strip('"')) from None
+        raise fail(str(exc).strip('"')) from None
 
 
 def register(app: typer.Typer, bench: typer.Typer) -> None:

@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from wms.config import ConfigError, load_warehouse
-from wms.console.stderr import err
+from wms.console.stderr import err, fail
 from wms.slotting.model import Assignment, SlotItem, SlottingError, SlottingRules
 
 
@@ -30,12 +30,6 @@ def register(app: typer.Typer, bench: typer.Typer) -> None:
     """Add ``slot`` to ``app`` and ``slotting`` to the ``bench`` group."""
     app.command("slot")(slot)
     bench.command("slotting")(bench_slotting)
-
-
-def _fail(message: str) -> typer.Exit:
-    """Print the problem to stderr; the exit (code 2) to raise."""
-    err.print(f"[bold red]error:[/] {message}", highlight=False, markup=True)
-    return typer.Exit(2)
 
 
 def _layout(path: Path | None) -> tuple[SlottingRules, dict[str, SlotItem]]:
@@ -85,13 +79,13 @@ def slot(
     from wms.slotting.reslot import plan_reslot
 
     if (current is None) != (moves is None):
-        raise _fail("--current and --moves go together")
+        raise fail("--current and --moves go together")
     if moves is not None and moves < 0:
-        raise _fail("--moves must be ≥ 0")
+        raise fail("--moves must be ≥ 0")
     try:
         rules, known = _layout(layout)
     except ConfigError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     rules = SlottingRules(
         heavy_kg=rules.heavy_kg if heavy_kg is None else heavy_kg,
         heavy_max_level=rules.heavy_max_level if heavy_max_level is None else heavy_max_level,
@@ -162,7 +156,7 @@ def slot(
         if out is not None:
             io.write_assignment(out, result.slots)
     except SlottingError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     summary = _summary(result, len(sku_list), len(slot_list)) | extra
     if as_json:
         typer.echo(json.dumps(summary))
@@ -227,9 +221,9 @@ def bench_slotting(
     try:
         counts = [int(s) for s in sizes.split(",") if s.strip()]
     except ValueError:
-        raise _fail(f"--sizes {sizes!r} is not a comma-separated list of whole numbers") from None
+        raise fail(f"--sizes {sizes!r} is not a comma-separated list of whole numbers") from None
     if not counts or min(counts) < 1:
-        raise _fail("--sizes needs positive SKU counts")
+        raise fail("--sizes needs positive SKU counts")
     report = run(counts, seed=seed, moves_fraction=moves_fraction, progress=None if as_json else err)
     text = json.dumps(report, indent=2)
     if save is not None:

@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from wms.console.stderr import err
+from wms.console.stderr import err, problem
 from wms.sorting.bench import BenchConfig, BenchResult, run_bench
 from wms.sorting.maps import MapError, SortMap, from_sort_grid, load_sort_map
 from wms.sorting.tasks import RULES
@@ -41,7 +41,7 @@ def _load(path: Path | None, config: Path | None) -> tuple[SortMap, float]:
     try:
         cfg = load_warehouse(config)
     except ConfigError as exc:
-        err.print(f"[bold red]config error:[/] {exc}")
+        problem("config error", exc)
         raise typer.Exit(2) from None
     step_s = cfg.sortation.cell_m / cfg.fleet.sorting.speed_mps
     try:
@@ -49,7 +49,7 @@ def _load(path: Path | None, config: Path | None) -> tuple[SortMap, float]:
             return from_sort_grid(build_grid(cfg.sortation, cfg.fleet.sorting.charging_spots)), step_s
         return load_sort_map(path), step_s
     except MapError as exc:
-        err.print(f"[bold red]map error:[/] {exc}")
+        problem("map error", exc)
         raise typer.Exit(2) from None
 
 
@@ -246,7 +246,7 @@ def register(app: typer.Typer, bench: typer.Typer) -> None:
                     else:
                         results.append(run_bench(m, cfg))
                 except MapError as exc:
-                    err.print(f"[bold red]map error:[/] {exc}")
+                    problem("map error", exc)
                     raise typer.Exit(2) from None
                 out.print(
                     f"{_label(results[-1])} {rules} {n} robots: {results[-1].tasks_per_step:.2f} tasks/step",
@@ -274,7 +274,7 @@ def register(app: typer.Typer, bench: typer.Typer) -> None:
         with trace_file.open() as fh:
             report = check_trace(fh, m)
         for v in report.violations:
-            err.print(v, highlight=False)
+            err.print(v, highlight=False, markup=False)
         out.print(
             f"{report.steps} steps, {report.tasks} tasks, {report.parcels} parcels, "
             f"{len(report.violations)} violations",

@@ -11,11 +11,11 @@ import typer
 from pydantic import ValidationError
 
 from wms.config import ConfigError, load_warehouse
-from wms.console.stderr import err
+from wms.console.stderr import err, fail
 from wms.messages import ReturnLine, ReturnNotice, StockAdjustment, StockResult
 
 stock_app = typer.Typer(help="Consumer returns and stock adjustments, booked by the running controller.")
-EXIT_REFUSED, EXIT_USAGE, EXIT_NO_ANSWER = 1, 2, 3
+EXIT_REFUSED, EXIT_NO_ANSWER = 1, 3  # bad input exits 2 (`fail`)
 
 MqttOpt = Annotated[str, typer.Option("--mqtt", help="broker URL the controller uses")]
 PartitionOpt = Annotated[str | None, typer.Option(help="partition (default from config)")]
@@ -31,18 +31,13 @@ def register(app: typer.Typer, bench: typer.Typer) -> None:
     app.add_typer(stock_app, name="stock")
 
 
-def _fail(message: str) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {message}", highlight=False)
-    return typer.Exit(EXIT_USAGE)
-
-
 def _line(text: str) -> ReturnLine:
     """``SKU`` or ``SKU:QTY`` as a return line."""
     sku, _, qty = text.partition(":")
     try:
         return ReturnLine(sku=sku, qty=int(qty) if qty else 1)
     except (ValueError, ValidationError):
-        raise _fail(f"--line {text!r}: expected SKU or SKU:QTY with a positive whole quantity") from None
+        raise fail(f"--line {text!r}: expected SKU or SKU:QTY with a positive whole quantity") from None
 
 
 def _first_error(exc: ValidationError) -> str:
@@ -59,12 +54,12 @@ def _send(mqtt: str, partition: str | None, config: Path | None, send) -> StockR
     try:
         part = partition or load_warehouse(config).site.partition
     except ConfigError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     clock = WallClock()
     try:
         bus = MqttBus(mqtt, f"wms-stock-{uuid.uuid4().hex[:8]}", clock)
     except (ConnectionError, OSError, ValueError) as exc:
-        raise _fail(f"cannot reach the broker: {exc}") from None
+        raise fail(f"cannot reach the broker: {exc}") from None
     try:
         return send(StockDesk(bus, clock, part))
     finally:
@@ -120,7 +115,7 @@ def return_(
             return_no=return_no or f"RT-{uuid.uuid4().hex[:12]}", order_no=order, lines=lines, restock=restock
         )
     except ValidationError as exc:
-        raise _fail(_first_error(exc)) from None
+        raise fail(_first_error(exc)) from None
     _report(_send(mqtt, partition, config, lambda desk: desk.send_return(notice, timeout)), as_json, timeout)
 
 
@@ -147,5 +142,5 @@ def adjust(
             adjustment_no=adjustment_no or f"ADJ-{uuid.uuid4().hex[:12]}", lot=lot, qty=qty, reason=reason
         )
     except ValidationError as exc:
-        raise _fail(_first_error(exc)) from None
+        raise fail(_first_error(exc)) from None
     _report(_send(mqtt, partition, config, lambda desk: desk.send_adjustment(adj, timeout)), as_json, timeout)
