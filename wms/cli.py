@@ -350,7 +350,7 @@ def _control(command: str, mqtt: str, partition: str | None, config: Path | None
     bus = MqttBus(mqtt, f"wms-cli-{uuid.uuid4().hex[:8]}", WallClock())
     bus.publish(topics.control(part), ControlCmd(command=command, operator="cli"), qos=1)  # type: ignore[arg-type]
     bus.close()
-    err.print(f"{command} sent to partition {part}")
+    err.print(f"{command} sent to partition {part}", markup=False)
 
 
 @app.command()
@@ -430,10 +430,12 @@ def _print_ledger(result: dict[str, Any]) -> None:
     console.print(table)
     for lot in result["unbalanced_lots"]:
         console.print(
-            f"[red]lot {lot['lot']} ({lot['sku']}): {lot['difference']:+d} units unaccounted for[/]"
+            f"lot {lot['lot']} ({lot['sku']}): {lot['difference']:+d} units unaccounted for",
+            style="red",
+            markup=False,
         )
     for lot in result["ledger_entries_without_lot"]:
-        console.print(f"[red]ledger entries for unknown lot {lot}[/]")
+        console.print(f"ledger entries for unknown lot {lot}", style="red", markup=False)
     verdict = "[green]balanced[/]" if result["balanced"] else "[bold red]NOT balanced[/]"
     console.print(f"{result['lots']:,} lots: {verdict}")
 

@@ -139,7 +139,7 @@ def bench_day(
         target_pct=target,
     )
     out = Console() if sys.stdout.isatty() else Console(width=140)
-    out.print(f"config: {cfg_path}", highlight=False)
+    out.print(f"config: {cfg_path}", highlight=False, markup=False)
     if sweeps:
         result = _sweep(cfg, cust, base, sweeps, urls[0], jobs, progress, out)
         ok = result["answer"]["found"]
@@ -193,7 +193,7 @@ def _days(
     if done:
         out.print(summary_table(done, title=f"Simulated day: {base.orders:,} orders requested"))
     for r in done:
-        out.print(f"[bold]{r['label']}[/]")
+        out.print(r["label"], style="bold", markup=False)
         out.print(verdict(r), highlight=False)
     for e in errors(runs):
         problem("run failed", e)

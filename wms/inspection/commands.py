@@ -239,7 +239,7 @@ def inspect(
         out = Console()
         out.print(_table(rows))
         summary = ", ".join(f"{k} {counts.get(k, 0)}" for k in ("release", "hold", "reject"))
-        out.print(f"{sum(counts.values())} orders: {summary}", highlight=False)
+        out.print(f"{sum(counts.values())} orders: {summary}", highlight=False, markup=False)
 
 
 def _decide(

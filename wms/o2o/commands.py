@@ -140,7 +140,7 @@ def order(
     if not outcome.accepted or last.stage in ("held", "rejected"):
         raise typer.Exit(EXIT_REFUSED)
     if wait and last.stage != "handed_over":
-        err.print(f"order {order_no} still at {last.stage} after {timeout:g} s")
+        err.print(f"order {order_no} still at {last.stage} after {timeout:g} s", markup=False)
         raise typer.Exit(EXIT_NO_ANSWER)
     if wait:
         say(f"handed over after {last.elapsed_s:.1f} s")
@@ -178,7 +178,7 @@ def bench_o2o(
     out.print(render(result))
     out.print(physical_text(result), highlight=False)
     targets = ", ".join(f"{k} {'yes' if v else 'NO'}" for k, v in result["targets"].items())
-    out.print(f"targets: {targets}", highlight=False)
+    out.print(f"targets: {targets}", highlight=False, markup=False)
     if json_out is not None:
         json_out.write_text(json.dumps(result, indent=2))
     raise typer.Exit(0 if result["ok"] else 1)

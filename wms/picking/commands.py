@@ -17,6 +17,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from wms.console.stderr import err, fail
 from wms.picking import bench as bench_mod
@@ -138,7 +139,7 @@ def batch_cmd(
     out.print(table)
     out.print(f"total {plan.total_m:.1f} m vs FCFS + S-shape {base:.1f} m: saving {doc['saving_pct']:.1f} %")
     if plan.late:
-        out.print(f"[yellow]late even alone:[/] {' '.join(plan.late)}")
+        out.print(Text.assemble(("late even alone:", "yellow"), " ", " ".join(plan.late)))
 
 
 def bench_cmd(
@@ -237,7 +238,10 @@ def _print_report(report: dict, out_dir: Path) -> None:
             f"{r['savings+ls_s']:.2f}",
         )
     out.print(bt)
-    out.print(f"{report['seconds']:.0f} s; wrote {out_dir / 'picking.json'} and {out_dir / 'picking.png'}")
+    out.print(
+        f"{report['seconds']:.0f} s; wrote {out_dir / 'picking.json'} and {out_dir / 'picking.png'}",
+        markup=False,
+    )
 
 
 def register(app: typer.Typer, bench: typer.Typer) -> None:

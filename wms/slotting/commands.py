@@ -201,7 +201,7 @@ def _print(summary: dict[str, Any]) -> None:
         )
     out.print(table)
     for line in summary["shortfalls"]:
-        out.print(f"[yellow]{line}[/]", highlight=False)
+        out.print(line, style="yellow", highlight=False, markup=False)
     for u in summary["unplaced"][:20]:
         out.print(f"unplaced {u['sku']}: {u['reason']}", highlight=False, markup=False)
     if len(summary["unplaced"]) > 20:
