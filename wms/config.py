@@ -99,6 +99,13 @@ class Sortation(_Model):
     wait_timeout_s: float = Field(
         default=30.0, gt=0, description="a sorting robot waiting on traffic this long is re-routed"
     )
+    hold_ahead: int = Field(
+        default=3,
+        ge=1,
+        le=6,
+        description="cells a sorting robot may hold ahead of the one it stands on (traffic control); more "
+        "are released when at most half of them are left",
+    )
 
     @model_validator(mode="after")
     def _inducts_fit(self) -> Self:

@@ -25,7 +25,9 @@ CFG = load_warehouse(CONFIG_DIR / "warehouse.toml")
 CUSTOMS = load_customs(CONFIG_DIR / "customs.toml")
 
 
-def small_site(robots: int, traffic: bool = True, induct_sides: int = 1) -> WarehouseConfig:
+def small_site(
+    robots: int, traffic: bool = True, induct_sides: int = 1, hold_ahead: int = 3
+) -> WarehouseConfig:
     """A 14 x 11 sort grid (12 chutes, 3 inducts) for ``robots`` sorting robots."""
     sortation = CFG.sortation.model_copy(
         update={
@@ -35,6 +37,7 @@ def small_site(robots: int, traffic: bool = True, induct_sides: int = 1) -> Ware
             "induct_sides": induct_sides,
             "traffic": traffic,
             "wait_timeout_s": 20.0,
+            "hold_ahead": hold_ahead,
         }
     )
     sorting = CFG.fleet.sorting.model_copy(update={"count": robots, "charging_spots": 2})
@@ -76,11 +79,11 @@ def watch(shift: Shift, broker: Any, problems: list[str]) -> Callable[[], float]
     return lambda: longest[0]
 
 
-@pytest.mark.parametrize("induct_sides", [1, 2])
+@pytest.mark.parametrize(("induct_sides", "hold_ahead"), [(1, 3), (2, 3), (1, 5)])
 def test_a_crowded_sort_grid_has_one_robot_per_cell_and_sorts_every_parcel(
-    tmp_path: Path, induct_sides: int
+    tmp_path: Path, induct_sides: int, hold_ahead: int
 ) -> None:
-    cfg = small_site(robots=8, induct_sides=induct_sides)
+    cfg = small_site(robots=8, induct_sides=induct_sides, hold_ahead=hold_ahead)
     opts = ShiftOptions(duration_s=900.0, orders_per_hour=1500.0, db_url=f"sqlite:///{tmp_path / 't.db'}")
     shift, broker = virtual_shift(cfg, CUSTOMS, opts)
     problems: list[str] = []
@@ -103,7 +106,7 @@ def test_a_crowded_sort_grid_has_one_robot_per_cell_and_sorts_every_parcel(
     left = {o for o, state in events if state in ("dispatched", "held")}
     assert left and left <= sorted_ and sorting <= sorted_
     traffic = shift.controller.fleet.maps["sorting"].traffic
-    assert traffic is not None
+    assert traffic is not None and traffic.ahead == hold_ahead
     assert sum(traffic.cells.waits.values()) > 0  # the robots did get in each other's way
     assert not traffic.cells.waiting  # nobody is left waiting
     assert longest_wait() < 3 * cfg.sortation.wait_timeout_s, longest_wait()

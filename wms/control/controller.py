@@ -244,7 +244,7 @@ class Controller(StockMoves):
             return FleetMap(grid.pos, grid.chargers, grid.path, grid.distance)
         quiet = frozenset(grid.parking + grid.chargers + grid.inducts)  # robots stop there: not crossed
         lanes = grid.against_lanes(cfg.chute_spacing)
-        traffic = Traffic(grid.adjacent(), grid.parking, quiet, lanes, cfg.wait_timeout_s)
+        traffic = Traffic(grid.adjacent(), grid.parking, quiet, lanes, cfg.wait_timeout_s, cfg.hold_ahead)
 
         def path(a: str, b: str) -> list[str]:
             return traffic.route(a, b) or grid.path(a, b)
