@@ -50,7 +50,7 @@ def _listening_inodes(port: int) -> set[str] | None:
 
 def _socket_inodes(pid: int) -> set[str]:
     """Inodes of the sockets process ``pid`` holds open (Linux ``/proc/<pid>/fd``)."""
-    inodes = set()
+    inodes: set[str] = set()
     try:
         fds = list(Path(f"/proc/{pid}/fd").iterdir())
     except OSError:
