@@ -728,9 +728,10 @@ class RobotSim:
         self._nodes, self._edges = list(order["nodes"]), list(order["edges"])
         self._register_actions(self._nodes, self._edges)
         log.info("%s: order %s accepted (%d nodes)", self.serial, self.order_id, len(order["nodes"]))
-        self._publish_state()
         self._reach(self._nodes.pop(0))
         self._advance()
+        # one state for the order received and the first node taken: VDA 5050 asks for one state update,
+        # not several, where events go together
         self._publish_state()
 
     def _update_order(self, order: OrderDict) -> None:

@@ -177,15 +177,19 @@ def test_start_announces_online_factsheet_and_state(rig: Rig) -> None:
 
 
 def test_executes_order_with_pick_and_drop_on_time(rig: Rig) -> None:
+    before = len(rig.states())
     rig.order(PICK_DROP_PATH, actions=PICK_DROP)
     rig.run(0)
-    accepted = rig.states()[-2]
-    assert [n["nodeId"] for n in accepted["nodeStates"]] == ["A", "B", "C"]
+    # one state for the order taken and its first node reached, not one for each (VDA 5050: events
+    # that go together make one state update)
+    (accepted,) = rig.states()[before:]
+    assert (accepted["orderId"], accepted["lastNodeId"], accepted["lastNodeSequenceId"]) == ("o1", "A", 0)
+    assert [n["nodeId"] for n in accepted["nodeStates"]] == ["B", "C"]
     assert {a["actionId"]: a["actionStatus"] for a in accepted["actionStates"]} == {
         "p1": "WAITING",
         "d1": "WAITING",
     }
-    assert rig.state()["driving"] and rig.state()["lastNodeId"] == "A"
+    assert accepted["driving"]
     done = rig.run_until(lambda: rig.robot.summary()["ordersDone"] == 1)
     # 5 m + 6 m at 1 m/s plus pick and drop of 2 s each
     assert done - T0 == pytest.approx(5 + 2 + 6 + 2)
