@@ -8,9 +8,9 @@ planner's worker. Two commits compare by running this in a checkout of each::
 
     python tools/day_window.py --config config/city.toml --hours 0.5 --start 10:00
 
-``--split`` also times every callback the clock runs and says whose it was: the controller's (the
-product), the simulators' (robots, conveyors, X-ray lanes, the order feed: the stand-in for the world),
-or the harness's; what is left of the loop's time is the clock itself (its heap of timers).
+``--split`` also times every callback the clock runs and says whose it was (`wms.day.split`): the
+controller's (the product), the simulators' (robots, conveyors, X-ray lanes, the order feed: the
+stand-in for the world), or the bench's; what is left of the loop's time is the loop itself.
 
 ``--save-waves DIR`` also pickles every wave handed to the planner's worker (its orders, cart, timing and
 method) into ``DIR``, numbered in order, for ``tools/wave_cost.py`` to batch again.
@@ -30,11 +30,11 @@ from pathlib import Path
 from typing import Any
 from unittest.mock import patch
 
-from wms import clock
 from wms.bus import inproc
 from wms.config import load_customs, load_warehouse
 from wms.control.planner import WavePlanner
 from wms.day.bench import DayOptions, day_config, quiet_logs
+from wms.day.split import LoopSplit
 from wms.shift import ShiftOptions, virtual_shift
 
 
@@ -44,37 +44,6 @@ def _kind(topic: str) -> str:
     if len(parts) == 5 and parts[0] == "uagv":
         return f"{parts[4]} ({parts[3].split('-')[0]})"
     return "/".join(parts[2:]) if parts[0] == "wms" else topic
-
-
-def _owner(fn: Callable[[], None]) -> str:
-    """Whose callback this is, by the module of the function it runs (a bus delivery: its handler's)."""
-    target: Any = fn
-    if getattr(fn, "__qualname__", "") == "_delivery.<locals>.deliver":
-        target = dict(
-            zip(fn.__code__.co_freevars, (c.cell_contents for c in fn.__closure__ or ()), strict=True)
-        )["handler"]
-    while hasattr(target, "func"):  # functools.partial
-        target = target.func
-    module = getattr(target, "__module__", "") or ""
-    if module == "wms.control.outbox":  # the controller's units of work wrap its handlers
-        return "controller"
-    if module.startswith("simulators"):
-        return "simulators"
-    if module.startswith(("wms.day", "tools")) or "day_window" in module:
-        return "harness"
-    return "controller" if module.startswith("wms") else f"other ({module or type(target).__name__})"
-
-
-def _splitter(spent: Counter[str]) -> Callable[..., None]:
-    """A `_Loop._run_one` that adds each callback's wall time to ``spent`` under its owner."""
-    run_one = clock._Loop._run_one
-
-    def timed(self: clock._Loop, timer: clock.Timer) -> None:
-        t0 = time.perf_counter()
-        run_one(self, timer)
-        spent[_owner(timer.fn)] += time.perf_counter() - t0
-
-    return timed
 
 
 def _wave_saver(folder: Path) -> Callable[..., Any]:
@@ -102,7 +71,7 @@ def main() -> None:
     ap.add_argument("--hours", type=float, default=0.5)
     ap.add_argument("--start", default="10:00", help="local start, HH:MM")
     ap.add_argument("--db", help="database URL (tables dropped first); default: a temporary SQLite file")
-    ap.add_argument("--split", action="store_true", help="time callbacks: controller, simulators, clock")
+    ap.add_argument("--split", action="store_true", help="time callbacks: controller, simulators, the loop")
     ap.add_argument(
         "--save-waves", type=Path, metavar="DIR", help="pickle each wave the worker gets into DIR"
     )
@@ -119,15 +88,13 @@ def main() -> None:
         if args.save_waves is None
         else patch.object(WavePlanner, "submit", _wave_saver(args.save_waves))
     )
-    spent: Counter[str] = Counter()
-    split = nullcontext() if not args.split else patch.object(clock._Loop, "_run_one", _splitter(spent))
+    split = LoopSplit()
     quiet_logs()
     customs = load_customs(None)
     cfg, _ = day_config(load_warehouse(args.config), customs, DayOptions(orders=args.orders))
     with (
         patch.object(inproc.InProcBus, "publish", counted),
         saver,
-        split,
         tempfile.TemporaryDirectory(prefix="wms-window-") as tmp,
     ):
         opts = ShiftOptions(
@@ -138,10 +105,12 @@ def main() -> None:
         )
         shift, _ = virtual_shift(cfg, customs, opts)
         counts.clear()  # the window's messages, not the set-up's (stock received, robots connecting)
-        spent.clear()
+        if args.split:
+            shift.clock.meter = split
         cpu0, wall0 = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
         shift.clock.run(until=shift.clock.now() + args.hours * 3600.0)
         wall = time.perf_counter() - wall0
+        shift.clock.meter = None
         cpu1 = resource.getrusage(resource.RUSAGE_SELF)
         ctl = shift.controller
         worker_cpu, _ = ctl.planner.usage() if ctl.planner is not None else (0.0, 0.0)
@@ -156,9 +125,9 @@ def main() -> None:
         print(f"{n:>10,} {n / max(placed, 1):>10.2f}  {kind}")
     print(f"{sum(counts.values()):>10,} {sum(counts.values()) / max(placed, 1):>10.2f}  all")
     if args.split:
-        spent["clock (the loop itself and the timing)"] = wall - sum(spent.values())
+        seconds = split.report(wall, placed)["seconds"]
         print(f"{'wall s':>10} {'share':>10}  whose callbacks")
-        for owner, t in spent.most_common():
+        for owner, t in sorted(seconds.items(), key=lambda kv: -kv[1]):
             print(f"{t:>10.1f} {100 * t / wall:>9.1f}%  {owner}")
 
 

@@ -100,6 +100,16 @@ def test_queues_from_the_events_never_go_negative_and_end_empty(day: dict[str, A
     assert cpu == sorted(cpu) and cpu[-1] > cpu[0] > 0  # the day's process's CPU so far, never going back
 
 
+def test_the_run_is_split_between_controller_simulators_and_the_loop(day: dict[str, Any]) -> None:
+    split = day["split"]
+    s, events = split["seconds"], split["events"]
+    assert s["controller"] > 0 and s["simulators"] > 0 and s["other"] == 0 and events["other"] == 0
+    assert events["controller"] > 0 and events["simulators"] > 0 and events["bench"] > 0  # the status spy
+    assert sum(s.values()) == pytest.approx(day["wall"]["simulate_s"], rel=0.02, abs=0.05)
+    placed = day["orders"]["placed"]
+    assert split["controller_ms_per_order"] == pytest.approx(1000 * s["controller"] / placed, abs=0.05)
+
+
 def test_sla_gate_robots_and_chutes_agree_with_the_counts(day: dict[str, Any]) -> None:
     s, o, g = day["sla"], day["orders"], day["gate"]
     assert s["owed"] == o["dispatched"] + s["out_of_stock"] + o["open"] + s["never_received"]

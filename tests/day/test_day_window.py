@@ -64,35 +64,16 @@ def test_saved_waves_are_batched_again_to_the_same_carts(  # type: ignore[no-unt
     assert digests[0] == digests[1]
 
 
-def test_split_gives_the_loop_time_to_controller_simulators_and_clock(  # type: ignore[no-untyped-def]
+def test_split_gives_the_loop_time_to_controller_simulators_and_the_loop(  # type: ignore[no-untyped-def]
     monkeypatch: pytest.MonkeyPatch, capsys
 ) -> None:
-    """``--split``: every callback has an owner (none unknown), and the shares add up to the loop's wall."""
-    from wms.clock import _Loop
-
-    run_one = _Loop._run_one
+    """``--split``: every callback has a known owner, and the shares add up to the loop's wall."""
     monkeypatch.setattr(sys, "argv", [*WINDOW, "--split"])
     main()
-    assert _Loop._run_one is run_one  # the hook undone
     out = capsys.readouterr().out
     wall = float(out.split("wall ")[1].split(" s;")[0])
     rows = [line.split(None, 2) for line in out.split("whose callbacks\n")[1].splitlines()]
     spent = {owner: float(t) for t, _, owner in rows}
-    assert set(spent) == {"controller", "simulators", "clock (the loop itself and the timing)"}
-    assert spent["controller"] > 0 and spent["simulators"] > 0
+    assert set(spent) == {"controller", "simulators", "bench", "other", "loop"}
+    assert spent["controller"] > 0 and spent["simulators"] > 0 and spent["other"] == 0
     assert sum(spent.values()) == pytest.approx(wall, abs=0.3)
-
-
-def test_owner_of_a_bus_delivery_is_its_handler() -> None:
-    from tools.day_window import _owner
-    from wms.bus.inproc import _delivery
-
-    class Client:
-        connected = True
-
-    def handler(topic: str, data: bytes) -> None: ...
-
-    handler.__module__ = "simulators.robot"
-    assert _owner(_delivery(Client(), handler, "t", b"")) == "simulators"  # type: ignore[arg-type]
-    handler.__module__ = "wms.control.fleet"
-    assert _owner(_delivery(Client(), handler, "t", b"")) == "controller"  # type: ignore[arg-type]

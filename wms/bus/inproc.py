@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from pydantic import BaseModel
@@ -64,12 +65,13 @@ class InProcBroker:
             self._exact[topic] = [s for s in self._exact[topic] if s[1] is not client]
 
 
-def _delivery(client: InProcBus, handler: Handler, topic: str, data: bytes):
+def _delivery(client: InProcBus, handler: Handler, topic: str, data: bytes) -> Callable[[], None]:
     def deliver() -> None:
         if client.connected:
             client.broker.delivered += 1
             handler(topic, data)
 
+    deliver.handler = handler  # type: ignore[attr-defined]  # whose work the delivery is (`wms.day.split`)
     return deliver
 
 

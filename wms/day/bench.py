@@ -34,6 +34,7 @@ from wms import topics
 from wms.catalog import generate_catalog
 from wms.config import CustomsConfig, Promotion, WarehouseConfig
 from wms.day import report
+from wms.day.split import LoopSplit
 from wms.domain import SLA_S
 from wms.lifeline import exit_with_parent
 from wms.loadtest import rss_mb
@@ -354,7 +355,10 @@ def run_day(
         build_s = time.perf_counter() - wall0
         probe = Probe(shift, opts.sample_s, opts.target_pct, opts.stop_when_missed, progress, wall0)
         probe.attach(broker)
+        split = LoopSplit()
+        shift.clock.meter = split
         drained = run_until_drained(shift, sopts.drain_limit_s, step_s=opts.sample_s, on_step=probe.step)
+        shift.clock.meter = None
         shift.controller.publish_status()
         run_s = time.perf_counter() - wall0
         end = summary(shift, run_s, "virtual", "in-process")
@@ -392,6 +396,7 @@ def run_day(
                 "controller": round(own.ru_utime + own.ru_stime, 1),
                 "planner": round(planner_cpu_s, 1),
             },
+            "split": split.report(run_s - build_s, probe.generated),
         }
     )
     result["checks"] = checks(result)

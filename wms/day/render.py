@@ -77,6 +77,16 @@ def _cpu(r: dict[str, Any]) -> str:
     return "-" if cpu is None else f"{cpu['controller']:,.0f} / {cpu['planner']:,.0f}"
 
 
+def _split(r: dict[str, Any]) -> str:
+    split = r.get("split")
+    if split is None:
+        return "-"
+    s = split["seconds"]
+    per_order = split["controller_ms_per_order"]
+    ms = "" if per_order is None else f" ({per_order:.1f} ms per order)"
+    return f"{s['controller']:,.0f}{ms} / {s['simulators']:,.0f} / {s['bench'] + s['other'] + s['loop']:,.0f}"
+
+
 def _memory(r: dict[str, Any]) -> str:
     worker = r.get("planner_peak_rss_mb") or 0.0
     return f"{r['peak_rss_mb']:,.0f}" + (f" (planner worker {worker:,.0f})" if worker else "")
@@ -141,7 +151,8 @@ ROWS: tuple[Row, ...] = (
     ("internal errors", lambda r: r["internal_errors"]),
     ("wall time s", _wall),
     ("orders / wall s", lambda r: r["wall"]["orders_per_s"]),
-    ("CPU s: controller / planner worker", _cpu),
+    ("CPU s: day's process / planner worker", _cpu),
+    ("run s: controller / simulated world / rest", _split),
     ("peak memory MB", _memory),
 )
 

@@ -1,0 +1,63 @@
+"""Whose work a virtual day's event loop did: the controller's, the simulated world's, or the bench's.
+
+In virtual time one process runs both the product (the controller, its fleet manager and planners) and
+the world it drives (simulated robots, conveyors, X-ray lanes, the order feed). The wall time of a day
+says how fast the two together are; what a site needs to know is what the controller alone costs per
+order, since in production the world is real. `LoopSplit` is a clock meter (`wms.clock._Loop.meter`):
+it adds each callback's wall seconds to the owner of the code it runs, found by the module of the
+function (a bus delivery by its handler's).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from typing import Any
+
+OWNERS = ("controller", "simulators", "bench", "other")
+
+
+def owner_of(module: str) -> str:
+    """The owner of code in ``module``: the simulators' package, the benches' and tools, else the product."""
+    if module.startswith("simulators"):
+        return "simulators"
+    if module.startswith(("wms.day", "tools")) or module in ("__main__", "day_window"):
+        return "bench"
+    return "controller" if module.startswith("wms") else "other"
+
+
+def _target(fn: Callable[[], None]) -> Any:
+    """The function whose module says whose a callback is: a bus delivery's handler, a partial's function."""
+    target: Any = getattr(fn, "handler", fn)
+    while hasattr(target, "func"):  # functools.partial
+        target = target.func
+    return target
+
+
+class LoopSplit:
+    """Wall seconds and callbacks by owner, as a clock's loop runs them."""
+
+    def __init__(self) -> None:
+        self.seconds: Counter[str] = Counter()
+        self.events: Counter[str] = Counter()
+        self._by_module: dict[str, str] = {}
+
+    def __call__(self, fn: Callable[[], None], seconds: float) -> None:
+        """Book one callback (the clock's meter)."""
+        module = getattr(_target(fn), "__module__", None) or ""
+        owner = self._by_module.get(module)
+        if owner is None:
+            owner = self._by_module[module] = owner_of(module)
+        self.seconds[owner] += seconds
+        self.events[owner] += 1
+
+    def report(self, loop_s: float, orders: int) -> dict[str, Any]:
+        """Seconds and callbacks by owner; ``loop`` is what the loop spent outside callbacks in ``loop_s``
+        (its heap of timers, the metering itself, the bench's sampling between steps)."""
+        seconds = {o: round(self.seconds[o], 2) for o in OWNERS}
+        seconds["loop"] = round(max(loop_s - sum(self.seconds.values()), 0.0), 2)
+        per_order = {
+            f"{o}_ms_per_order": round(1000.0 * self.seconds[o] / orders, 3) if orders else None
+            for o in ("controller", "simulators")
+        }
+        return {"seconds": seconds, "events": {o: self.events[o] for o in OWNERS}, **per_order}
