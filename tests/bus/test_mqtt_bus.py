@@ -254,3 +254,17 @@ def test_a_bus_on_a_clock_loop_reconnects_and_subscribes_again_after_a_broker_re
     finally:
         bus.close()
         broker.close()
+
+
+def test_what_mosquitto_says_on_stderr_before_it_fails_is_in_the_error(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Mosquitto reports a config it cannot use on stderr, before its log file is open."""
+    fake = tmp_path / "mosquitto"
+    fake.write_text("#!/bin/sh\necho 'Error: Unable to open pwfile \"/nowhere\".' >&2\nexit 3\n")
+    fake.chmod(0o755)
+    with (
+        patch.object(broker_module.shutil, "which", return_value=str(fake)),
+        pytest.raises(
+            RuntimeError, match=r"did not listen on 127\.0\.0\.1:\d+: Error: Unable to open pwfile"
+        ),
+    ):
+        EmbeddedBroker(prefer="mosquitto").start()

@@ -177,9 +177,10 @@ class EmbeddedBroker:
             f"log_dest file {tmp / 'mosquitto.log'}\nlog_type error\nlog_type warning\n"
             "max_queued_messages 100000\n"
         )
-        self._proc = subprocess.Popen(
-            [binary, "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-        )
+        # what it says before its log file is open (a config it cannot read, say) goes to stderr: kept in a
+        # file, not a pipe that nobody reads and that would stall the broker once full
+        with (tmp / "mosquitto.stderr").open("ab") as err:
+            self._proc = subprocess.Popen([binary, "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=err)
         self.kind = "mosquitto"
 
     def _mosquitto_auth(self, tmp: Path) -> str:
@@ -190,11 +191,11 @@ class EmbeddedBroker:
         return f"allow_anonymous false\npassword_file {files['passwd']}\nacl_file {files['acl']}\n"
 
     def _mosquitto_log(self) -> str:
-        """The end of the child's error log, to say why it did not start (empty if there is none)."""
+        """The end of the child's stderr and error log, to say why it did not start (empty if none)."""
         if self.kind != "mosquitto" or self._tmp is None:
             return ""
-        log_file = Path(self._tmp.name) / "mosquitto.log"
-        text = log_file.read_text(errors="replace").strip() if log_file.exists() else ""
+        files = [Path(self._tmp.name) / name for name in ("mosquitto.stderr", "mosquitto.log")]
+        text = "\n".join(f.read_text(errors="replace").strip() for f in files if f.exists()).strip()
         return f": {text[-500:]}" if text else ""
 
     def _start_amqtt(self) -> None:
