@@ -78,6 +78,11 @@ class BatchPlan:
         return float(sum(self.lengths_m))
 
 
+def monotone(method: str) -> bool:
+    """Whether routes by ``method`` never get shorter as points are added: exact ones (not heuristics')."""
+    return method == "exact"
+
+
 def router(block: Block, method: str = "exact", time_limit_s: float = 0.1) -> RouteLength:
     """Route length of a set of picks on ``block`` by the named routing method."""
 

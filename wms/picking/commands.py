@@ -21,7 +21,7 @@ from rich.text import Text
 
 from wms.console.stderr import err, fail
 from wms.picking import bench as bench_mod
-from wms.picking.batch import BATCH_METHODS, Cart, make_batches, router
+from wms.picking.batch import BATCH_METHODS, Cart, make_batches, monotone, router
 from wms.picking.block import PickError
 from wms.picking.io import read_layout, read_orders, read_picks
 from wms.picking.ortools_route import METHODS, route
@@ -98,9 +98,8 @@ def batch_cmd(
         block = read_layout(layout)
         rows = read_orders(orders, block, cart)
         t = time.perf_counter()
-        plan = make_batches(
-            rows, cart, router(block, routing, time_limit), method, monotone=routing == "exact"
-        )
+        lengths = router(block, routing, time_limit)
+        plan = make_batches(rows, cart, lengths, method, monotone=monotone(routing))
         seconds = time.perf_counter() - t
         base = make_batches(rows, cart, router(block, "sshape"), "fcfs").total_m
         batches = []
