@@ -106,6 +106,9 @@ def test_the_run_is_split_between_controller_simulators_and_the_loop(day: dict[s
     assert s["controller"] > 0 and s["simulators"] > 0 and s["other"] == 0 and events["other"] == 0
     assert events["controller"] > 0 and events["simulators"] > 0 and events["bench"] > 0  # the status spy
     assert sum(s.values()) == pytest.approx(day["wall"]["simulate_s"], rel=0.02, abs=0.05)
+    for owner in ("controller", "simulators"):  # each sample: the owner's seconds so far
+        so_far = [sample[f"{owner}_s"] for sample in day["queues"]["samples"]]
+        assert so_far == sorted(so_far) and 0 < so_far[-1] <= s[owner]
     placed = day["orders"]["placed"]
     assert split["controller_ms_per_order"] == pytest.approx(1000 * s["controller"] / placed, abs=0.05)
 

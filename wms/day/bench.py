@@ -169,6 +169,7 @@ class Probe:
     on_charger_s: Counter[str] = field(default_factory=Counter)
     charging_by_robot: dict[str, Counter[str]] = field(default_factory=dict)  # kind -> serial -> seconds
     stopped_early: str | None = None
+    split: LoopSplit | None = None  # the clock's meter, if any: each sample has its seconds so far
     _status: bytes = b""
 
     def attach(self, broker: Any) -> None:
@@ -255,6 +256,8 @@ class Probe:
             "t_s": round(t, 1),
             "wall_s": round(time.perf_counter() - self.wall0, 2),
             "cpu_s": round(time.process_time(), 2),
+            "controller_s": round(self.split.seconds["controller"], 2) if self.split else None,
+            "simulators_s": round(self.split.seconds["simulators"], 2) if self.split else None,
             "rss_mb": round(rss_mb(), 1),
             "generated": self.generated,
             "sent": shift.feed.sent,
@@ -353,9 +356,11 @@ def run_day(
         )
         shift, broker = virtual_shift(cfg, customs, sopts)
         build_s = time.perf_counter() - wall0
-        probe = Probe(shift, opts.sample_s, opts.target_pct, opts.stop_when_missed, progress, wall0)
-        probe.attach(broker)
         split = LoopSplit()
+        probe = Probe(
+            shift, opts.sample_s, opts.target_pct, opts.stop_when_missed, progress, wall0, split=split
+        )
+        probe.attach(broker)
         shift.clock.meter = split
         drained = run_until_drained(shift, sopts.drain_limit_s, step_s=opts.sample_s, on_step=probe.step)
         shift.clock.meter = None
