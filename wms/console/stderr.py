@@ -7,6 +7,8 @@ from rich.console import Console
 from rich.text import Text
 
 EXIT_USAGE = 2  # a usage or input problem: the command did nothing
+# commands that ask the running controller: it refused the request, or nothing answered in time
+EXIT_REFUSED, EXIT_NO_ANSWER = 1, 3
 
 # Folded at the terminal's width, a long path in an error was cut mid-word ("picks.cs v"): scripts and
 # tests reading stderr get each message on one line. A table printed here passes soft_wrap=False.

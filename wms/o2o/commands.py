@@ -13,7 +13,7 @@ import typer
 from rich.console import Console
 
 from wms.config import ConfigError, CustomsConfig, WarehouseConfig, load_customs, load_warehouse
-from wms.console.stderr import err, fail
+from wms.console.stderr import EXIT_NO_ANSWER, EXIT_REFUSED, err, fail
 from wms.messages import O2OEvent
 
 o2o_app = typer.Typer(help="O2O on-site pickup at the experience store's counters.")
@@ -24,7 +24,6 @@ ConfigOpt = Annotated[
 CustomsOpt = Annotated[
     Path | None, typer.Option("--customs", help="customs TOML (default config/customs.toml)")
 ]
-EXIT_REFUSED, EXIT_NO_ANSWER = 1, 3  # bad input exits 2 (`fail`)
 
 
 def register(app: typer.Typer, bench: typer.Typer) -> None:

@@ -11,11 +11,10 @@ import typer
 from pydantic import ValidationError
 
 from wms.config import ConfigError, load_warehouse
-from wms.console.stderr import err, fail
+from wms.console.stderr import EXIT_NO_ANSWER, EXIT_REFUSED, err, fail
 from wms.messages import ReturnLine, ReturnNotice, StockAdjustment, StockResult
 
 stock_app = typer.Typer(help="Consumer returns and stock adjustments, booked by the running controller.")
-EXIT_REFUSED, EXIT_NO_ANSWER = 1, 3  # bad input exits 2 (`fail`)
 
 MqttOpt = Annotated[str, typer.Option("--mqtt", help="broker URL the controller uses")]
 PartitionOpt = Annotated[str | None, typer.Option(help="partition (default from config)")]
