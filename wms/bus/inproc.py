@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from pydantic import BaseModel
@@ -46,7 +45,7 @@ class InProcBroker:
                 self._targets.clear()
             self._targets[topic] = targets
         for handler, client in targets:
-            self.clock.call_later(self.latency, _delivery(client, handler, topic, data))
+            self.clock.call_later(self.latency, Delivery(client, handler, topic, data))
 
     def _subscribe(self, pattern: str, handler: Handler, client: InProcBus) -> None:
         self._targets.clear()
@@ -56,7 +55,7 @@ class InProcBroker:
             self._exact.setdefault(pattern, []).append((handler, client))
         for topic, data in list(self._retained.items()):
             if topic_matches(pattern, topic):
-                self.clock.call_later(self.latency, _delivery(client, handler, topic, data))
+                self.clock.call_later(self.latency, Delivery(client, handler, topic, data))
 
     def _drop(self, client: InProcBus) -> None:
         self._targets.clear()
@@ -65,14 +64,21 @@ class InProcBroker:
             self._exact[topic] = [s for s in self._exact[topic] if s[1] is not client]
 
 
-def _delivery(client: InProcBus, handler: Handler, topic: str, data: bytes) -> Callable[[], None]:
-    def deliver() -> None:
-        if client.connected:
-            client.broker.delivered += 1
-            handler(topic, data)
+class Delivery:
+    """One message on its way to one subscriber: the clock runs it (``handler`` says whose work it is)."""
 
-    deliver.handler = handler  # type: ignore[attr-defined]  # whose work the delivery is (`wms.day.split`)
-    return deliver
+    __slots__ = ("client", "handler", "topic", "data")
+
+    def __init__(self, client: InProcBus, handler: Handler, topic: str, data: bytes) -> None:
+        self.client = client
+        self.handler = handler
+        self.topic = topic
+        self.data = data
+
+    def __call__(self) -> None:
+        if self.client.connected:
+            self.client.broker.delivered += 1
+            self.handler(self.topic, self.data)
 
 
 class InProcBus:
