@@ -7,6 +7,7 @@ are on the other side of the bus, real or simulated.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import itertools
 import json
 import logging
@@ -83,6 +84,7 @@ from wms.store.models import (
 log = logging.getLogger(__name__)
 INDUCT_QUEUE_M = 4.0  # the travel one more parcel queued at an induct is worth, in choosing an induct
 EJECT_QUEUE_M = 4.0  # the travel one more robot bound for an eject cell is worth, in choosing a chute's side
+SORT_PATHS_KEPT = 1 << 16  # planned routes on the sorting grid remembered (by their two ends)
 INDUCT_ROBOTS = 1  # under traffic control, sorting robots bound for one induct at most (more jam the aisles)
 LEDGER_CHECK_S = 300.0  # how often the live status re-checks the ledger against the lots
 
@@ -246,8 +248,14 @@ class Controller(StockMoves):
         lanes = grid.against_lanes(cfg.chute_spacing)
         traffic = Traffic(grid.adjacent(), grid.parking, quiet, lanes, cfg.wait_timeout_s, cfg.hold_ahead)
 
+        # A planned route depends on its two ends only (it goes round the quiet cells, not round robots,
+        # which traffic control handles as the robot drives): the same pairs come back all day.
+        @functools.lru_cache(maxsize=SORT_PATHS_KEPT)
+        def planned(a: str, b: str) -> tuple[str, ...]:
+            return tuple(traffic.route(a, b) or grid.path(a, b))
+
         def path(a: str, b: str) -> list[str]:
-            return traffic.route(a, b) or grid.path(a, b)
+            return list(planned(a, b))
 
         return FleetMap(grid.pos, grid.chargers, path, grid.distance, traffic)
 
