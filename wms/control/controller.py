@@ -76,9 +76,7 @@ from wms.store.models import (
     InspectionRow,
     ParcelRow,
     ReslotRow,
-    RobotRow,
     SlotRow,
-    TaskRow,
 )
 
 log = logging.getLogger(__name__)
@@ -739,13 +737,7 @@ class Controller(StockMoves):
                 continue
             task_id = f"PICK-{next(self._ids):06d}"
             self.repo.upsert_task(
-                TaskRow(
-                    task_id=task_id,
-                    kind="pick",
-                    state="queued",
-                    orders=",".join(nos),
-                    created_at=self.clock.now(),
-                )
+                task_id, kind="pick", state="queued", orders=",".join(nos), created_at=self.clock.now()
             )
             self._set(nos, ParcelState.WAVED, task_id, task_id=task_id)
             self.pick_queue.append((task_id, nos))
@@ -797,16 +789,14 @@ class Controller(StockMoves):
         actions[len(order) - 1] = [("drop", {"station": pack, "orders": len(nos)})]
         now = self.clock.now()
         self.repo.upsert_task(
-            TaskRow(
-                task_id=task_id,
-                kind="pick",
-                state="assigned",
-                robot=robot.serial,
-                orders=",".join(nos),
-                created_at=now,
-                assigned_at=now,
-                travel_m=sum(self.layout.distance(a, b) for a, b in itertools.pairwise(order)),
-            )
+            task_id,
+            kind="pick",
+            state="assigned",
+            robot=robot.serial,
+            orders=",".join(nos),
+            created_at=now,
+            assigned_at=now,
+            travel_m=sum(self.layout.distance(a, b) for a, b in itertools.pairwise(order)),
         )
         self.fleet.send(robot, task_id, "pick", order, actions, payload=(nos, pack))
         self._set(nos, ParcelState.PICKING, robot.serial)
@@ -861,16 +851,14 @@ class Controller(StockMoves):
     def robot_changed(self, robot: RobotView) -> None:
         """Keep the robot table current (connection, task, charging, error)."""
         self.repo.upsert_robot(
-            RobotRow(
-                serial=robot.serial,
-                manufacturer=robot.manufacturer,
-                kind=robot.kind,
-                state=robot.status,
-                battery_pct=robot.battery,
-                node=robot.node,
-                last_seen=robot.last_seen,
-                task_id=robot.task.task_id if robot.task else None,
-            )
+            robot.serial,
+            manufacturer=robot.manufacturer,
+            kind=robot.kind,
+            state=robot.status,
+            battery_pct=robot.battery,
+            node=robot.node,
+            last_seen=robot.last_seen,
+            task_id=robot.task.task_id if robot.task else None,
         )
 
     def task_released(self, robot: RobotView, task: ActiveTask) -> None:
@@ -1281,7 +1269,7 @@ class Controller(StockMoves):
         """Express pick: a clerk at the forward face by the counter, or the first free picking robot."""
         task_id = f"O2O-{next(self._ids):06d}"
         self.repo.upsert_task(
-            TaskRow(task_id=task_id, kind="pick", state="queued", orders=p.order_no, created_at=p.received_at)
+            task_id, kind="pick", state="queued", orders=p.order_no, created_at=p.received_at
         )
         self._set([p.order_no], ParcelState.WAVED, "express (O2O)", task_id=task_id)
         if self.cfg.o2o.pick == "robot":

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from typing import TypeVar
+from functools import cache
+from typing import Any
 
 from sqlalchemy import bindparam, func
 from sqlalchemy import select as core_select
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.orm import make_transient_to_detached
-from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.sql import ClauseElement
 from sqlmodel import Session, SQLModel, select
 
@@ -42,7 +41,6 @@ from wms.store.models import (
 )
 from wms.store.statements import KEY, Statements
 
-T = TypeVar("T", bound=SQLModel)
 _KEY = bindparam("key")
 _PAYMENT = core_select(PaymentRow.pay_transaction_id).where(PaymentRow.pay_transaction_id == _KEY)
 _WAYBILL = core_select(WaybillRow.logistics_no).where(WaybillRow.logistics_no == _KEY)
@@ -55,9 +53,29 @@ def _clean(s: Session) -> bool:
     return not (s.new or s.deleted or s.identity_map.check_modified())
 
 
-def _stored(row: SQLModel) -> bool:
-    """Whether the row is in the database already (persistent), not only added to the session."""
-    return row._sa_instance_state.key is not None  # type: ignore[attr-defined]
+class Rec:
+    """A live row as the controller last wrote it: its columns as plain attributes, no ORM state.
+
+    Building a table model cost about 200 us and every change to one went through ORM instrumentation;
+    the controller holds thousands of these and changes them by statements only (`Repo._write`).
+    """
+
+    def __init__(self, values: Mapping[str, Any]) -> None:
+        self.__dict__.update(values)
+
+
+def _rec(row: SQLModel) -> Rec:
+    return Rec({c.name: getattr(row, c.name) for c in row.__table__.columns})  # type: ignore[attr-defined]
+
+
+@cache
+def _defaults(cls: type[SQLModel]) -> dict[str, Any]:
+    """The model's default for every column that has one, as a new model object would take them."""
+    return {
+        name: f.get_default(call_default_factory=True)
+        for name, f in cls.model_fields.items()
+        if not f.is_required()
+    }
 
 
 class Repo:
@@ -75,15 +93,16 @@ class Repo:
         self._work = Session(self._conn or engine, expire_on_commit=False)
         # Rows of live things (open parcels and tasks, lots, robots, pending commands) held strongly, so
         # that the identity map keeps them between units; a row leaves when its thing closes.
-        self._live: dict[tuple[type[SQLModel], str], SQLModel] = {}
+        self._live: dict[tuple[type[SQLModel], str], Rec] = {}
         self._complete: set[type[SQLModel]] = set()  # every live row of these is held: a miss is "none"
         # Append-only rows (parcel events, ledger entries, order lines) go in with one executemany
         # per table at the end of their unit, in its transaction: no ORM bookkeeping per row.
         self._appends: dict[type[SQLModel], list[dict[str, object]]] = {}
         # Rows of the hot tables change through statements by primary key (`_write`), not the ORM's unit
-        # of work: their held objects take the values without history, so no flush looks at them. Those
-        # statements and the inserts are compiled once per shape and run on the driver's cursor.
+        # of work: what is held of them is a plain `Rec`, which the session never sees. Those statements
+        # and the inserts are compiled once per shape and run on the driver's cursor.
         self._sql = Statements(engine.dialect)
+        self._conn_now: Connection | None = None  # the connection of the unit's transaction, once it began
         self._prime()
 
     def _prime(self) -> None:
@@ -91,14 +110,15 @@ class Repo:
         s = self._work
         unfinished = TaskRow.state.in_(["queued", "assigned", "failed"])  # type: ignore[attr-defined]
         with s.begin():
-            for row in s.exec(select(LotRow)).all():
-                self._hold(row, row.lot)
-            for row in s.exec(select(RobotRow)).all():
-                self._hold(row, row.serial)
-            for row in s.exec(select(TaskRow).where(unfinished)).all():
-                self._hold(row, row.task_id)
-            for row in s.exec(select(CommandRow)).all():
-                self._hold(row, row.key)
+            for lot in s.exec(select(LotRow)).all():
+                self._hold(LotRow, lot.lot, _rec(lot))
+            for robot in s.exec(select(RobotRow)).all():
+                self._hold(RobotRow, robot.serial, _rec(robot))
+            for task in s.exec(select(TaskRow).where(unfinished)).all():
+                self._hold(TaskRow, task.task_id, _rec(task))
+            for command in s.exec(select(CommandRow)).all():
+                self._hold(CommandRow, command.key, _rec(command))
+        s.expunge_all()
         self._complete = {LotRow, RobotRow, TaskRow, CommandRow}
 
     def close(self) -> None:
@@ -136,6 +156,13 @@ class Repo:
             raise
         finally:
             self._unit = None
+            self._conn_now = None
+
+    def _tx(self, s: Session) -> Connection:
+        """The connection of the unit's transaction (asked of the session once per unit: it costs)."""
+        if self._conn_now is None:
+            self._conn_now = s.connection()
+        return self._conn_now
 
     def _write_appends(self, s: Session) -> None:
         """Write the unit's append-only rows: one Core executemany per table, after what the ORM holds."""
@@ -144,42 +171,55 @@ class Repo:
         if not tables:
             return
         s.flush()  # first what the ORM holds, as the autoflush of an ORM insert would
-        conn = s.connection()
+        conn = self._tx(s)
         for cls, rows in tables:
             self._sql.insert(conn, cls.__table__, rows)  # type: ignore[attr-defined]
 
     def _read(self, s: Session, stmt: ClauseElement, key: str) -> object:
         """The first column of the first row of a select by ``key`` (after a flush, as an ORM query)."""
         s.flush()  # what the unit holds pending first, as the autoflush of an ORM query would
-        return self._sql.scalar(s.connection(), stmt, {"key": key})
+        return self._sql.scalar(self._tx(s), stmt, {"key": key})
 
-    def _get(self, s: Session, cls: type[T], key: str) -> T | None:
-        """A live row by primary key, from memory if held, else loaded (and held)."""
+    def _get(self, s: Session, cls: type[SQLModel], key: str) -> Any:
+        """A live row (`Rec`) by primary key, from memory if held, else loaded (and held); or None."""
         row = self._live.get((cls, key))
         if row is None and cls not in self._complete:
-            row = s.get(cls, key)
+            row = self._load(s, cls, key)
             if row is not None:
                 self._live[(cls, key)] = row
-        return row  # type: ignore[return-value]
+        return row
 
-    def _insert(self, s: Session, row: T, key: str | None = None) -> T:
-        """Store a new row by an INSERT now; with ``key`` its object is held, persistent and clean."""
+    def _load(self, s: Session, cls: type[SQLModel], key: str) -> Rec | None:
+        """A row from the database as a `Rec` (the session keeps nothing of it)."""
+        s.flush()
+        row = s.get(cls, key, populate_existing=True)
+        if row is None:
+            return None
+        s.expunge(row)
+        return _rec(row)
+
+    def _insert(self, s: Session, row: SQLModel) -> None:
+        """Store a new row nobody holds by an INSERT now, from a model object."""
         table = type(row).__table__  # type: ignore[attr-defined]
         values = {c.name: getattr(row, c.name) for c in table.columns}
         values = {k: v for k, v in values.items() if v is not None or not table.c[k].primary_key}
-        self._sql.insert(s.connection(), table, [values])
-        if key is not None:  # as if loaded: later changes go through `_write`
-            make_transient_to_detached(row)
-            s.add(self._hold(row, key))
-        return row
+        self._sql.insert(self._tx(s), table, [values])
+
+    def _insert_rec(self, s: Session, cls: type[SQLModel], key: str | None, values: Mapping[str, Any]) -> Rec:
+        """Store a new row by an INSERT now, from its values and the model's defaults; held under ``key``."""
+        row = {**_defaults(cls), **values}
+        self._sql.insert(self._tx(s), cls.__table__, [row])  # type: ignore[attr-defined]
+        rec = Rec(row)
+        if key is not None:
+            self._hold(cls, key, rec)
+        return rec
 
     def _insert_values(self, s: Session, cls: type[SQLModel], **values: object) -> None:
         """Store a new row nobody holds by an INSERT now, from its values: no model object is built."""
-        self._sql.insert(s.connection(), cls.__table__, [values])  # type: ignore[attr-defined]
+        self._sql.insert(self._tx(s), cls.__table__, [values])  # type: ignore[attr-defined]
 
-    def _hold(self, row: T, key: str) -> T:
-        self._live[(type(row), key)] = row
-        return row
+    def _hold(self, cls: type[SQLModel], key: str, rec: Rec) -> None:
+        self._live[(cls, key)] = rec
 
     def _append(self, cls: type[SQLModel], **values: object) -> None:
         """Queue an append-only row for the end of the current unit."""
@@ -188,35 +228,27 @@ class Repo:
     def _forget(self, cls: type[SQLModel], key: str) -> None:
         self._live.pop((cls, key), None)
 
-    def _upsert(self, s: Session, row: T, key: str) -> None:
-        """Insert a row or copy its values onto the stored one."""
-        old = self._get(s, type(row), key)
+    def _upsert(self, s: Session, cls: type[SQLModel], key: str, values: Mapping[str, Any]) -> None:
+        """Insert a row, or set every column of the stored one: to ``values``, else to the defaults."""
+        old = self._get(s, cls, key)
         if old is None:
-            self._insert(s, row, key)
-            return
-        self._write(s, old, {name: getattr(row, name) for name in type(row).model_fields})
+            self._insert_rec(s, cls, key, values)
+        else:
+            self._write(s, cls, old, {**_defaults(cls), **values})
 
-    def _write(self, s: Session, row: SQLModel, values: dict[str, object]) -> None:
-        """Change columns of a row: by an UPDATE now if it is stored, else in the INSERT to come."""
-        # A stored row's object takes the values without ORM history (`_update`): no flush looks at it.
-        if not _stored(row):
-            for name, value in values.items():
-                setattr(row, name, value)
-            return
+    def _write(self, s: Session, cls: type[SQLModel], row: Rec, values: Mapping[str, Any]) -> None:
+        """Change columns of a held row by an UPDATE now (only those whose value changes)."""
         changed = {name: value for name, value in values.items() if getattr(row, name) != value}
         if changed:
-            self._update(s, type(row), [(row, changed)])
+            self._update(s, cls, [(row, changed)])
 
-    def _update(
-        self, s: Session, cls: type[SQLModel], rows: list[tuple[SQLModel, dict[str, object]]]
-    ) -> None:
-        """UPDATE stored rows of ``cls`` (one executemany when they change the same columns)."""
+    def _update(self, s: Session, cls: type[SQLModel], rows: list[tuple[Rec, dict[str, Any]]]) -> None:
+        """UPDATE held rows of ``cls`` (one executemany when they change the same columns)."""
         table = cls.__table__  # type: ignore[attr-defined]
         key = table.primary_key.columns[0].name
-        self._sql.update(s.connection(), table, [{**values, KEY: getattr(row, key)} for row, values in rows])
+        self._sql.update(self._tx(s), table, [{**values, KEY: getattr(row, key)} for row, values in rows])
         for row, values in rows:
-            for name, value in values.items():
-                set_committed_value(row, name, value)
+            row.__dict__.update(values)
 
     # master data -----------------------------------------------------------------------------------
 
@@ -233,20 +265,21 @@ class Repo:
         with self.unit() as s:
             if self._get(s, LotRow, lot.lot) is not None:
                 return False
-            self._insert(
+            self._insert_rec(
                 s,
-                LotRow(
-                    lot=lot.lot,
-                    sku=lot.sku,
-                    slot=slot,
-                    entry_no=lot.entry_no,
-                    account_book=lot.account_book,
-                    expiry=lot.expiry,
-                    qty_received=lot.qty,
-                    qty_on_hand=lot.qty,
-                    received_at=now,
-                ),
+                LotRow,
                 lot.lot,
+                {
+                    "lot": lot.lot,
+                    "sku": lot.sku,
+                    "slot": slot,
+                    "entry_no": lot.entry_no,
+                    "account_book": lot.account_book,
+                    "expiry": lot.expiry,
+                    "qty_received": lot.qty,
+                    "qty_on_hand": lot.qty,
+                    "received_at": now,
+                },
             )
             self._append(
                 LedgerEntry,
@@ -324,16 +357,16 @@ class Repo:
                     weight_kg=w.weight_kg,
                 )
             done = now if state == ParcelState.REJECTED else None
-            parcel = ParcelRow(
-                order_no=o.order_no,
-                state=state,
-                updated_at=now,
-                carrier=w.carrier if w else "",
-                route=w.route if w else "",
-                reason=reason,
-                done_at=done,
-            )
-            self._insert(s, parcel, None if state in TERMINAL_STATES else o.order_no)
+            parcel = {
+                "order_no": o.order_no,
+                "state": state,
+                "updated_at": now,
+                "carrier": w.carrier if w else "",
+                "route": w.route if w else "",
+                "reason": reason,
+                "done_at": done,
+            }
+            self._insert_rec(s, ParcelRow, None if state in TERMINAL_STATES else o.order_no, parcel)
             self._append(
                 ParcelEvent, order_no=o.order_no, ts=now, from_state="", to_state=state, detail=reason
             )
@@ -343,7 +376,7 @@ class Repo:
                 )
                 row = self._get(s, LotRow, lot)
                 assert row is not None, f"allocation from unknown lot {lot}"
-                self._write(s, row, {"qty_allocated": row.qty_allocated + qty})
+                self._write(s, LotRow, row, {"qty_allocated": row.qty_allocated + qty})
 
     def order_document(self, order_no: str) -> str | None:
         """The order as received (its three documents as JSON), or None if it never arrived."""
@@ -371,7 +404,7 @@ class Repo:
         detail: str,
         fields: dict[str, object],
     ) -> None:
-        stored: list[tuple[SQLModel, dict[str, object]]] = []
+        stored: list[tuple[Rec, dict[str, object]]] = []
         for order_no in order_nos:
             row = self._get(s, ParcelRow, order_no)
             if row is None:
@@ -381,18 +414,15 @@ class Repo:
             self._append(
                 ParcelEvent, order_no=order_no, ts=now, from_state=row.state, to_state=to, detail=detail
             )
-            values = {"state": to, "updated_at": now, **fields}
-            if _stored(row):
-                stored.append((row, values))
-            else:
-                self._write(s, row, values)
+            stored.append((row, {"state": to, "updated_at": now, **fields}))
         if stored:  # the same columns for every parcel: one executemany
             self._update(s, ParcelRow, stored)
 
     def note(self, order_no: str, now: float, detail: str) -> None:
         """Append an event that changes no state (e.g. a customs receipt) to a parcel's history."""
         with self.unit() as s:
-            row = s.get(ParcelRow, order_no)
+            # a closed parcel is read, not held again
+            row = self._live.get((ParcelRow, order_no)) or self._load(s, ParcelRow, order_no)
             if row is None:
                 raise KeyError(f"no parcel for order {order_no}")
             self._append(
@@ -415,7 +445,7 @@ class Repo:
                 change: dict[str, object] = {"qty_allocated": lot.qty_allocated - alloc.qty}
                 if kind is not None:
                     change["qty_on_hand"] = lot.qty_on_hand - alloc.qty
-                self._write(s, lot, change)
+                self._write(s, LotRow, lot, change)
                 self._append(
                     LedgerEntry,
                     ts=now,
@@ -442,6 +472,7 @@ class Repo:
                 assert lot is not None
                 self._write(
                     s,
+                    LotRow,
                     lot,
                     {
                         "qty_allocated": lot.qty_allocated - alloc.qty,
@@ -543,7 +574,7 @@ class Repo:
         lot = self._get(s, LotRow, lot_id)
         if lot is None:
             raise KeyError(f"no lot {lot_id}")
-        self._write(s, lot, {"qty_on_hand": lot.qty_on_hand + qty})
+        self._write(s, LotRow, lot, {"qty_on_hand": lot.qty_on_hand + qty})
         self._append(LedgerEntry, ts=now, lot=lot_id, sku=lot.sku, kind=kind, qty=qty, ref=ref)
 
     def adjustment(self, adjustment_no: str) -> AdjustmentRow | None:
@@ -574,15 +605,19 @@ class Repo:
 
     # robots, tasks, alarms -------------------------------------------------------------------------
 
-    def upsert_robot(self, row: RobotRow) -> None:
-        """Keep the fleet table current."""
+    def upsert_robot(self, serial: str, **values: object) -> None:
+        """Keep the fleet table current: a robot's columns by name (no row object for a known robot)."""
         with self.unit() as s:
-            self._upsert(s, row, row.serial)
+            old = self._get(s, RobotRow, serial)
+            if old is None:
+                self._insert_rec(s, RobotRow, serial, {"serial": serial, **values})
+            else:
+                self._write(s, RobotRow, old, values)
 
-    def upsert_task(self, row: TaskRow) -> None:
-        """Create or update a task."""
+    def upsert_task(self, task_id: str, **values: object) -> None:
+        """Create or update a task: its columns by name; those not named take their defaults."""
         with self.unit() as s:
-            self._upsert(s, row, row.task_id)
+            self._upsert(s, TaskRow, task_id, {"task_id": task_id, **values})
 
     def save_plan(self, task_id: str, kind: str, robot: str, plan: str, now: float) -> None:
         """Keep the VDA 5050 order a robot is driving for a task, so a restarted controller resumes it."""
@@ -590,43 +625,40 @@ class Repo:
             row = self._get(s, TaskRow, task_id)
             values: dict[str, object] = {"state": "assigned", "robot": robot, "plan": plan}
             if row is None:
-                self._insert(
-                    s, TaskRow(task_id=task_id, kind=kind, created_at=now, assigned_at=now, **values), task_id
-                )
+                new = {"task_id": task_id, "kind": kind, "created_at": now, "assigned_at": now, **values}
+                self._insert_rec(s, TaskRow, task_id, new)
             else:
-                self._write(s, row, {**values, "assigned_at": row.assigned_at or now})
+                self._write(s, TaskRow, row, {**values, "assigned_at": row.assigned_at or now})
 
     def finish_task(self, task_id: str, kind: str, state: str, robot: str, now: float) -> None:
         """Mark a task done or failed, keeping what was recorded when it was created."""
         with self.unit() as s:
-            row = self._get(s, TaskRow, task_id) or s.get(TaskRow, task_id)  # or finished before (repeated)
+            row = self._get(s, TaskRow, task_id) or self._load(s, TaskRow, task_id)  # or finished before
             values: dict[str, object] = {"state": state, "robot": robot, "done_at": now}
             if row is None:
-                row = self._insert(s, TaskRow(task_id=task_id, kind=kind, created_at=now, **values), task_id)
+                row = self._insert_rec(
+                    s, TaskRow, None, {"task_id": task_id, "kind": kind, "created_at": now, **values}
+                )
             else:
-                self._write(s, row, values)
+                self._write(s, TaskRow, row, values)
             if state == "done":  # a failed task is queued again under its id
                 self._forget(TaskRow, task_id)
             else:
-                self._hold(row, task_id)
+                self._hold(TaskRow, task_id, row)
 
     def expect_command(self, key: str, topic: str, payload: str, timeout_s: float, now: float) -> None:
         """Remember a device command until its answer arrives."""
         with self.unit() as s:
-            self._upsert(
-                s, CommandRow(key=key, topic=topic, payload=payload, timeout_s=timeout_s, sent_at=now), key
-            )
+            values = {"key": key, "topic": topic, "payload": payload, "timeout_s": timeout_s, "sent_at": now}
+            self._upsert(s, CommandRow, key, values)
 
     def command_done(self, key: str) -> None:
         """The device answered: forget the command."""
         with self.unit() as s:
             row = self._get(s, CommandRow, key)
             self._forget(CommandRow, key)
-            if row is not None and _stored(row):
-                self._sql.delete(s.connection(), CommandRow.__table__, key)  # type: ignore[attr-defined]
-                s.expunge(row)  # gone: a command sent again under this key is a new row
-            elif row is not None:
-                s.delete(row)
+            if row is not None:  # gone: a command sent again under this key is a new row
+                self._sql.delete(self._tx(s), CommandRow.__table__, key)  # type: ignore[attr-defined]
 
     def boot(self, now: float, resumed: bool) -> int:
         """Record a start of the controller; return how many starts came before it."""
