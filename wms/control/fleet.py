@@ -65,6 +65,10 @@ class ActiveTask:
     aside_for: str = ""  # the robot it last stepped aside for (named in the slow-task alarm)
     # other nodes where the last stop's actions may be done instead (the other eject cells of a chute)
     alternatives: list[str] = field(default_factory=list)
+    # `actions` as `plan` writes them, with the dict they were made from (a release does not change them)
+    _dumped: tuple[object, dict[str, list[dict[str, Any]]]] | None = field(
+        default=None, repr=False, compare=False
+    )
 
     def next_stop(self, after: int) -> int:
         """Path index of the first node after ``after`` with actions, else of the last node."""
@@ -84,6 +88,12 @@ class ActiveTask:
         long it was): nothing reads it again, and a path can grow long when a robot is re-routed often.
         """
         offset = min(self.reached, self.release_start)
+        if self._dumped is None or self._dumped[0] is not self.actions:
+            dumped = {
+                str(i): [a.model_dump(mode="json", exclude_none=True) for a in acts]
+                for i, acts in self.actions.items()
+            }
+            self._dumped = (self.actions, dumped)
         return json.dumps(
             {
                 "task_id": self.task_id,
@@ -94,10 +104,7 @@ class ActiveTask:
                 "payload": self.payload,
                 "offset": offset,
                 "path": self.path[offset:],
-                "actions": {
-                    str(i): [a.model_dump(mode="json", exclude_none=True) for a in acts]
-                    for i, acts in self.actions.items()
-                },
+                "actions": self._dumped[1],
                 "base_end": self.base_end,
                 "update_id": self.update_id,
                 "release_start": self.release_start,
@@ -230,6 +237,7 @@ class FleetManager(TrafficControl):
         self.resend_after_s = 10.0
         self.resent = 0
         self.robots: dict[str, RobotView] = {}
+        self.of_kind: dict[str, list[RobotView]] = {}  # the same robots by kind (the hot scans want one kind)
         self.expected: dict[str, str] = {}
         self.paused = False
         self.rejected = 0
@@ -246,7 +254,7 @@ class FleetManager(TrafficControl):
         self, serial: str, manufacturer: str, kind: str, node: str, task: ActiveTask | None = None
     ) -> None:
         """Resume a robot known before a restart, and its task (sent again if the robot lacks the order)."""
-        robot = self.robots.setdefault(serial, RobotView(serial, manufacturer, kind, node=node))
+        robot = self.robots.get(serial) or self._add(RobotView(serial, manufacturer, kind, node=node))
         self._hold_adopted(robot, task)
         if task is None:
             return
@@ -288,7 +296,12 @@ class FleetManager(TrafficControl):
             if kind is None:
                 self._reject(topic, f"robot {serial} is of no known kind; add it to the fleet config")
                 return None
-            robot = self.robots[serial] = RobotView(serial, manufacturer, kind)
+            robot = self._add(RobotView(serial, manufacturer, kind))
+        return robot
+
+    def _add(self, robot: RobotView) -> RobotView:
+        self.robots[robot.serial] = robot
+        self.of_kind.setdefault(robot.kind, []).append(robot)
         return robot
 
     def _reject(self, topic: str, reason: str) -> None:
@@ -399,9 +412,16 @@ class FleetManager(TrafficControl):
         self._cancel_stray_order(robot, st)
         self._resend_if_lost(robot, st)
         self._track_charging(robot, st)
-        self._extend_base(robot, st)
+        synced = self._extend_base(robot, st)
         self._track_task(robot, st)
-        self._sync_cells(robot, st)
+        task = robot.task
+        if (
+            synced is None
+            or task is not synced[0]
+            or task.path is not synced[1]
+            or task.base_end != synced[2]
+        ):
+            self._sync_cells(robot, st)  # else it would hold what it holds
 
     def _order_refused(self, robot: RobotView, st: StateDict) -> bool:
         """The robot reports an error against the task's order: the task goes back to the controller."""
@@ -613,8 +633,12 @@ class FleetManager(TrafficControl):
         pos = self.maps[kind].pos
         return [
             r
-            for r in self.robots.values()
-            if r.kind == kind and r.status == "idle" and r.battery >= low and r.node in pos
+            for r in self.of_kind.get(kind, ())
+            # a robot with a task other than parking is not idle: asked first, as status costs more
+            if (r.task is None or r.task.kind == "park")
+            and r.status == "idle"
+            and r.battery >= low
+            and r.node in pos
         ]
 
     def send_to_charger(self, robot: RobotView) -> bool:
@@ -739,14 +763,19 @@ class FleetManager(TrafficControl):
             now=self.clock.now(),
         )
 
-    def _extend_base(self, robot: RobotView, st: StateDict) -> None:
-        """Note how far the robot got along its task's path and release more of it if due."""
+    def _extend_base(self, robot: RobotView, st: StateDict) -> tuple[ActiveTask, list[str], int] | None:
+        """Note how far the robot got along its task's path and release more of it if due.
+
+        Returns the task, its path and base end as its cells were held by the state, before the release.
+        """
         task = robot.task
         if task is None or st["orderId"] != task.order_id:
-            return
+            return None
         task.reached = self._reached(robot, task, st)
         self._sync_cells(robot, st)  # what it passed is free before it asks for more
+        synced = (task, task.path, task.base_end)
         self._extend(robot, task)
+        return synced
 
     def _extend(self, robot: RobotView, task: ActiveTask, resolve: bool = True) -> None:
         """Release more of the path once the robot is within half a window of the end of its base."""

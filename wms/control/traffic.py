@@ -194,7 +194,8 @@ class TrafficControl:
         traffic = self.maps[kind].traffic
         if traffic is None:
             return set()
-        out = (r for r in self.robots.values() if r.kind == kind and r.status in ("offline", "error"))
+        # status offline or error, asked directly
+        out = (r for r in self.of_kind.get(kind, ()) if not r.online or r.error or r.unfit)
         return {c for r in out for c in traffic.cells.holds(r.serial)}
 
     def park(self: FleetManager, robot: RobotView) -> bool:
