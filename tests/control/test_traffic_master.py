@@ -486,3 +486,14 @@ def test_the_slow_task_alarm_follows_the_chain_of_robots_the_task_waits_behind()
         "waiting for G1_0 held by sort-02 (idle, park task PARK-B, at G1_0), "
         "which waits for G2_0 held by sort-03 (idle, no task, at G2_0)"
     )
+
+
+def test_robots_of_a_kind_follow_the_fleet_however_a_robot_joined_it() -> None:
+    """The scans by kind see a robot that reported itself and one put into the registry directly."""
+    fleet, _, _, _ = master(*grid(3, 1))
+    a = at(fleet, "sort-01", "G0_0")
+    assert fleet.of_kind("sorting") == [a] and fleet.of_kind("picking") == []
+    b = fleet.robots["pick-01"] = RobotView("pick-01", M, "picking", node="P1")
+    c = at(fleet, "sort-02", "G2_0")
+    assert fleet.of_kind("sorting") == [a, c] and fleet.of_kind("picking") == [b]
+    assert fleet.idle("sorting") == [a, c]

@@ -985,7 +985,7 @@ class Controller(StockMoves):
         if self.fleet.maps["sorting"].traffic is None:
             return {i: len(q) for i, q in self.induct_queues.items()}
         bound: Counter[str] = Counter()
-        for r in self.fleet.of_kind.get("sorting", ()):
+        for r in self.fleet.of_kind("sorting"):
             task = r.task
             if task is not None and task.kind == "sort" and task.actions:
                 pick = min(task.actions)
@@ -1003,7 +1003,7 @@ class Controller(StockMoves):
         chute = self._chute_by_id[chute_id]
         blocked = self.fleet.blocked("sorting")
         ejects = [c for c in chute.eject if c not in blocked] or chute.eject
-        robots = self.fleet.of_kind.get("sorting", ())
+        robots = self.fleet.of_kind("sorting")
         bound = Counter(r.task.final_node for r in robots if r.task is not None)
         eject = min(ejects, key=lambda c: (self.grid.distance(induct, c) + EJECT_QUEUE_M * bound[c], c))
         task_id = f"SORT-{next(self._ids):06d}"

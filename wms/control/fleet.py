@@ -237,7 +237,8 @@ class FleetManager(TrafficControl):
         self.resend_after_s = 10.0
         self.resent = 0
         self.robots: dict[str, RobotView] = {}
-        self.of_kind: dict[str, list[RobotView]] = {}  # the same robots by kind (the hot scans want one kind)
+        self._by_kind: dict[str, list[RobotView]] = {}  # `robots` by kind, as of ``_indexed`` robots
+        self._indexed = 0
         self.expected: dict[str, str] = {}
         self.paused = False
         self.rejected = 0
@@ -254,7 +255,7 @@ class FleetManager(TrafficControl):
         self, serial: str, manufacturer: str, kind: str, node: str, task: ActiveTask | None = None
     ) -> None:
         """Resume a robot known before a restart, and its task (sent again if the robot lacks the order)."""
-        robot = self.robots.get(serial) or self._add(RobotView(serial, manufacturer, kind, node=node))
+        robot = self.robots.setdefault(serial, RobotView(serial, manufacturer, kind, node=node))
         self._hold_adopted(robot, task)
         if task is None:
             return
@@ -296,13 +297,17 @@ class FleetManager(TrafficControl):
             if kind is None:
                 self._reject(topic, f"robot {serial} is of no known kind; add it to the fleet config")
                 return None
-            robot = self._add(RobotView(serial, manufacturer, kind))
+            robot = self.robots[serial] = RobotView(serial, manufacturer, kind)
         return robot
 
-    def _add(self, robot: RobotView) -> RobotView:
-        self.robots[robot.serial] = robot
-        self.of_kind.setdefault(robot.kind, []).append(robot)
-        return robot
+    def of_kind(self, kind: str) -> list[RobotView]:
+        """The robots of ``kind``: the hot scans (idle robots, parking goals) want one kind of the fleet."""
+        if len(self.robots) != self._indexed:  # robots join and never leave: a new count is a new robot
+            self._by_kind = {}
+            for r in self.robots.values():
+                self._by_kind.setdefault(r.kind, []).append(r)
+            self._indexed = len(self.robots)
+        return self._by_kind.get(kind, [])
 
     def _reject(self, topic: str, reason: str) -> None:
         self.rejected += 1
@@ -633,7 +638,7 @@ class FleetManager(TrafficControl):
         pos = self.maps[kind].pos
         return [
             r
-            for r in self.of_kind.get(kind, ())
+            for r in self.of_kind(kind)
             # a robot with a task other than parking is not idle: asked first, as status costs more
             if (r.task is None or r.task.kind == "park")
             and r.status == "idle"

@@ -56,8 +56,9 @@ def _clean(s: Session) -> bool:
 class Rec:
     """A live row as the controller last wrote it: its columns as plain attributes, no ORM state.
 
-    Building a table model cost about 200 us and every change to one went through ORM instrumentation;
-    the controller holds thousands of these and changes them by statements only (`Repo._write`).
+    Building a table model cost about 200 us under cProfile, and a change to one went through the ORM's
+    attribute instrumentation; the controller holds thousands of these and changes them by statements
+    only (`Repo._write`).
     """
 
     def __init__(self, values: Mapping[str, Any]) -> None:
@@ -71,11 +72,10 @@ def _rec(row: SQLModel) -> Rec:
 @cache
 def _defaults(cls: type[SQLModel]) -> dict[str, Any]:
     """The model's default for every column that has one, as a new model object would take them."""
-    return {
-        name: f.get_default(call_default_factory=True)
-        for name, f in cls.model_fields.items()
-        if not f.is_required()
-    }
+    factories = [name for name, f in cls.model_fields.items() if f.default_factory is not None]
+    if factories:  # one value would be shared by every row
+        raise TypeError(f"{cls.__name__}: default factories {factories}; a Rec row takes fixed defaults")
+    return {name: f.default for name, f in cls.model_fields.items() if not f.is_required()}
 
 
 class Repo:

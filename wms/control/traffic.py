@@ -195,7 +195,7 @@ class TrafficControl:
         if traffic is None:
             return set()
         # status offline or error, asked directly
-        out = (r for r in self.of_kind.get(kind, ()) if not r.online or r.error or r.unfit)
+        out = (r for r in self.of_kind(kind) if not r.online or r.error or r.unfit)
         return {c for r in out for c in traffic.cells.holds(r.serial)}
 
     def park(self: FleetManager, robot: RobotView) -> bool:
@@ -208,7 +208,7 @@ class TrafficControl:
         unheld = [c for c in traffic.parking if not traffic.cells.held_by_any(c)]
         if not unheld:  # every parking cell taken (checked every 15 s for each robot that could not park)
             return False
-        goals = {r.task.final_node for r in self.of_kind[robot.kind] if r.task is not None}  # on its map
+        goals = {r.task.final_node for r in self.of_kind(robot.kind) if r.task is not None}  # on its map
         free = [c for c in unheld if c not in goals]
         if not free:
             return False
