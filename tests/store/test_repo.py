@@ -107,10 +107,13 @@ def test_repo_on_sqlite(tmp_path: Path) -> None:
     _exercise(f"sqlite:///{tmp_path / 'wms.db'}")
 
 
-def test_sqlite_uses_wal(tmp_path: Path) -> None:
+def test_sqlite_uses_wal_a_large_page_cache_and_rare_checkpoints(tmp_path: Path) -> None:
     engine = connect(f"sqlite:///{tmp_path / 'w.db'}")
     with engine.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 1  # NORMAL
+        assert conn.exec_driver_sql("PRAGMA cache_size").scalar() == -128 * 1024
+        assert conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() == 10_000
 
 
 @pytest.mark.integration
