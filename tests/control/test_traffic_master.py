@@ -19,6 +19,7 @@ from wms.console.dashboard import _robots
 from wms.control.fleet import ActiveTask, FleetManager, FleetMap, RobotView
 from wms.control.traffic import Traffic
 from wms.messages import RobotStatus
+from wms.robots.orders import make_action
 from wms.robots.vda5050 import BatteryState, NodeState, SafetyState, State, header_fields
 
 M = "acme"
@@ -379,6 +380,18 @@ def test_a_stored_plan_leaves_out_the_passed_path_and_resumes_at_the_same_indice
     assert back.path[5:] == task.path[5:] and len(back.path) == len(task.path)
     assert (back.reached, back.release_start, back.base_end, back.update_id, back.asides) == (6, 5, 8, 4, 2)
     assert back.next_stop(6) == 9
+
+
+def test_a_plan_stored_again_after_a_splice_has_the_new_path_and_the_moved_actions() -> None:
+    task = ActiveTask("T", "sort", "O", "G3_0", {"D"}, payload=["P1"], path=[f"G{i}_0" for i in range(4)])
+    task.actions = {3: [make_action("drop", "D", {"loadId": "P1"})]}
+    first = ActiveTask.from_plan(task.plan())
+    task.splice(0, ["G0_0", "G0_1", "G1_1", "G2_1", "G3_1", "G3_0"])  # round a robot on G1_0
+    task.base_end, task.update_id = 2, 1
+    back = ActiveTask.from_plan(task.plan())
+    assert first.path == [f"G{i}_0" for i in range(4)] and list(first.actions) == [3]
+    assert back.path == task.path and back.actions == task.actions and list(back.actions) == [5]
+    assert (back.base_end, back.update_id, back.action_ids, back.payload) == (2, 1, {"D"}, ["P1"])
 
 
 def test_a_task_driven_too_long_raises_one_alarm_naming_what_it_waits_for() -> None:

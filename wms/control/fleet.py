@@ -65,10 +65,9 @@ class ActiveTask:
     aside_for: str = ""  # the robot it last stepped aside for (named in the slow-task alarm)
     # other nodes where the last stop's actions may be done instead (the other eject cells of a chute)
     alternatives: list[str] = field(default_factory=list)
-    # `actions` as `plan` writes them, with the dict they were made from (a release does not change them)
-    _dumped: tuple[object, dict[str, list[dict[str, Any]]]] | None = field(
-        default=None, repr=False, compare=False
-    )
+    # `plan`'s JSON of what a task never changes (its actions only by a new dict), with that dict: a
+    # release encodes only what moves
+    _fixed: tuple[object, str] | None = field(default=None, repr=False, compare=False)
 
     def next_stop(self, after: int) -> int:
         """Path index of the first node after ``after`` with actions, else of the last node."""
@@ -88,31 +87,32 @@ class ActiveTask:
         long it was): nothing reads it again, and a path can grow long when a robot is re-routed often.
         """
         offset = min(self.reached, self.release_start)
-        if self._dumped is None or self._dumped[0] is not self.actions:
-            dumped = {
+        if self._fixed is None or self._fixed[0] is not self.actions:
+            actions = {
                 str(i): [a.model_dump(mode="json", exclude_none=True) for a in acts]
                 for i, acts in self.actions.items()
             }
-            self._dumped = (self.actions, dumped)
-        return json.dumps(
-            {
+            fixed = {
                 "task_id": self.task_id,
                 "kind": self.kind,
                 "order_id": self.order_id,
-                "final_node": self.final_node,
                 "action_ids": sorted(self.action_ids),
                 "payload": self.payload,
-                "offset": offset,
-                "path": self.path[offset:],
-                "actions": self._dumped[1],
-                "base_end": self.base_end,
-                "update_id": self.update_id,
-                "release_start": self.release_start,
-                "reached": self.reached,
-                "asides": self.asides,
-                "alternatives": self.alternatives,
+                "actions": actions,
             }
-        )
+            self._fixed = (self.actions, json.dumps(fixed)[:-1])
+        moving = {
+            "final_node": self.final_node,
+            "offset": offset,
+            "path": self.path[offset:],
+            "base_end": self.base_end,
+            "update_id": self.update_id,
+            "release_start": self.release_start,
+            "reached": self.reached,
+            "asides": self.asides,
+            "alternatives": self.alternatives,
+        }
+        return f"{self._fixed[1]}, {json.dumps(moving)[1:]}"
 
     @classmethod
     def from_plan(cls, plan: str) -> ActiveTask:

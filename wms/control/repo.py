@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Iterable, Mapping
+from contextlib import AbstractContextManager
 from functools import cache
 from typing import Any
 
@@ -78,12 +78,43 @@ def _defaults(cls: type[SQLModel]) -> dict[str, Any]:
     return {name: f.default for name, f in cls.model_fields.items() if not f.is_required()}
 
 
+class _Outer:
+    """The outermost unit of work as a context manager object (cheaper than a generator's: units are many)."""
+
+    __slots__ = ("repo",)
+
+    def __init__(self, repo: Repo) -> None:
+        self.repo = repo
+
+    def __enter__(self) -> Session:
+        return self.repo._begin()
+
+    def __exit__(self, kind: type[BaseException] | None, exc: object, tb: object) -> None:
+        self.repo._end(failed=kind is not None)
+
+
+class _Joined:
+    """A unit inside another: it runs in the outer one's transaction, which commits or rolls back."""
+
+    __slots__ = ("repo",)
+
+    def __init__(self, repo: Repo) -> None:
+        self.repo = repo
+
+    def __enter__(self) -> Session:
+        return self.repo._work
+
+    def __exit__(self, kind: type[BaseException] | None, exc: object, tb: object) -> None:
+        return None
+
+
 class Repo:
     """Transactions the controller needs; nothing here decides anything."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._unit: Session | None = None
+        self._outer, self._joined = _Outer(self), _Joined(self)
         # One session for the controller's units: rows it loaded stay in its identity map between
         # transactions (weakly held, never expired: only this controller writes them), so a parcel read
         # in one event is not selected again in the next. On SQLite it keeps one connection for all of
@@ -131,32 +162,41 @@ class Repo:
         """A new session of its own (use as a context manager), e.g. for reports."""
         return Session(self.engine, expire_on_commit=False)
 
-    @contextmanager
-    def unit(self) -> Iterator[Session]:
+    def unit(self) -> AbstractContextManager[Session]:
         """One transaction for everything written inside; nested units join the outer one."""
-        if self._unit is not None:
-            yield self._unit
-            return
+        return self._outer if self._unit is None else self._joined
+
+    def _begin(self) -> Session:
+        self._unit = self._work
+        return self._work
+
+    def _end(self, failed: bool) -> None:
+        """Commit the outermost unit (or, when it ``failed`` or its commit fails, roll it back)."""
         s = self._work
-        self._unit = s
         try:
-            yield s
-            self._write_appends(s)
-            if s.in_transaction() or not _clean(s):
-                s.commit()
-            # else: the unit read and wrote nothing (e.g. a robot state that changed no row); committing
-            # would only begin and end an empty session transaction, which costs more than the unit did.
-        except BaseException:
-            self._appends = {}
-            s.rollback()
-            s.expunge_all()  # rows the failed unit stored are gone: the next read loads from the database
-            self._live.clear()  # rows added in the failed unit were never stored
-            self._complete.clear()
-            self._prime()
-            raise
+            if not failed:
+                try:
+                    self._write_appends(s)
+                    if s.in_transaction() or not _clean(s):
+                        s.commit()
+                    # else: the unit read and wrote nothing (e.g. a robot state that changed no row);
+                    # committing would only begin and end an empty session transaction.
+                    return
+                except BaseException:
+                    self._roll_back(s)
+                    raise
+            self._roll_back(s)
         finally:
             self._unit = None
             self._conn_now = None
+
+    def _roll_back(self, s: Session) -> None:
+        self._appends = {}
+        s.rollback()
+        s.expunge_all()  # rows the failed unit stored are gone: the next read loads from the database
+        self._live.clear()  # rows added in the failed unit were never stored
+        self._complete.clear()
+        self._prime()
 
     def _tx(self, s: Session) -> Connection:
         """The connection of the unit's transaction (asked of the session once per unit: it costs)."""
