@@ -231,6 +231,30 @@ def test_appended_rows_go_in_on_the_units_connection_after_the_orm_rows_without_
         assert len(s.exec(select(ParcelEvent).where(ParcelEvent.order_no == "O1")).all()) == 3
 
 
+def test_a_unit_whose_rows_the_database_refuses_at_its_end_rolls_back_whole_and_the_next_one_works(
+    tmp_path: Path,
+) -> None:
+    import sqlite3
+
+    repo = Repo(connect(f"sqlite:///{tmp_path / 'e.db'}", fresh=True))
+    lot = LotReceipt(lot="LOT1", sku="SKU1", qty=10, entry_no="E1", account_book="T1", expiry="2027-01-01")
+    repo.receive_lot(lot, "S1", 0.0)
+    repo.record_order(_bundle("O1"), ParcelState.ALLOCATED, 1.0, allocations=[("LOT1", "SKU1", 2, "S1", "n")])
+    with pytest.raises(sqlite3.IntegrityError), repo.unit():  # the driver's: statements run on its cursor
+        repo.transition(["O1"], ParcelState.WAVED, 2.0, "wave 1")
+        repo._append(ParcelEvent, order_no="O1")  # no time or states: refused as the unit writes its appends
+    with repo.session() as s:
+        assert s.get(ParcelRow, "O1").state == "allocated"  # type: ignore[union-attr]
+        assert len(s.exec(select(ParcelEvent).where(ParcelEvent.order_no == "O1")).all()) == 1
+    repo.transition(["O1"], ParcelState.WAVED, 3.0, "wave 2")  # from the stored row, not the failed unit's
+    with repo.session() as s:
+        assert s.get(ParcelRow, "O1").state == "waved"  # type: ignore[union-attr]
+        events = s.exec(select(ParcelEvent).where(ParcelEvent.order_no == "O1")).all()
+        assert [(e.from_state, e.to_state, e.detail) for e in events][1:] == [
+            ("allocated", "waved", "wave 2")
+        ]
+
+
 def test_on_sqlite_the_units_keep_one_connection_instead_of_one_from_the_pool_each(tmp_path: Path) -> None:
     """No pool checkout per unit on SQLite; failed units still roll back and report sessions see commits."""
     from sqlalchemy import event

@@ -171,26 +171,27 @@ class Repo:
         return self._work
 
     def _end(self, failed: bool) -> None:
-        """Commit the outermost unit (or, when it ``failed`` or its commit fails, roll it back)."""
+        """Commit the outermost unit; roll it back when it ``failed`` or its rows are refused."""
         s = self._work
         try:
-            if not failed:
-                try:
-                    self._write_appends(s)
-                    if s.in_transaction() or not _clean(s):
-                        s.commit()
-                    # else: the unit read and wrote nothing (e.g. a robot state that changed no row);
-                    # committing would only begin and end an empty session transaction.
-                    return
-                except BaseException:
-                    self._roll_back(s)
-                    raise
-            self._roll_back(s)
+            if failed:
+                self._roll_back(s)
+                return
+            try:
+                self._write_appends(s)
+                if s.in_transaction() or not _clean(s):
+                    s.commit()
+                # else: the unit read and wrote nothing (e.g. a robot state that changed no row);
+                # committing would only begin and end an empty session transaction.
+            except BaseException:
+                self._roll_back(s)
+                raise
         finally:
             self._unit = None
             self._conn_now = None
 
     def _roll_back(self, s: Session) -> None:
+        """Undo a failed unit, in the database and in what is held of it."""
         self._appends = {}
         s.rollback()
         s.expunge_all()  # rows the failed unit stored are gone: the next read loads from the database

@@ -36,9 +36,10 @@ def connect(url: str | None = None, *, fresh: bool = False) -> Engine:
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.execute("PRAGMA foreign_keys=ON")
-            # The controller commits every unit of work, each touching a few pages of large tables: a
+            # The controller commits every unit of work, each changing a few pages of large tables: a
             # page cache of 128 MiB (default 2 MiB) keeps their index pages, and a checkpoint every 10,000
-            # WAL pages (default 1,000) copies each hot page to the database file once, not ten times.
+            # WAL pages (default 1,000) copies a page changed over and over to the database file a tenth
+            # as often.
             cur.execute(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
             cur.execute(f"PRAGMA wal_autocheckpoint={SQLITE_CHECKPOINT_PAGES}")
             cur.close()
