@@ -103,6 +103,14 @@ def _exercise(url: str) -> None:
         repo.transition(["NOPE"], ParcelState.PACKED, 5.0)
 
 
+def _stocked(url: str) -> Repo:
+    """A repository on a fresh database holding one received lot, LOT1 of SKU1 (10 units in slot S1)."""
+    repo = Repo(connect(url, fresh=True))
+    lot = LotReceipt(lot="LOT1", sku="SKU1", qty=10, entry_no="E1", account_book="T1", expiry="2027-01-01")
+    repo.receive_lot(lot, "S1", 0.0)
+    return repo
+
+
 def test_repo_on_sqlite(tmp_path: Path) -> None:
     _exercise(f"sqlite:///{tmp_path / 'wms.db'}")
 
@@ -131,9 +139,7 @@ def test_report_ledger_command_prints_the_account_books_and_names_a_lot_that_doe
     from wms.cli import app
 
     url = f"sqlite:///{tmp_path / 'r.db'}"
-    repo = Repo(connect(url, fresh=True))
-    lot = LotReceipt(lot="LOT1", sku="SKU1", qty=10, entry_no="E1", account_book="T1", expiry="2027-01-01")
-    repo.receive_lot(lot, "S1", 0.0)
+    repo = _stocked(url)
     runner = CliRunner()
     out = runner.invoke(app, ["report", "ledger", "--db", url])
     assert out.exit_code == 0, out.output
@@ -149,9 +155,7 @@ def test_report_ledger_command_prints_the_account_books_and_names_a_lot_that_doe
 
 
 def test_a_unit_that_touches_nothing_skips_the_commit_and_every_other_unit_commits(tmp_path: Path) -> None:
-    repo = Repo(connect(f"sqlite:///{tmp_path / 'c.db'}", fresh=True))
-    lot = LotReceipt(lot="LOT1", sku="SKU1", qty=10, entry_no="E1", account_book="T1", expiry="2027-01-01")
-    repo.receive_lot(lot, "S1", 0.0)
+    repo = _stocked(f"sqlite:///{tmp_path / 'c.db'}")
     commits: list[int] = []
     real_commit = repo._work.commit
 
@@ -201,9 +205,7 @@ def test_appended_rows_go_in_on_the_units_connection_after_the_orm_rows_without_
     """Events and ledger entries are Core inserts in the unit's transaction, in order, after its ORM rows."""
     from sqlalchemy import event
 
-    repo = Repo(connect(f"sqlite:///{tmp_path / 'a.db'}", fresh=True))
-    lot = LotReceipt(lot="LOT1", sku="SKU1", qty=10, entry_no="E1", account_book="T1", expiry="2027-01-01")
-    repo.receive_lot(lot, "S1", 0.0)
+    repo = _stocked(f"sqlite:///{tmp_path / 'a.db'}")
     orm_statements: list[str] = []
     event.listen(repo._work, "do_orm_execute", lambda ctx: orm_statements.append(str(ctx.statement)))
     with repo.unit():  # a new parcel (ORM) and its events (appended) in one unit
@@ -236,9 +238,7 @@ def test_a_unit_whose_rows_the_database_refuses_at_its_end_rolls_back_whole_and_
 ) -> None:
     import sqlite3
 
-    repo = Repo(connect(f"sqlite:///{tmp_path / 'e.db'}", fresh=True))
-    lot = LotReceipt(lot="LOT1", sku="SKU1", qty=10, entry_no="E1", account_book="T1", expiry="2027-01-01")
-    repo.receive_lot(lot, "S1", 0.0)
+    repo = _stocked(f"sqlite:///{tmp_path / 'e.db'}")
     repo.record_order(_bundle("O1"), ParcelState.ALLOCATED, 1.0, allocations=[("LOT1", "SKU1", 2, "S1", "n")])
     with pytest.raises(sqlite3.IntegrityError), repo.unit():  # the driver's: statements run on its cursor
         repo.transition(["O1"], ParcelState.WAVED, 2.0, "wave 1")
@@ -286,9 +286,7 @@ def test_stored_rows_change_by_core_statements_that_leave_the_orm_nothing_to_flu
 
     from wms.store.models import CommandRow, RobotRow, TaskRow
 
-    repo = Repo(connect(f"sqlite:///{tmp_path / 'u.db'}", fresh=True))
-    lot = LotReceipt(lot="LOT1", sku="SKU1", qty=10, entry_no="E1", account_book="T1", expiry="2027-01-01")
-    repo.receive_lot(lot, "S1", 0.0)
+    repo = _stocked(f"sqlite:///{tmp_path / 'u.db'}")
     repo.record_order(_bundle("O1"), ParcelState.ALLOCATED, 1.0, allocations=[("LOT1", "SKU1", 2, "S1", "n")])
     repo.upsert_task("T1", kind="pick", state="queued", orders="O1", created_at=1.0)
     repo.upsert_robot("R1", manufacturer="m", kind="picking", state="idle")
