@@ -12,6 +12,15 @@ def test_timing_fields_are_ignored_and_everything_else_is_named(tmp_path: Path) 
     old = {"wall_s": 90.1, "peak_rss_mb": 180, "orders": {"placed": 10, "hours": [1, 2]}, "ok": True}
     new = {"wall_s": 70.3, "peak_rss_mb": 182, "orders": {"placed": 10, "hours": [1, 2]}, "ok": True}
     assert diff(old, new) == []
+    split = {"seconds": {"controller": 60.0}, "events": {"controller": 700}, "controller_ms_per_order": 30.4}
+    sample = {"t_s": 60, "controller_s": 1.2, "simulators_s": 0.4, "sent": 3}
+    old |= {"split": split, "samples": [sample]}
+    new |= {"split": split | {"seconds": {"controller": 20.0}, "controller_ms_per_order": 10.1}}
+    new["samples"] = [sample | {"controller_s": 0.5, "simulators_s": 0.2}]
+    assert diff(old, new) == []  # the loop's seconds by owner are timing too
+    new["split"] = split | {"events": {"controller": 701}}
+    assert diff(old, new) == ["split.events.controller: 700 != 701"]  # callbacks run are not
+    new["split"] = split
     new["orders"] = {"placed": 11, "hours": [1, 2, 3]}
     new["ok"] = 1  # equal in Python, but not the same JSON
     assert diff(old, new) == [
