@@ -198,6 +198,13 @@ class Fleet(_Model):
         description="a robot's task (parking left out) running this long raises one alarm, naming where the "
         "robot stands and what it waits for",
     )
+    horizon_nodes: int | None = Field(
+        default=None,
+        ge=1,
+        description="nodes of a route announced beyond its released base (VDA 5050 horizon: where the "
+        "robot heads next); unset: the whole rest of the route. The robot drives the base alone either way; "
+        "a short horizon keeps order updates and the robot's states small",
+    )
 
 
 class Waves(_Model):

@@ -257,3 +257,37 @@ def test_an_order_the_robot_refuses_goes_back_with_the_robots_reason() -> None:
     fleet._on_state(_topic("pick-01"), json.dumps(body).encode())
     assert events.failed == [("pick-01", "order refused: orderError node n9 unknown")]
     assert fleet.robots["pick-01"].task is None
+
+
+def test_a_short_horizon_announces_a_few_nodes_beyond_the_base_and_the_task_still_completes() -> None:
+    fleet, bus, _events, _clock = _fleet()
+    fleet.horizon_nodes = 2
+    fleet._on_state(_topic("pick-01"), _state("pick-01", 1))
+    robot = fleet.robots["pick-01"]
+    fleet.send(robot, "T1", "pick", ["n0", "n9"], {1: [("drop", {"station": "P1"})]})
+    header, orders = 2, []
+    while robot.task is not None and header < 20:
+        task = robot.task
+        order = json.loads(bus.sent[-1][1])
+        orders.append(order)
+        base = [n for n in order["nodes"] if n["released"]]
+        horizon = [n["nodeId"] for n in order["nodes"] if not n["released"]]
+        assert len(horizon) == min(2, 9 - task.base_end)  # two more, unless the path ends sooner
+        at_end = base[-1]["nodeId"] == "n9"
+        body = json.loads(_state("pick-01", header, node=base[-1]["nodeId"], order_id=task.order_id))
+        body.update(orderUpdateId=task.update_id, lastNodeSequenceId=base[-1]["sequenceId"])
+        body["nodeStates"] = [
+            {"nodeId": n["nodeId"], "sequenceId": n["sequenceId"], "released": False}
+            for n in order["nodes"]
+            if not n["released"]
+        ]
+        body["actionStates"] = [
+            {"actionId": a, "actionType": "drop", "actionStatus": "FINISHED" if at_end else "WAITING"}
+            for a in task.action_ids
+        ]
+        fleet._on_state(_topic("pick-01"), json.dumps(body).encode())
+        header += 1
+    assert robot.task is None and robot.tasks_done == 1 and robot.node == "n9"
+    assert [n["nodeId"] for n in orders[0]["nodes"]] == [f"n{i}" for i in range(9)]  # base n0-n6, then n7, n8
+    drops = [(i, n["nodeId"]) for i, o in enumerate(orders) for n in o["nodes"] if n["actions"]]
+    assert drops and drops[0][0] > 0 and {n for _, n in drops} == {"n9"}  # the drop went out with an update

@@ -216,6 +216,7 @@ class Controller(StockMoves):
             manufacturers=[cfg.site.manufacturer],
             seq_start=self.boot * BOOT_ID_SPAN,
             task_alarm_s=cfg.fleet.task_alarm_s,
+            horizon_nodes=cfg.fleet.horizon_nodes,
         )
         self._chute_by_id = {c.chute: c for c in self.grid.chutes}
         self.planner = (

@@ -225,6 +225,7 @@ class FleetManager(TrafficControl):
         release_nodes: int = 6,
         seq_start: int = 0,
         task_alarm_s: float = 900.0,
+        horizon_nodes: int | None = None,
     ) -> None:
         self.bus = bus
         self.clock = clock
@@ -234,6 +235,7 @@ class FleetManager(TrafficControl):
         self.timeout_s = timeout_s
         self.manufacturers = manufacturers
         self.release_nodes = release_nodes
+        self.horizon_nodes = horizon_nodes  # nodes announced beyond the base; None: the rest of the path
         self.resend_after_s = 10.0
         self.resent = 0
         self.robots: dict[str, RobotView] = {}
@@ -736,8 +738,9 @@ class FleetManager(TrafficControl):
     def _release(self, robot: RobotView, task: ActiveTask, start: int, end: int) -> None:
         """Send the order (``start`` = 0) or an update from the last base node, with base up to ``end``.
 
-        The rest of the path travels as horizon, so the robot knows where it is heading but stops at the
-        end of the base until the master releases more (as far as traffic control lets it).
+        The rest of the path (or its next ``horizon_nodes``) travels as horizon, so the robot knows where it
+        is heading but stops at the end of the base until the master releases more (as far as traffic
+        control lets it).
         """
         task.base_end = end
         task.release_start = start
@@ -748,9 +751,14 @@ class FleetManager(TrafficControl):
     def _order_message(self, robot: RobotView, task: ActiveTask, start: int) -> bytes:
         """The order (``start`` = 0) or update from ``start`` up to the task's base end, plus horizon."""
         fmap = self.maps[robot.kind]
-        nodes = task.path[start:]
+        base = task.base_end - start + 1
+        nodes = (
+            task.path[start:]
+            if self.horizon_nodes is None
+            else task.path[start : start + base + self.horizon_nodes]
+        )
         if robot.factsheet is not None and robot.factsheet.max_nodes is not None:  # less horizon, then
-            nodes = nodes[: max(robot.factsheet.max_nodes, task.base_end - start + 1)]
+            nodes = nodes[: max(robot.factsheet.max_nodes, base)]
         # an update's first node is the previous base end, whose actions went out before
         first = 0 if start == 0 else 1
         return order_json(
