@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -60,3 +61,15 @@ def test_robots_sent_to_one_chute_drop_from_different_sides(tmp_path: Path) -> N
 def by_dest_key(ctl: object, order_no: str) -> tuple[str, str]:
     p = ctl.parcels[order_no]  # type: ignore[attr-defined]
     return p.carrier, p.route
+
+
+def test_parcels_coming_to_each_induct_are_counted_as_the_conveyor_jobs_come_and_go(tmp_path: Path) -> None:
+    shift, _ = virtual_shift(CFG, CUSTOMS, ShiftOptions(db_url=f"sqlite:///{tmp_path / 'a.db'}", seed=3))
+    ctl = shift.controller
+    seen = 0
+    for _ in range(60):
+        shift.clock.run(until=shift.clock.now() + 20.0)
+        recount = Counter(dest for _, kind, dest in ctl.conveyor_jobs.values() if kind == "move")
+        assert +ctl._coming == recount and min(ctl._coming.values(), default=0) >= 0
+        seen += sum(recount.values())
+    assert seen > 0  # parcels were on their way to the inducts at some of those instants

@@ -188,6 +188,7 @@ class Controller(StockMoves):
         self.chutes: dict[str, Chute] = {}
         self.bags: dict[str, list[str]] = {}
         self.conveyor_jobs: dict[str, tuple[str, str, str]] = {}  # cmd_id → (parcel or bag, kind, to)
+        self._coming: Counter[str] = Counter()  # parcels on a conveyor to each induct (``move`` jobs)
         self.lane_queue = [0] * cfg.gate.xray_lanes
         self.hold_lane = 0  # held parcels sent to the officers and not yet answered
         self.pending = PendingCommands()
@@ -431,7 +432,7 @@ class Controller(StockMoves):
         for c in snap.commands:
             if c.topic == topics.conveyor_cmd(self.part):
                 cmd: ConveyorCmd | XrayCmd | ManualCheckCmd = ConveyorCmd.model_validate_json(c.payload)
-                self.conveyor_jobs[cmd.cmd_id] = (cmd.parcel, cmd.kind, cmd.destination)
+                self._conveyor_job(cmd.cmd_id, cmd.parcel, cmd.kind, cmd.destination)
             elif c.topic == topics.manual_cmd(self.part):
                 cmd = ManualCheckCmd.model_validate_json(c.payload)
                 self.parcels[cmd.parcel].manual_lane = self._lane_of(cmd.parcel)
@@ -880,9 +881,15 @@ class Controller(StockMoves):
 
     # pack and conveyors -----------------------------------------------------------------------------
 
+    def _conveyor_job(self, cmd_id: str, parcel: str, kind: str, dest: str) -> None:
+        """Remember a conveyor command until its event comes (and count what moves to each induct)."""
+        self.conveyor_jobs[cmd_id] = (parcel, kind, dest)
+        if kind == "move":
+            self._coming[dest] += 1
+
     def _conveyor(self, parcel: str, kind: str, origin: str, dest: str, seconds: float) -> None:
         cmd_id = f"CV-{next(self._ids):07d}"
-        self.conveyor_jobs[cmd_id] = (parcel, kind, dest)
+        self._conveyor_job(cmd_id, parcel, kind, dest)
         cmd = ConveyorCmd(
             cmd_id=cmd_id, parcel=parcel, kind=kind, origin=origin, destination=dest, seconds=seconds
         )  # type: ignore[arg-type]
@@ -911,6 +918,8 @@ class Controller(StockMoves):
         if (ev.parcel, ev.kind, ev.location) != (parcel, "packed" if kind == "pack" else "arrived", dest):
             raise ValueError(f"conveyor event {ev.cmd_id} says {ev.parcel} {ev.kind} at {ev.location}")
         del self.conveyor_jobs[ev.cmd_id]
+        if kind == "move":
+            self._coming[dest] -= 1
         self._answered(ev.cmd_id)
         p = self.parcels.get(parcel)
         if p is not None and p.o2o:
@@ -947,7 +956,7 @@ class Controller(StockMoves):
         at one; among equals the inducts take turns.
         """
         p = self.parcels[order_no]
-        coming = Counter(dest for _, kind, dest in self.conveyor_jobs.values() if kind == "move")
+        coming = self._coming
         inducts = self._open_inducts()
         self._induct_turn = (self._induct_turn + 1) % len(inducts)
         turn = inducts[self._induct_turn :] + inducts[: self._induct_turn]
