@@ -12,6 +12,9 @@ planner's worker. Two commits compare by running this in a checkout of each::
 controller's (the product), the simulators' (robots, conveyors, X-ray lanes, the order feed: the
 stand-in for the world), or the bench's; what is left of the loop's time is the loop itself.
 
+``--sizes`` also prints each kind's mean payload in bytes (encoding every payload once more, so leave it
+out when timing).
+
 ``--save-waves DIR`` also pickles every wave handed to the planner's worker (its orders, cart, timing and
 method) into ``DIR``, numbered in order, for ``tools/wave_cost.py`` to batch again.
 """
@@ -31,6 +34,7 @@ from typing import Any
 from unittest.mock import patch
 
 from wms.bus import inproc
+from wms.bus.base import encode
 from wms.config import load_customs, load_warehouse
 from wms.control.planner import WavePlanner
 from wms.day.bench import DayOptions, day_config, quiet_logs
@@ -72,16 +76,21 @@ def main() -> None:
     ap.add_argument("--start", default="10:00", help="local start, HH:MM")
     ap.add_argument("--db", help="database URL (tables dropped first); default: a temporary SQLite file")
     ap.add_argument("--split", action="store_true", help="time callbacks: controller, simulators, the loop")
+    ap.add_argument("--sizes", action="store_true", help="also each message kind's mean payload in bytes")
     ap.add_argument(
         "--save-waves", type=Path, metavar="DIR", help="pickle each wave the worker gets into DIR"
     )
     args = ap.parse_args()
     counts: Counter[str] = Counter()
+    sizes: Counter[str] = Counter()  # payload bytes by kind, with --sizes
     publish = inproc.InProcBus.publish
 
-    def counted(self: inproc.InProcBus, topic: str, *a: Any, **kw: Any) -> None:
-        counts[_kind(topic)] += 1
-        publish(self, topic, *a, **kw)
+    def counted(self: inproc.InProcBus, topic: str, payload: Any, *a: Any, **kw: Any) -> None:
+        kind = _kind(topic)
+        counts[kind] += 1
+        if args.sizes:
+            sizes[kind] += len(encode(payload))
+        publish(self, topic, payload, *a, **kw)
 
     saver = (
         nullcontext()
@@ -105,6 +114,7 @@ def main() -> None:
         )
         shift, _ = virtual_shift(cfg, customs, opts)
         counts.clear()  # the window's messages, not the set-up's (stock received, robots connecting)
+        sizes.clear()
         if args.split:
             shift.clock.meter = split
         cpu0, wall0 = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
@@ -120,10 +130,11 @@ def main() -> None:
     print(f"{args.config}: {args.hours:g} h from {args.start}, {placed:,} orders placed")
     print(f"parcel states at the end: {dict(sorted(states.items()))}")
     print(f"wall {wall:.1f} s; CPU s: this process {cpu:.1f}, the planner worker {worker_cpu:.1f} (its life)")
-    print(f"{'messages':>10} {'per order':>10}  kind")
-    for kind, n in counts.most_common():
-        print(f"{n:>10,} {n / max(placed, 1):>10.2f}  {kind}")
-    print(f"{sum(counts.values()):>10,} {sum(counts.values()) / max(placed, 1):>10.2f}  all")
+    print(f"{'messages':>10} {'per order':>10}{'  mean B' if args.sizes else ''}  kind")
+    for kind, n in [*counts.most_common(), ("all", sum(counts.values()))]:
+        size = sum(sizes.values()) if kind == "all" else sizes[kind]
+        mean = f" {size / max(n, 1):>7,.0f}" if args.sizes else ""
+        print(f"{n:>10,} {n / max(placed, 1):>10.2f}{mean}  {kind}")
     if args.split:
         seconds = split.report(wall, placed)["seconds"]
         print(f"{'wall s':>10} {'share':>10}  whose callbacks")

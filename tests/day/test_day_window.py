@@ -32,6 +32,17 @@ def test_a_short_window_counts_every_message_once(monkeypatch: pytest.MonkeyPatc
     assert "CPU s: this process" in out
 
 
+def test_sizes_give_each_kinds_mean_payload(monkeypatch: pytest.MonkeyPatch, capsys) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setattr(sys, "argv", [*WINDOW, "--sizes"])
+    main()
+    out = capsys.readouterr().out
+    assert "mean B" in out
+    rows = [line.split() for line in out.splitlines() if line.strip() and line.split()[0][0].isdigit()]
+    mean = {" ".join(r[3:]): int(r[2].replace(",", "")) for r in rows}
+    assert mean["state (sort)"] > 300 and mean["order (pick)"] > mean["acks"] > 0  # a state is no ack
+    assert min(mean[k] for k in ("state (pick)", "orders", "conveyor/cmd")) > 50
+
+
 def test_saved_waves_are_batched_again_to_the_same_carts(  # type: ignore[no-untyped-def]
     tmp_path, monkeypatch: pytest.MonkeyPatch, capsys
 ) -> None:
