@@ -887,6 +887,12 @@ class Controller(StockMoves):
         if kind == "move":
             self._coming[dest] += 1
 
+    def _conveyor_job_done(self, cmd_id: str) -> None:
+        """Forget a conveyor command whose event came (a parcel moved to an induct is there now)."""
+        _, kind, dest = self.conveyor_jobs.pop(cmd_id)
+        if kind == "move":
+            self._coming[dest] -= 1
+
     def _conveyor(self, parcel: str, kind: str, origin: str, dest: str, seconds: float) -> None:
         cmd_id = f"CV-{next(self._ids):07d}"
         self._conveyor_job(cmd_id, parcel, kind, dest)
@@ -917,9 +923,7 @@ class Controller(StockMoves):
         parcel, kind, dest = job
         if (ev.parcel, ev.kind, ev.location) != (parcel, "packed" if kind == "pack" else "arrived", dest):
             raise ValueError(f"conveyor event {ev.cmd_id} says {ev.parcel} {ev.kind} at {ev.location}")
-        del self.conveyor_jobs[ev.cmd_id]
-        if kind == "move":
-            self._coming[dest] -= 1
+        self._conveyor_job_done(ev.cmd_id)
         self._answered(ev.cmd_id)
         p = self.parcels.get(parcel)
         if p is not None and p.o2o:
