@@ -97,6 +97,25 @@ def test_a_restarted_broker_keeps_its_port_or_says_it_is_taken() -> None:
         broker.close()
 
 
+def test_a_broker_that_dies_while_another_process_holds_its_port_is_told_the_port_is_taken() -> None:
+    """Alive when the listeners are read, dead by the next look: the port is blamed, not the broker."""
+    import subprocess
+    import sys
+
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])  # owns no socket
+    answers = iter([True])
+    try:
+        with socket.socket() as squatter:
+            squatter.bind(("127.0.0.1", 0))
+            squatter.listen()
+            port = squatter.getsockname()[1]
+            with pytest.raises(PortTaken, match=f"127.0.0.1:{port} is taken by another process"):
+                broker_module._wait_listening(port, other.pid, lambda: next(answers, False), 5.0)
+    finally:
+        other.kill()
+        other.wait()
+
+
 @pytest.mark.integration
 def test_external_broker_roundtrip_and_last_will(mqtt_url: str) -> None:
     _roundtrip(mqtt_url)

@@ -74,6 +74,8 @@ def _wait_listening(port: int, owner: int, alive: Callable[[], bool], timeout: f
     """
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
+        running = alive()  # asked once, before the listeners: a process that dies between two asks (its
+        # port taken) would otherwise look alive to the first and dead to the second, and not be blamed
         listeners = _listening_inodes(port)
         if listeners is None:
             try:
@@ -83,9 +85,9 @@ def _wait_listening(port: int, owner: int, alive: Callable[[], bool], timeout: f
                 pass
         elif listeners & _socket_inodes(owner):
             return True
-        elif listeners and not alive():
+        elif listeners and not running:
             raise PortTaken(f"127.0.0.1:{port} is taken by another process")
-        if not alive():
+        if not running:
             return False
         time.sleep(0.02)
     return False
