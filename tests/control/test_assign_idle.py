@@ -34,6 +34,28 @@ def test_no_fleet_scan_without_queued_work(tmp_path: Path, monkeypatch: pytest.M
     assert scans == ["picking", "sorting"]
 
 
+def test_no_fleet_scan_while_every_induct_with_parcels_has_its_robot_coming(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shift, _ = virtual_shift(CFG, CUSTOMS, ShiftOptions(db_url=f"sqlite:///{tmp_path / 'a.db'}", seed=3))
+    shift.clock.run(until=shift.clock.now() + 30.0)
+    ctl = shift.controller
+    scans: list[str] = []
+    idle = ctl.fleet.idle
+    monkeypatch.setattr(ctl.fleet, "idle", lambda kind: scans.append(kind) or idle(kind))
+    monkeypatch.setattr(ctl.fleet, "paused", True)  # nothing is started whatever the scan finds
+    first = next(iter(ctl.induct_queues))
+    ctl.induct_queues[first].append("NO-SUCH-ORDER")
+    room = dict.fromkeys(ctl.induct_queues, 1)
+    room[first] = 0  # a robot is bound for the one induct with a parcel; room only at empty ones
+    monkeypatch.setattr(ctl, "_induct_room", lambda: room)
+    ctl._assign_sorts()
+    assert scans == []
+    room[first] = 1  # room where a parcel waits: the idle robots are looked up
+    ctl._assign_sorts()
+    assert scans == ["sorting"]
+
+
 def test_robots_sent_to_one_chute_drop_from_different_sides(tmp_path: Path) -> None:
     shift, _ = virtual_shift(CFG, CUSTOMS, ShiftOptions(db_url=f"sqlite:///{tmp_path / 'a.db'}", seed=3))
     ctl = shift.controller

@@ -977,14 +977,17 @@ class Controller(StockMoves):
         """Parcels waiting at the inducts (longest queues first) to idle sorting robots, least travel."""
         if not any(self.induct_queues.values()):  # before looking for idle robots (runs every 2 s)
             return
+        room = self._induct_room()
+        take = {i: min(len(q), room[i]) for i, q in self.induct_queues.items()}  # parcels served now
+        most = max(take.values())
+        if not most:  # every induct with parcels has its robots coming: no need to look for idle ones
+            return
         robots = {r.serial: r for r in self.fleet.idle("sorting")}
         if not robots:
             return
         waiting: dict[str, str] = {}  # parcel -> induct, in the order they should be served
-        room = self._induct_room()
-        take = {i: min(len(q), room[i]) for i, q in self.induct_queues.items()}  # parcels served now
         order = sorted(self.induct_queues, key=lambda i: (-len(self.induct_queues[i]), i))
-        for depth in range(max(take.values())):  # not the whole queue: at most ``room`` from each induct
+        for depth in range(most):  # not the whole queue: at most ``room`` from each induct
             for induct in order:
                 if depth < take[induct]:
                     waiting[self.induct_queues[induct][depth]] = induct
