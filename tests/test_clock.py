@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import gc
 import threading
 import time
 
-from wms.clock import VirtualClock, WallClock, iso
+from wms.clock import GC_YOUNG, VirtualClock, WallClock, iso, quiet_gc_while
 
 
 def test_virtual_clock_runs_in_time_order_and_jumps() -> None:
@@ -58,3 +59,11 @@ def test_iso_timestamp_agrees_with_datetime_at_every_edge() -> None:
     for ts in stamps:
         want = datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
         assert iso(ts) == want, ts
+
+
+def test_the_collector_is_quieted_for_a_run_and_set_back_after_it() -> None:
+    before, frozen = gc.get_threshold(), gc.get_freeze_count()
+    with quiet_gc_while():
+        assert gc.get_threshold() == (GC_YOUNG, *before[1:])
+        assert gc.get_freeze_count() > frozen  # what lives when the run starts is never scanned in it
+    assert gc.get_threshold() == before and gc.get_freeze_count() == frozen

@@ -27,7 +27,7 @@ from wms.bus.broker import EmbeddedBroker
 from wms.bus.inproc import InProcBroker
 from wms.bus.mqtt import MqttBus
 from wms.catalog import generate_catalog, generate_lots
-from wms.clock import VirtualClock, WallClock
+from wms.clock import VirtualClock, WallClock, quiet_gc_while
 from wms.config import CustomsConfig, WarehouseConfig
 from wms.control.controller import Controller
 from wms.control.status import sla_met_pct
@@ -301,7 +301,8 @@ def run_virtual(cfg: WarehouseConfig, customs: CustomsConfig, opts: ShiftOptions
     t0 = time.perf_counter()
     shift, _ = virtual_shift(cfg, customs, opts)
     try:
-        run_until_drained(shift, opts.drain_limit_s)
+        with quiet_gc_while():
+            run_until_drained(shift, opts.drain_limit_s)
         shift.controller.publish_status()
         return summary(shift, time.perf_counter() - t0, "virtual", "in-process")
     finally:

@@ -32,6 +32,7 @@ from typing import Any
 
 from wms import topics
 from wms.catalog import generate_catalog
+from wms.clock import quiet_gc_while
 from wms.config import CustomsConfig, Promotion, WarehouseConfig
 from wms.day import report
 from wms.day.split import LoopSplit
@@ -362,7 +363,8 @@ def run_day(
         )
         probe.attach(broker)
         shift.clock.meter = split
-        drained = run_until_drained(shift, sopts.drain_limit_s, step_s=opts.sample_s, on_step=probe.step)
+        with quiet_gc_while():  # as the controller's own loop runs (`wms controller`)
+            drained = run_until_drained(shift, sopts.drain_limit_s, step_s=opts.sample_s, on_step=probe.step)
         shift.clock.meter = None
         shift.controller.publish_status()
         run_s = time.perf_counter() - wall0
