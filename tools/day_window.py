@@ -15,6 +15,8 @@ stand-in for the world), or the bench's; what is left of the loop's time is the 
 ``--sizes`` also prints each kind's mean payload in bytes (encoding every payload once more, so leave it
 out when timing).
 
+``--gc`` also prints the garbage collector's passes in the window by generation and their seconds.
+
 ``--save-waves DIR`` also pickles every wave handed to the planner's worker (its orders, cart, timing and
 method) into ``DIR``, numbered in order, for ``tools/wave_cost.py`` to batch again.
 """
@@ -22,6 +24,7 @@ method) into ``DIR``, numbered in order, for ``tools/wave_cost.py`` to batch aga
 from __future__ import annotations
 
 import argparse
+import gc
 import pickle
 import resource
 import tempfile
@@ -51,6 +54,22 @@ def _kind(topic: str) -> str:
     return "/".join(parts[2:]) if parts[0] == "wms" else topic
 
 
+class _CollectorTimes:
+    """A `gc.callbacks` entry: the collector's passes and their seconds, by generation."""
+
+    def __init__(self) -> None:
+        self.passes = [0, 0, 0]
+        self.seconds = [0.0, 0.0, 0.0]
+        self._started = 0.0
+
+    def __call__(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._started = time.perf_counter()
+        else:
+            self.passes[info["generation"]] += 1
+            self.seconds[info["generation"]] += time.perf_counter() - self._started
+
+
 def _wave_saver(folder: Path) -> Callable[..., Any]:
     """A `WavePlanner.submit` that first pickles its wave (orders, cart, timing, method) into ``folder``."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -78,6 +97,7 @@ def main() -> None:
     ap.add_argument("--db", help="database URL (tables dropped first); default: a temporary SQLite file")
     ap.add_argument("--split", action="store_true", help="time callbacks: controller, simulators, the loop")
     ap.add_argument("--sizes", action="store_true", help="also each message kind's mean payload in bytes")
+    ap.add_argument("--gc", action="store_true", help="also the collector's passes and seconds by generation")
     ap.add_argument(
         "--save-waves", type=Path, metavar="DIR", help="pickle each wave the worker gets into DIR"
     )
@@ -118,9 +138,14 @@ def main() -> None:
         sizes.clear()
         if args.split:
             shift.clock.meter = split
+        collector = _CollectorTimes()
+        if args.gc:
+            gc.callbacks.append(collector)
         cpu0, wall0 = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
         with quiet_gc_while():  # as `wms bench day` runs its day
             shift.clock.run(until=shift.clock.now() + args.hours * 3600.0)
+        if args.gc:
+            gc.callbacks.remove(collector)
         wall = time.perf_counter() - wall0
         shift.clock.meter = None
         cpu1 = resource.getrusage(resource.RUSAGE_SELF)
@@ -137,6 +162,10 @@ def main() -> None:
         size = sum(sizes.values()) if kind == "all" else sizes[kind]
         mean = f" {size / max(n, 1):>7,.0f}" if args.sizes else ""
         print(f"{n:>10,} {n / max(placed, 1):>10.2f}{mean}  {kind}")
+    if args.gc:
+        print(f"{'passes':>10} {'seconds':>10}  collector generation")
+        for generation in range(3):
+            print(f"{collector.passes[generation]:>10,} {collector.seconds[generation]:>10.2f}  {generation}")
     if args.split:
         seconds = split.report(wall, placed)["seconds"]
         print(f"{'wall s':>10} {'share':>10}  whose callbacks")

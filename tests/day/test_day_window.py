@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import gc
 import sys
 
 import pytest
 
-from tools.day_window import _kind, main
+from tools.day_window import _CollectorTimes, _kind, main
 from wms.config import CONFIG_DIR
 
 WINDOW = ["day_window", "--config", str(CONFIG_DIR / "warehouse.toml"), "--orders", "20000", "--hours", "0.1"]
@@ -41,6 +42,22 @@ def test_sizes_give_each_kinds_mean_payload(monkeypatch: pytest.MonkeyPatch, cap
     mean = {" ".join(r[3:]): int(r[2].replace(",", "")) for r in rows}
     assert mean["state (sort)"] > 300 and mean["order (pick)"] > mean["acks"] > 0  # a state is no ack
     assert min(mean[k] for k in ("state (pick)", "orders", "conveyor/cmd")) > 50
+
+
+def test_gc_counts_the_collectors_passes_in_the_window(monkeypatch: pytest.MonkeyPatch, capsys) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setattr(sys, "argv", [*WINDOW, "--gc"])
+    main()
+    rows = capsys.readouterr().out.split("collector generation\n")[1].splitlines()[:3]
+    assert [int(line.split()[2]) for line in rows] == [0, 1, 2]
+    times = _CollectorTimes()
+    gc.callbacks.append(times)
+    try:
+        gc.collect(1)
+        gc.collect(1)
+        gc.collect(2)
+    finally:
+        gc.callbacks.remove(times)
+    assert times.passes == [0, 2, 1] and times.seconds[1] > 0 and times.seconds[2] > 0
 
 
 def test_saved_waves_are_batched_again_to_the_same_carts(  # type: ignore[no-untyped-def]
