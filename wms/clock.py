@@ -96,13 +96,16 @@ def quiet_gc() -> None:
 
 @contextlib.contextmanager
 def quiet_gc_while() -> Iterator[None]:
-    """`quiet_gc` for one run in a process that goes on afterwards (a bench's day, a test): undone after."""
-    threshold = gc.get_threshold()
+    """`quiet_gc` for one run in a process that goes on afterwards (a bench's day, a test): the threshold is
+    set back after it, and the heap unfrozen unless it was frozen before (the collector unfreezes all or
+    nothing)."""
+    threshold, frozen = gc.get_threshold(), gc.get_freeze_count()
     quiet_gc()
     try:
         yield
     finally:
-        gc.unfreeze()
+        if not frozen:
+            gc.unfreeze()
         gc.set_threshold(*threshold)
 
 
