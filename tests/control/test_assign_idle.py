@@ -8,20 +8,26 @@ from pathlib import Path
 import pytest
 
 from wms.config import CONFIG_DIR, load_customs, load_warehouse
-from wms.control.controller import INDUCT_ROBOTS
+from wms.control.controller import INDUCT_ROBOTS, Controller
 from wms.shift import ShiftOptions, virtual_shift
 
 CFG = load_warehouse(CONFIG_DIR / "warehouse.toml")
 CUSTOMS = load_customs(CONFIG_DIR / "customs.toml")
 
 
-def test_no_fleet_scan_without_queued_work(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def _counting_scans(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Controller, list[str]]:
+    """A controller 30 s into a shift, and the list its fleet's idle-robot scans append their kind to."""
     shift, _ = virtual_shift(CFG, CUSTOMS, ShiftOptions(db_url=f"sqlite:///{tmp_path / 'a.db'}", seed=3))
     shift.clock.run(until=shift.clock.now() + 30.0)
     ctl = shift.controller
     scans: list[str] = []
     idle = ctl.fleet.idle
     monkeypatch.setattr(ctl.fleet, "idle", lambda kind: scans.append(kind) or idle(kind))
+    return ctl, scans
+
+
+def test_no_fleet_scan_without_queued_work(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    ctl, scans = _counting_scans(tmp_path, monkeypatch)
     assert not ctl.pick_queue and not any(ctl.induct_queues.values())
     ctl._assign_picks()
     ctl._assign_sorts()
@@ -37,12 +43,7 @@ def test_no_fleet_scan_without_queued_work(tmp_path: Path, monkeypatch: pytest.M
 def test_no_fleet_scan_while_every_induct_with_parcels_has_its_robot_coming(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    shift, _ = virtual_shift(CFG, CUSTOMS, ShiftOptions(db_url=f"sqlite:///{tmp_path / 'a.db'}", seed=3))
-    shift.clock.run(until=shift.clock.now() + 30.0)
-    ctl = shift.controller
-    scans: list[str] = []
-    idle = ctl.fleet.idle
-    monkeypatch.setattr(ctl.fleet, "idle", lambda kind: scans.append(kind) or idle(kind))
+    ctl, scans = _counting_scans(tmp_path, monkeypatch)
     monkeypatch.setattr(ctl.fleet, "paused", True)  # nothing is started whatever the scan finds
     first = next(iter(ctl.induct_queues))
     ctl.induct_queues[first].append("NO-SUCH-ORDER")
