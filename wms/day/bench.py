@@ -363,7 +363,7 @@ def run_day(
         )
         probe.attach(broker)
         shift.clock.meter = split
-        with quiet_gc_while():  # as the controller's own loop runs (`wms controller`)
+        with quiet_gc_while():  # as the controller's own loop runs (`wms run`)
             drained = run_until_drained(shift, sopts.drain_limit_s, step_s=opts.sample_s, on_step=probe.step)
         shift.clock.meter = None
         shift.controller.publish_status()
