@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import shutil
 from pathlib import Path
@@ -56,7 +57,10 @@ def _invoke(args: list[str]) -> None:
 def test_tiny_run_on_the_embedded_broker_handles_everything(tmp_path: Path) -> None:
     """10 robots × 2 Hz × 3 s: the JSON has the figures, the master handled states and nothing was lost."""
     out = tmp_path / "fleet.json"
+    threshold, frozen = gc.get_threshold(), gc.get_freeze_count()
     _invoke(["--robots", "10", "--hz", "2", "--duration", "3", "--warmup", "1", "--json", str(out)])
+    assert gc.get_threshold() == threshold  # the collector is left as the run found it
+    assert (gc.get_freeze_count() > 0) == bool(frozen)
     result = json.loads(out.read_text())
     assert result["bench"] == "fleet"
     assert result["first_n_p99_over_limit"] is None

@@ -46,7 +46,7 @@ from rich.table import Table
 from wms.bus.base import Handler
 from wms.bus.broker import EmbeddedBroker
 from wms.bus.mqtt import BufferedSocket, LoopClient, MqttBus, parse_mqtt_url
-from wms.clock import WallClock, iso, quiet_gc
+from wms.clock import WallClock, iso, quiet_gc, quiet_gc_while
 from wms.config import RobotClass
 from wms.control.fleet import ActiveTask, FleetManager, FleetMap, RobotView
 from wms.robots.vda5050 import VERSION
@@ -724,6 +724,7 @@ def run_fleet(opts: FleetBenchOptions, log: Callable[[str], None] = lambda _: No
     bus: MeteredBus | None = None
     loop: threading.Thread | None = None
     procs: list[tuple[Any, Connection]] = []
+    quiet = contextlib.ExitStack()  # the collector as the run found it, for whoever called it (a test, say)
     try:
         if opts.mqtt_url is None:
             broker = EmbeddedBroker(prefer="mosquitto").start()
@@ -741,7 +742,7 @@ def run_fleet(opts: FleetBenchOptions, log: Callable[[str], None] = lambda _: No
         log(f"{opts.robots} robots on {clients} clients in {len(procs)} load process(es), broker {url}")
         if not _wait_until(lambda: len(master.fleet.robots) >= opts.robots, 30.0):
             raise TimeoutError(f"the master saw {len(master.fleet.robots)} of {opts.robots} robots connect")
-        quiet_gc()
+        quiet.enter_context(quiet_gc_while())
         t_start = time.time() + 0.5
         for _, conn in procs:
             conn.send(("go", t_start, opts.duration_s, opts.warmup_s))
@@ -776,6 +777,7 @@ def run_fleet(opts: FleetBenchOptions, log: Callable[[str], None] = lambda _: No
         _stop_load(procs)
         if broker is not None:
             broker.stop()
+        quiet.close()
 
 
 def _figures(
