@@ -120,7 +120,7 @@ def rss_mb() -> float:
 
 def backlog_of(shift: Shift) -> int:
     """The controller's parcels not yet released, held or rejected."""
-    return backlog(p.state for p in shift.controller.parcels.values())
+    return backlog(shift.controller.parcels.counts())
 
 
 def take_sample(shift: Shift, intake: Intake, wall0: float) -> Sample:

@@ -83,9 +83,10 @@ def test_signal_says_accepting_backlog_and_reason_and_round_trips() -> None:
 def test_backlog_counts_open_parcels_not_yet_released() -> None:
     assert ParcelState.RELEASED not in BACKLOG_STATES
     assert not BACKLOG_STATES & TERMINAL_STATES
-    states = [ParcelState.WAVED, ParcelState.RELEASED, ParcelState.DISPATCHED, ParcelState.INSPECTING]
-    assert backlog(states) == 2
-    assert backlog(ParcelState) == len(ParcelState) - len(TERMINAL_STATES) - 1
+    counts = {ParcelState.WAVED: 3, ParcelState.RELEASED: 5, ParcelState.DISPATCHED: 7}
+    counts[ParcelState.INSPECTING] = 1
+    assert backlog(counts) == 4
+    assert backlog(dict.fromkeys(ParcelState, 1)) == len(ParcelState) - len(TERMINAL_STATES) - 1
 
 
 # ------------------------------------------------------------------------------ the feed honours it

@@ -66,6 +66,7 @@ def test_restarts_mid_shift_lose_and_duplicate_nothing(tmp_path: Path) -> None:
     for at in (240.0, 600.0, 900.0, 1300.0):
         clock.run(until=shift.start + at)
         old = shift.controller
+        old.parcels.check()  # every state change went through its groups
         seen_open.update(p.state.value for p in old.parcels.values() if p.state not in TERMINAL_STATES)
         ctl_clock.kill()
         old.bus.crash()  # type: ignore[attr-defined]
@@ -77,6 +78,7 @@ def test_restarts_mid_shift_lose_and_duplicate_nothing(tmp_path: Path) -> None:
         new = Controller(broker.client("controller"), ctl_clock, connect(db_url), CFG, CUSTOMS, catalog)
         new.start()
         assert new.resumed and new.boot == len(resumed_with) + 1
+        new.parcels.check()
         assert set(new.parcels) == set(old.parcels)
         assert {o: p.state for o, p in new.parcels.items()} == {o: p.state for o, p in old.parcels.items()}
         assert new.tally == old.tally  # closed parcels counted from the database, the last holds too

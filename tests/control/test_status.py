@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from wms.config import CONFIG_DIR, load_customs, load_warehouse
-from wms.control.controller import Parcel
+from wms.control.parcels import Parcel
 from wms.control.status import build_status
 from wms.domain import ParcelState
 from wms.shift import ShiftOptions, virtual_shift

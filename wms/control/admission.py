@@ -1,7 +1,7 @@
 """Order admission: back-pressure on the order intake when the controller's backlog grows too large.
 
-`Admission` is pure (no bus, clock or database): the controller feeds it its backlog (`backlog` of the
-parcels' states) and publishes `signal()` retained on ``wms/{partition}/intake`` whenever `update`
+`Admission` is pure (no bus, clock or database): the controller feeds it its backlog (`backlog` of its
+parcels' counts by state) and publishes `signal()` retained on ``wms/{partition}/intake`` whenever `update`
 reports a change. Order sources hold new orders while ``accepting`` is false and send them once it is
 true again; nothing is dropped, the orders only wait outside.
 
@@ -13,8 +13,7 @@ than the load.
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Mapping
 
 from pydantic import Field
 
@@ -23,9 +22,9 @@ from wms.domain import TERMINAL_STATES, ParcelState, Strict
 BACKLOG_STATES = frozenset(set(ParcelState) - TERMINAL_STATES - {ParcelState.RELEASED})
 
 
-def backlog(states: Iterable[ParcelState]) -> int:
-    """How many of these parcel states are backlog (open and not yet released by the gate)."""
-    return sum(n for s, n in Counter(states).items() if s in BACKLOG_STATES)  # counted in C
+def backlog(counts: Mapping[ParcelState, int]) -> int:
+    """How many parcels, of these counts by state, are backlog (open and not yet released by the gate)."""
+    return sum(n for s, n in counts.items() if s in BACKLOG_STATES)
 
 
 class IntakeSignal(Strict):

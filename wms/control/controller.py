@@ -8,14 +8,15 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import heapq
 import itertools
 import json
 import logging
 import random
 from collections import Counter, deque
+from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from operator import attrgetter
 
 from pydantic import ValidationError
 from sqlalchemy.engine import Engine
@@ -29,6 +30,7 @@ from wms.control.admission import Admission, backlog
 from wms.control.fleet import ActiveTask, FleetManager, FleetMap, RobotView
 from wms.control.history import DbHistory
 from wms.control.outbox import Outbox
+from wms.control.parcels import OpenParcels, Parcel
 from wms.control.pending import PendingCommands
 from wms.control.planner import WavePlanner
 from wms.control.recovery import Snapshot, load_snapshot
@@ -104,40 +106,6 @@ BOOT_ID_SPAN = 1_000_000
 
 
 @dataclass
-class Parcel:
-    """In-memory view of one order's parcel (rebuildable from the database)."""
-
-    order_no: str
-    state: ParcelState
-    received_at: float
-    carrier: str
-    route: str
-    bundle: OrderBundle | None  # None once closed: memory stays flat over a long shift
-    picks: list[tuple[str, str, int, str]] = field(default_factory=list)  # (lot, sku, qty, node)
-    done_at: float | None = None
-    sampled: bool = False
-    hold_reasons: str = ""
-    xray_lane: int | None = None
-    manual_lane: int | None = None  # the x-ray lane it came from while the hold lane checks it
-    reason: str = ""
-    order_type: str = "regular"
-
-    def __post_init__(self) -> None:
-        if self.bundle is not None:
-            self.order_type = self.bundle.order.order_type
-
-    @property
-    def o2o(self) -> bool:
-        """An on-site pickup order: express path, handed over at a counter."""
-        return self.order_type == "o2o"
-
-    def close(self) -> None:
-        """Drop what a closed parcel no longer needs; the database keeps the order in full."""
-        self.bundle = None
-        self.picks = []
-
-
-@dataclass
 class Chute:
     """A chute's open bag."""
 
@@ -174,7 +142,7 @@ class Controller(StockMoves):
         self.carriers = {c.code: c for c in cfg.carriers}
         # the gate's buyer history lives in the database, written in the unit of the decision
         self.history = DbHistory.for_customs(self.repo.unit, customs, cfg.site.utc_offset_h)
-        self.parcels: dict[str, Parcel] = {}  # open parcels only: closed ones are counted in the tally
+        self.parcels = OpenParcels()  # open parcels only: closed ones are counted in the tally
         self.tally = Tally()
         self.lots: dict[str, LotView] = {}
         self.sku_lots: dict[str, list[str]] = {}  # sku -> its lots: an order looks at its own SKUs' lots only
@@ -295,7 +263,7 @@ class Controller(StockMoves):
         self._every(self.status_interval_s, self.publish_status)
         self._every(10.0, self._admit)
         if self.admission is not None:  # retained: replaces a stale "closed" left from before a restart
-            self.admission.update(backlog(map(attrgetter("state"), self.parcels.values())))
+            self.admission.update(backlog(self.parcels.counts()))
             self.outbox.atomic(self._publish_intake)()
         for carrier in self.carriers.values():
             self._schedule_departure(carrier.code)
@@ -606,7 +574,7 @@ class Controller(StockMoves):
             rows.append((lot_id, sku, qty, slot, node))
             parcel.picks.append((lot_id, sku, qty, node))
             self.picked_units[sku] += qty
-        parcel.state = ParcelState.ALLOCATED
+        self.parcels.move(parcel, ParcelState.ALLOCATED)
         self.repo.record_order(bundle, ParcelState.ALLOCATED, now, "", rows)
         self._stage("allocated")
         if parcel.o2o:
@@ -617,7 +585,7 @@ class Controller(StockMoves):
         self.outbox.publish(topics.acks(self.part), Ack(kind=kind, ref=ref), qos=1)  # type: ignore[arg-type]
 
     def _reject_intake(self, parcel: Parcel, reason: str) -> None:
-        parcel.state = ParcelState.REJECTED
+        self.parcels.move(parcel, ParcelState.REJECTED)
         parcel.done_at = self.clock.now()
         parcel.reason = reason
         self.repo.record_order(bundle_of(parcel), ParcelState.REJECTED, self.clock.now(), reason)
@@ -630,7 +598,7 @@ class Controller(StockMoves):
     def _set(self, order_nos: list[str], state: ParcelState, detail: str = "", **fields: object) -> None:
         self.repo.transition(order_nos, state, self.clock.now(), detail, **fields)
         for o in order_nos:
-            self.parcels[o].state = state
+            self.parcels.move(self.parcels[o], state)
         self._stage(state.value, len(order_nos))
 
     def _stage(self, stage: str, n: int = 1) -> None:
@@ -699,15 +667,26 @@ class Controller(StockMoves):
         rc = self.cfg.fleet.picking
         if len(self.pick_queue) >= 2 * rc.count:
             return []
-        ready = [
-            PickOrder(p.order_no, self._due(p), p.received_at, tuple(n for *_, n in p.picks))
-            for p in self.parcels.values()
-            if p.state == ParcelState.ALLOCATED and not p.o2o
-        ]
+        due = self._dues()
+        ready = [p for p in self.parcels.in_state(ParcelState.ALLOCATED).values() if not p.o2o]
         cap = self.cfg.waves.max_orders or 2 * rc.count * rc.cart_orders
-        if len(ready) > cap:
-            ready = sorted(ready, key=lambda o: (o.due, o.received_at, o.order_no))[:cap]
-        return ready
+        if len(ready) > cap:  # a backlog: the most urgent, without building the others' orders
+            ready = heapq.nsmallest(cap, ready, key=lambda p: (due(p), p.received_at, p.order_no))
+        return [PickOrder(p.order_no, due(p), p.received_at, tuple(n for *_, n in p.picks)) for p in ready]
+
+    def _dues(self) -> Callable[[Parcel], float]:
+        """`_due` for the orders of one wave, a carrier's next departure worked out once for all of them."""
+        known: dict[str, float] = {}
+
+        def due(parcel: Parcel) -> float:
+            if parcel.o2o or parcel.carrier not in self.carriers:
+                return self._due(parcel)
+            at = known.get(parcel.carrier)
+            if at is None:
+                at = known[parcel.carrier] = self._due(parcel)
+            return at
+
+        return due
 
     def _collect_plan(self) -> None:
         """Queue the carts the worker planned, with the orders that still wait for one."""
@@ -1227,7 +1206,7 @@ class Controller(StockMoves):
             for lot, _sku, qty, _node in p.picks:
                 lv = self.lots[lot]
                 self.lots[lot] = LotView(lv.lot, lv.sku, lv.expiry, lv.available + qty)
-        p.state = state
+        self.parcels.move(p, state)
         p.done_at = now
         self._stage(state.value)
         if p.o2o:  # the shopper at the counter is told
@@ -1241,7 +1220,7 @@ class Controller(StockMoves):
         """Close or reopen the order intake on the backlog (order sources hold new orders meanwhile)."""
         if self.admission is None:
             return
-        if self.admission.update(backlog(map(attrgetter("state"), self.parcels.values()))):
+        if self.admission.update(backlog(self.parcels.counts())):
             self._publish_intake()
             self.alarm("info" if self.admission.accepting else "warning", "intake", self.admission.reason())
 
@@ -1320,7 +1299,8 @@ class Controller(StockMoves):
         else:
             now = self.clock.now()
             self.repo.dispatch(f"HANDOVER-{p.order_no}", O2O_CARRIER, [p.order_no], now)
-            p.state, p.done_at = ParcelState.DISPATCHED, now
+            self.parcels.move(p, ParcelState.DISPATCHED)
+            p.done_at = now
             self._stage("dispatched")
             self._o2o_event(p, "handed_over")
             self.o2o_closed.append(p)
@@ -1343,7 +1323,8 @@ class Controller(StockMoves):
             self.repo.dispatch(manifest, code, nos, now)
             for o in nos:
                 p = self.parcels[o]
-                p.state, p.done_at = ParcelState.DISPATCHED, now
+                self.parcels.move(p, ParcelState.DISPATCHED)
+                p.done_at = now
                 self._retire(p)
             self._stage("dispatched", len(nos))
         self._schedule_departure(code)
