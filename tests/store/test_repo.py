@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from sqlalchemy import update
 from sqlmodel import select
 
 from wms.control.repo import Repo
@@ -49,6 +50,14 @@ def _exercise(url: str) -> None:
             _bundle(no), ParcelState.ALLOCATED, 1.0, allocations=[("LOT1", "SKU1", 2, "S1", "n")]
         )
     repo.record_order(_bundle("O4"), ParcelState.REJECTED, 1.0, reason="DOC_MISSING: no payment")
+    assert repo.ledger_check()["balanced"]  # the open orders' reservations are the lot's allocated units
+    with repo.session() as s:
+        s.exec(update(LotRow).where(LotRow.lot == "LOT1").values(qty_allocated=LotRow.qty_allocated + 1))
+        s.commit()
+    assert repo.ledger_check()["balanced"] is False  # a reservation nobody holds
+    with repo.session() as s:
+        s.exec(update(LotRow).where(LotRow.lot == "LOT1").values(qty_allocated=LotRow.qty_allocated - 1))
+        s.commit()
     repo.transition(["O1", "O2", "O3"], ParcelState.RELEASED, 2.0, "gate")
     repo.dispatch("M1", "SF", ["O1"], 3.0)
     repo.close_out("O2", ParcelState.HELD, 3.0, LedgerKind.HELD, "XRAY_SUSPECT")

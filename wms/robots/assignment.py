@@ -48,6 +48,8 @@ def min_cost_assignment(
                 raise ValueError(f"cost of task {task!r} on robot {robot!r} is {c!r}; need finite and ≥ 0")
             costs[i, j] = c
     k = len(tasks)
+    if k == 1:  # one task (the common case): its cheapest robot, the one the solver alone would be given
+        return [(tasks[0], robots[int(np.argpartition(costs[0], 0)[0])])]
     cols = np.unique(np.argpartition(costs, k - 1, axis=1)[:, :k]) if k < len(robots) else np.arange(k)
     n = len(cols)
     square = np.zeros((n, n), dtype=np.int64)  # rows from k on: tasks that are not there, at no cost
