@@ -40,6 +40,7 @@ class ParcelState(StrEnum):
 
 
 TERMINAL_STATES = frozenset({ParcelState.REJECTED, ParcelState.HELD, ParcelState.DISPATCHED})
+OPEN_STATES = frozenset(ParcelState) - TERMINAL_STATES  # the warehouse still has the parcel
 SLA_S = 24 * 3600.0  # every order leaves within 24 hours of its arrival
 
 

@@ -8,9 +8,7 @@ from operator import attrgetter
 import pytest
 
 from wms.control.parcels import OpenParcels, Parcel
-from wms.domain import TERMINAL_STATES, ParcelState
-
-OPEN = frozenset(ParcelState) - TERMINAL_STATES
+from wms.domain import OPEN_STATES, ParcelState
 
 
 def _parcel(
@@ -95,12 +93,12 @@ def test_oldest_are_what_a_full_sort_would_pick(shuffled: bool) -> None:
         parcels[f"ORD-{n:03d}"] = _parcel(n, at=float(at))
     for n in range(0, 50, 4):
         parcels.move(parcels[f"ORD-{n:03d}"], ParcelState.RELEASED)
-    wanted = OPEN - {ParcelState.RELEASED}
+    wanted = OPEN_STATES - {ParcelState.RELEASED}
     expected = heapq.nsmallest(
         10, (p for p in parcels.values() if p.state in wanted), key=attrgetter("received_at")
     )
     assert parcels.oldest(10, wanted) == expected
-    assert parcels.oldest(100, OPEN) == sorted(parcels.values(), key=attrgetter("received_at"))
+    assert parcels.oldest(100, OPEN_STATES) == sorted(parcels.values(), key=attrgetter("received_at"))
 
 
 def test_a_replaced_parcel_with_another_receipt_time_turns_to_sorting() -> None:
@@ -108,7 +106,7 @@ def test_a_replaced_parcel_with_another_receipt_time_turns_to_sorting() -> None:
     for n in range(3):
         parcels[f"ORD-{n:03d}"] = _parcel(n, at=float(n))
     parcels["ORD-000"] = _parcel(0, at=9.0)  # keeps the first place but is now the newest
-    assert [p.order_no for p in parcels.oldest(3, OPEN)] == ["ORD-001", "ORD-002", "ORD-000"]
+    assert [p.order_no for p in parcels.oldest(3, OPEN_STATES)] == ["ORD-001", "ORD-002", "ORD-000"]
 
 
 def test_o2o_parcels_in_the_order_they_came_and_clear() -> None:

@@ -13,7 +13,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.sql import ClauseElement
 from sqlmodel import Session, SQLModel, select
 
-from wms.domain import TERMINAL_STATES, LedgerKind, LotReceipt, OrderBundle, ParcelState, Sku
+from wms.domain import OPEN_STATES, TERMINAL_STATES, LedgerKind, LotReceipt, OrderBundle, ParcelState, Sku
 from wms.reports import balance
 from wms.store.models import (
     AdjustmentRow,
@@ -40,8 +40,6 @@ from wms.store.models import (
     WaybillRow,
 )
 from wms.store.statements import KEY, Statements
-
-OPEN_STATES = sorted(set(ParcelState) - TERMINAL_STATES)  # a parcel's stock stays reserved while open
 
 _KEY = bindparam("key")
 _PAYMENT = core_select(PaymentRow.pay_transaction_id).where(PaymentRow.pay_transaction_id == _KEY)
@@ -738,7 +736,7 @@ class Repo:
                 s.exec(
                     select(func.sum(AllocationRow.qty))
                     .join(ParcelRow, ParcelRow.order_no == AllocationRow.order_no)  # type: ignore[arg-type]
-                    .where(ParcelRow.state.in_(OPEN_STATES))  # type: ignore[attr-defined]
+                    .where(ParcelRow.state.in_(sorted(OPEN_STATES)))  # type: ignore[attr-defined]
                 ).one()
                 or 0
             )

@@ -6,7 +6,7 @@ from collections import Counter
 from typing import TYPE_CHECKING
 
 from wms.dispatch.cutoffs import local_hhmm, next_cutoff
-from wms.domain import TERMINAL_STATES, ParcelState
+from wms.domain import OPEN_STATES, ParcelState
 from wms.messages import AtRisk, O2OView, RobotStatus, Status
 
 if TYPE_CHECKING:
@@ -60,16 +60,15 @@ def build_status(ctl: Controller) -> Status:
     """Counts by stage, last-hour throughput, robots, gate, holds, risks, alarms, ledger."""
     now = ctl.clock.now()
     # Up to tens of thousands of open parcels in a backlog, every 10 s: read by state, not scanned.
-    open_states = frozenset(ParcelState) - TERMINAL_STATES
     by_state = Counter({s.value: n for s, n in ctl.parcels.counts().items()}) + ctl.tally.by_state
     throughput = ctl.throughput_last_hour()
     robots = [_robot_status(ctl, r) for r in sorted(ctl.fleet.robots.values(), key=lambda r: r.serial)]
-    oldest = ctl.parcels.oldest(MAX_AT_RISK, open_states)
+    oldest = ctl.parcels.oldest(MAX_AT_RISK, OPEN_STATES)
     risky = [p for p in oldest if now - p.received_at >= AT_RISK_AFTER_S]
     holds = list(ctl.tally.holds)
     utc = ctl.cfg.site.utc_offset_h
     target = ctl.cfg.o2o.target_s
-    o2o = [p for p in ctl.parcels.o2o() if p.state in open_states] + list(reversed(ctl.o2o_closed))
+    o2o = [p for p in ctl.parcels.o2o() if p.state in OPEN_STATES] + list(reversed(ctl.o2o_closed))
     o2o_views = []
     for p in o2o[:30]:
         elapsed = (p.done_at if p.done_at is not None else now) - p.received_at
