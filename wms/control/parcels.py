@@ -113,10 +113,6 @@ class OpenParcels(dict[str, Parcel]):
         """The parcels in ``state`` by order number, in the order they reached it (read only)."""
         return self._groups[state]
 
-    def count(self, state: ParcelState) -> int:
-        """How many parcels are in ``state``."""
-        return len(self._groups[state])
-
     def counts(self) -> dict[ParcelState, int]:
         """How many parcels are in each state that has any."""
         return {s: len(g) for s, g in self._groups.items() if g}
