@@ -292,3 +292,51 @@ def test_generated_defects_are_caught_by_the_matching_rule() -> None:
         seen.add(model.last_defect)
         assert EXPECTED[model.last_defect] in _check(_docs(b))
     assert seen == set(EXPECTED)
+
+
+class _AskedHistory(BuyerHistory):
+    """A history that notes which of its questions were asked."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.asked: set[str] = set()
+
+    def declared(self, order_no: str) -> bool:
+        self.asked.add("declared")
+        return super().declared(order_no)
+
+    def released_value_in_year(self, buyer_id: str, year: int) -> int:
+        self.asked.add("released_value_in_year")
+        return super().released_value_in_year(buyer_id, year)
+
+    def orders_in_window(self, buyer_id: str, since: float) -> int:
+        self.asked.add("orders_in_window")
+        return super().orders_in_window(buyer_id, since)
+
+    def buyers_at_address(self, address: str, including: str | None = None) -> int:
+        self.asked.add("buyers_at_address")
+        return super().buyers_at_address(address, including)
+
+
+@pytest.mark.parametrize(
+    "codes",
+    [
+        frozenset({r.DOC_MISSING, r.UNKNOWN_SKU, r.AMOUNT_MISMATCH, r.DUPLICATE_ORDER}),
+        frozenset({r.TAX_MISMATCH, r.RISK_LOW_PRICE}),
+        frozenset({r.ANNUAL_LIMIT}),
+    ],
+)
+def test_only_the_asked_codes_and_only_their_rules(codes: frozenset[str]) -> None:
+    """With ``codes``, the findings are the full check's of those codes; the other rules do not run."""
+    b = _bundle()
+    full_history = _full_history(b)  # over the annual limit: that rule has something to say
+    for _, _, mutate in DEFECTS:
+        order, payment, waybill = mutate(b)
+        every = check_order(order, payment, waybill, BY_ID, CUSTOMS, full_history, T0)
+        some = check_order(order, payment, waybill, BY_ID, CUSTOMS, full_history, T0, codes)
+        assert some == [f for f in every if f.code in codes]
+    asked = _AskedHistory()
+    check_order(b.order, b.payment, b.waybill, BY_ID, CUSTOMS, asked, T0, codes)
+    assert ("declared" in asked.asked) == (r.DUPLICATE_ORDER in codes)
+    assert ("released_value_in_year" in asked.asked) == (r.ANNUAL_LIMIT in codes)
+    assert ("orders_in_window" in asked.asked) == (r.RISK_LOW_PRICE in codes)  # the risk rules run together

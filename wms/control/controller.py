@@ -536,13 +536,9 @@ class Controller(StockMoves):
             return
         self._ack("order", order.order_no)  # sent after this unit commits, whatever the intake decides
         codes = O2O_INTAKE_CODES if order.order_type == "o2o" else INTAKE_CODES
-        findings = [
-            f
-            for f in check_order(
-                order, bundle.payment, bundle.waybill, self.catalog, self.customs, self.history, now
-            )
-            if f.code in codes
-        ]
+        findings = check_order(
+            order, bundle.payment, bundle.waybill, self.catalog, self.customs, self.history, now, codes
+        )
         carrier = bundle.waybill.carrier if bundle.waybill else ""
         if order.order_type == "o2o":
             findings = findings or self._o2o_findings(bundle, now)
