@@ -413,6 +413,26 @@ def check_risk(
     return out
 
 
+_Rule = Callable[
+    [CustomsOrder, Payment | None, Waybill | None, dict[str, Sku], CustomsConfig, GateHistory, float],
+    list[Finding],
+]
+# Every rule in order, with the finding codes it can give (built once: the gate checks every parcel).
+RULES: tuple[tuple[tuple[str, ...], _Rule], ...] = (
+    ((DOC_MISSING,), lambda o, p, w, cat, cus, h, now: check_documents(o, p, w)),
+    ((DUPLICATE_ORDER,), lambda o, p, w, cat, cus, h, now: check_duplicate(o, h)),
+    ((UNKNOWN_SKU,), lambda o, p, w, cat, cus, h, now: check_skus(o, cat)),
+    ((AMOUNT_MISMATCH,), lambda o, p, w, cat, cus, h, now: check_amounts(o, p)),
+    ((PAYER_MISMATCH,), lambda o, p, w, cat, cus, h, now: check_payer(o, p)),
+    ((CONSIGNEE_MISMATCH,), lambda o, p, w, cat, cus, h, now: check_consignee(o, w)),
+    ((NOT_ON_POSITIVE_LIST,), lambda o, p, w, cat, cus, h, now: check_positive_list(o, cat, cus)),
+    ((SINGLE_LIMIT,), lambda o, p, w, cat, cus, h, now: check_single_limit(o, cus)),
+    ((ANNUAL_LIMIT,), lambda o, p, w, cat, cus, h, now: check_annual_limit(o, cus, h, now)),
+    ((TAX_MISMATCH,), lambda o, p, w, cat, cus, h, now: check_tax(o, w, cat, cus)),
+    (RISK_CODES, lambda o, p, w, cat, cus, h, now: check_risk(o, cat, cus, h, now)),
+)
+
+
 def check_order(
     order: CustomsOrder,
     payment: Payment | None,
@@ -428,19 +448,7 @@ def check_order(
     With ``codes``, only findings of those codes, and only the rules that can give one are run (the
     intake looks for a few codes: the buyer's history is not read for the ones the gate checks later).
     """
-    rules: list[tuple[tuple[str, ...], Callable[[], list[Finding]]]] = [
-        ((DOC_MISSING,), lambda: check_documents(order, payment, waybill)),
-        ((DUPLICATE_ORDER,), lambda: check_duplicate(order, history)),
-        ((UNKNOWN_SKU,), lambda: check_skus(order, catalog)),
-        ((AMOUNT_MISMATCH,), lambda: check_amounts(order, payment)),
-        ((PAYER_MISMATCH,), lambda: check_payer(order, payment)),
-        ((CONSIGNEE_MISMATCH,), lambda: check_consignee(order, waybill)),
-        ((NOT_ON_POSITIVE_LIST,), lambda: check_positive_list(order, catalog, customs)),
-        ((SINGLE_LIMIT,), lambda: check_single_limit(order, customs)),
-        ((ANNUAL_LIMIT,), lambda: check_annual_limit(order, customs, history, now)),
-        ((TAX_MISMATCH,), lambda: check_tax(order, waybill, catalog, customs)),
-        (RISK_CODES, lambda: check_risk(order, catalog, customs, history, now)),
-    ]
+    docs = (order, payment, waybill, catalog, customs, history, now)
     if codes is None:
-        return [f for _, rule in rules for f in rule()]
-    return [f for gives, rule in rules if not codes.isdisjoint(gives) for f in rule() if f.code in codes]
+        return [f for _, rule in RULES for f in rule(*docs)]
+    return [f for gives, rule in RULES if not codes.isdisjoint(gives) for f in rule(*docs) if f.code in codes]
