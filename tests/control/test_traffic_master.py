@@ -311,6 +311,49 @@ def test_a_restarted_master_holds_what_the_robots_may_stand_on() -> None:
     assert traffic.cells.holds("sort-01") == ["G3_0", "G4_0"] and robot.task is not None
 
 
+def test_releases_within_the_stored_plan_are_not_stored_and_a_restart_takes_them_from_the_robot() -> None:
+    fleet, bus, events, traffic = master(*grid(30, 1))
+    robot = at(fleet, "sort-01", "G0_0")
+    fleet.send(robot, "T-A", "sort", ["G0_0", "G29_0"], {})
+    for x in range(1, 8):
+        at(fleet, "sort-01", f"G{x}_0")
+    task = robot.task
+    assert task is not None and len(orders(bus, "sort-01")) > 3  # the order and its updates went out
+    assert len(events.released) == 1  # stored once: the base G0_0-G3_0, allowing for it to grow to G15_0
+    stored = ActiveTask.from_plan(events.released[-1])
+    assert stored.bound == 15 and stored.update_id < task.update_id and stored.base_end < task.base_end
+    # a restarted master holds every cell up to the stored bound until the robot says where it is
+    fleet2, bus2, _, traffic2 = master(*grid(30, 1))
+    fleet2.adopt("sort-01", M, "sorting", "G0_0", stored)
+    assert traffic2.cells.holds("sort-01") == [f"G{x}_0" for x in range(16)]
+    fleet2._on_state("uagv/v2/acme/sort-01/state", state(robot, "G7_0", robot.last_header + 1))
+    again = fleet2.robots["sort-01"].task
+    assert again is not None and (again.update_id, again.base_end) == (task.update_id, task.base_end)
+    assert traffic2.cells.holds("sort-01") == traffic.cells.holds("sort-01")
+    # the next release is the update the robot expects, not one it already has
+    for x in range(8, 12):
+        at(fleet2, "sort-01", f"G{x}_0")
+    sent = orders(bus2, "sort-01")
+    assert sent and sent[0]["orderUpdateId"] == task.update_id + 1
+    assert [o["orderUpdateId"] for o in sent] == list(range(task.update_id + 1, again.update_id + 1))
+
+
+def test_a_plan_is_stored_again_when_its_path_changes_or_its_base_outgrows_the_bound() -> None:
+    task = ActiveTask("T", "sort", "O", "G20_0", set(), path=[f"G{i}_0" for i in range(21)])
+    assert task.to_store()
+    task.base_end = 3
+    task.storing(12)
+    assert task.bound == 15 and not task.to_store()
+    task.base_end = 15
+    assert not task.to_store()
+    task.base_end = 16
+    assert task.to_store()
+    task.storing(12)
+    assert task.bound == 20  # not beyond the path
+    task.splice(16, ["G16_0", "G16_1", "G17_1", "G18_1", "G19_1", "G20_1", "G20_0"])
+    assert task.to_store()
+
+
 def test_the_console_shows_a_robot_waiting_on_traffic_with_its_waits_and_re_routes() -> None:
     robot = RobotStatus(
         serial="sort-01",

@@ -29,6 +29,9 @@ from wms.topics import vda, vda_all, vda_parse
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+# A task's stored plan allows for its base growing this many nodes (`ActiveTask.storing`): most releases
+# of a task then go out without storing it again.
+PLAN_AHEAD_NODES = 12
 
 
 @dataclass
@@ -65,9 +68,13 @@ class ActiveTask:
     aside_for: str = ""  # the robot it last stepped aside for (named in the slow-task alarm)
     # other nodes where the last stop's actions may be done instead (the other eject cells of a chute)
     alternatives: list[str] = field(default_factory=list)
+    # the furthest base end the stored plan allows for: releases up to it need not store the plan again
+    bound: int = 0
     # `plan`'s JSON of what a task never changes (its actions only by a new dict), with that dict: a
     # release encodes only what moves
     _fixed: tuple[object, str] | None = field(default=None, repr=False, compare=False)
+    # the path and actions (by identity: a splice makes new ones) the stored plan has
+    _stored: tuple[object, object] | None = field(default=None, repr=False, compare=False)
 
     def next_stop(self, after: int) -> int:
         """Path index of the first node after ``after`` with actions, else of the last node."""
@@ -80,8 +87,25 @@ class ActiveTask:
         self.path = self.path[:at] + segment + self.path[stop + 1 :]
         self.actions = {i + shift if i >= stop else i: acts for i, acts in self.actions.items()}
 
+    def to_store(self) -> bool:
+        """Whether the plan must be stored (again) before this release goes out: the stored one lacks
+        its path or actions, or allows for a shorter base."""
+        stored = self._stored
+        return stored is None or stored[0] is not self.path or stored[1] is not self.actions or (
+            self.base_end > self.bound
+        )
+
+    def storing(self, ahead: int) -> None:
+        """Note that the plan is stored now, allowing for releases up to ``ahead`` nodes further."""
+        self.bound = min(len(self.path) - 1, self.base_end + ahead)
+        self._stored = (self.path, self.actions)
+
     def plan(self) -> str:
         """The task as JSON, enough to resume driving it after a restart of the master.
+
+        ``bound`` (see `storing`) lets the releases up to it go out without storing the plan again: a
+        master that resumes from it holds the cells up to there until the robot's state says how far it
+        was released (`FleetManager._catch_up`).
 
         The part of the path behind both the robot and the last release is left out (``offset`` says how
         long it was): nothing reads it again, and a path can grow long when a robot is re-routed often.
@@ -111,6 +135,7 @@ class ActiveTask:
             "reached": self.reached,
             "asides": self.asides,
             "alternatives": self.alternatives,
+            "bound": self.bound,
         }
         return f"{self._fixed[1]}, {json.dumps(moving)[1:]}"
 
@@ -118,7 +143,7 @@ class ActiveTask:
     def from_plan(cls, plan: str) -> ActiveTask:
         """The task a `plan` describes."""
         d = json.loads(plan)
-        return cls(
+        task = cls(
             task_id=d["task_id"],
             kind=d["kind"],
             order_id=d["order_id"],
@@ -133,7 +158,10 @@ class ActiveTask:
             reached=d.get("reached", 0),
             asides=d.get("asides", 0),
             alternatives=list(d.get("alternatives", [])),
+            bound=d.get("bound", d["base_end"]),
         )
+        task._stored = (task.path, task.actions)
+        return task
 
 
 @dataclass
@@ -202,7 +230,8 @@ class FleetEvents(Protocol):
         ...
 
     def task_released(self, robot: RobotView, task: ActiveTask) -> None:
-        """An order or order update of a task went out (persist the task to resume it after a restart)."""
+        """An order or order update of a task is going out that its stored plan does not cover: store the
+        task (`ActiveTask.plan`) to resume it after a restart, before the order leaves."""
         ...
 
     def alarm(self, severity: str, source: str, message: str) -> None:
@@ -414,6 +443,7 @@ class FleetManager(TrafficControl):
             self._fail_task(robot, f"FATAL error {fatal[0]}")
             return
         robot.error = fatal[0] if fatal else ""
+        self._catch_up(robot, st)
         if self._order_refused(robot, st):
             return
         self._cancel_stray_order(robot, st)
@@ -429,6 +459,18 @@ class FleetManager(TrafficControl):
             or task.base_end != synced[2]
         ):
             self._sync_cells(robot, st)  # else it would hold what it holds
+
+    def _catch_up(self, robot: RobotView, st: StateDict) -> None:
+        """After a restart: take the task's base from the robot, which may have been released more of it
+        than the stored plan says (up to its ``bound``; only this master sends updates, so a robot ahead of
+        it is one sent releases before the restart)."""
+        task = robot.task
+        if task is None or st["orderId"] != task.order_id or st["orderUpdateId"] <= task.update_id:
+            return
+        released = [n["sequenceId"] // 2 for n in st["nodeStates"] if n["released"]]
+        end = max(released) if released else st["lastNodeSequenceId"] // 2  # else it stands at the base end
+        task.update_id = st["orderUpdateId"]
+        task.base_end = min(max(task.base_end, end), len(task.path) - 1)
 
     def _order_refused(self, robot: RobotView, st: StateDict) -> bool:
         """The robot reports an error against the task's order: the task goes back to the controller."""
@@ -745,7 +787,9 @@ class FleetManager(TrafficControl):
         task.base_end = end
         task.release_start = start
         task.last_message, task.sent_at = self._order_message(robot, task, start), self.clock.now()
-        self.events.task_released(robot, task)
+        if task.to_store():
+            task.storing(PLAN_AHEAD_NODES)
+            self.events.task_released(robot, task)
         self.bus.publish(vda(robot.manufacturer, robot.serial, "order"), task.last_message)
 
     def _order_message(self, robot: RobotView, task: ActiveTask, start: int) -> bytes:

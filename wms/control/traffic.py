@@ -183,10 +183,11 @@ class TrafficControl:
                 self._unstick(self.robots[serial])
 
     def _hold_adopted(self: FleetManager, robot: RobotView, task: ActiveTask | None) -> None:
-        """After a restart: hold where the robot was and every cell of its base it may not have passed."""
+        """After a restart: hold where the robot was and every cell of its base it may not have passed, up
+        to the furthest base its stored plan allows for (its state soon says how far it was released)."""
         traffic = self._traffic(robot)
         if traffic is not None:
-            ahead = task.path[task.reached : task.base_end + 1] if task else []
+            ahead = task.path[task.reached : max(task.base_end, task.bound) + 1] if task else []
             traffic.cells.hold(robot.serial, last_occurrences([robot.node, *ahead]))
 
     def blocked(self: FleetManager, kind: str) -> set[str]:
