@@ -91,8 +91,11 @@ class ActiveTask:
         """Whether the plan must be stored (again) before this release goes out: the stored one lacks
         its path or actions, or allows for a shorter base."""
         stored = self._stored
-        return stored is None or stored[0] is not self.path or stored[1] is not self.actions or (
-            self.base_end > self.bound
+        return (
+            stored is None
+            or stored[0] is not self.path
+            or stored[1] is not self.actions
+            or (self.base_end > self.bound)
         )
 
     def storing(self, ahead: int) -> None:
