@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+import weakref
 
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlmodel import SQLModel, create_engine
 
 from wms.store import models  # noqa: F401  (registers the tables)
+from wms.store.checkpoint import Checkpointer
 from wms.store.migrate import upgrade
 
 DEFAULT_URL = "sqlite:///wms.db"
@@ -43,10 +45,20 @@ def connect(url: str | None = None, *, fresh: bool = False) -> Engine:
             cur.execute(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
             cur.execute(f"PRAGMA wal_autocheckpoint={SQLITE_CHECKPOINT_PAGES}")
             cur.close()
+
+        path = engine.url.database
+        if path and path != ":memory:" and not path.startswith("file:"):
+            # checkpoints off the committing thread; the automatic one is what is left for it to do
+            checkpointer = Checkpointer(path)
+            engine.checkpointer = checkpointer  # type: ignore[attr-defined]
+            weakref.finalize(engine, checkpointer.stop)
     else:
         engine = create_engine(url, pool_pre_ping=True)
     if fresh:
         SQLModel.metadata.drop_all(engine)
     SQLModel.metadata.create_all(engine)
     upgrade(engine)  # columns and indexes later code added to tables an earlier run created
+    checkpointer = getattr(engine, "checkpointer", None)
+    if checkpointer is not None:
+        checkpointer.start()  # on a database in WAL mode, which the first connection set
     return engine
