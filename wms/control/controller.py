@@ -74,8 +74,6 @@ from wms.sorting.chute_plan import SpreadChutePlan, destinations
 from wms.sorting.grid import SortGrid, build_grid
 from wms.store.models import (
     AlarmRow,
-    DeclarationRow,
-    InspectionRow,
     ParcelRow,
     ReslotRow,
     SlotRow,
@@ -1161,7 +1159,7 @@ class Controller(StockMoves):
             now=now,
             utc_offset_h=self.cfg.site.utc_offset_h,
         )
-        self.repo.declare(DeclarationRow(order_no=p.order_no, ts=now, ems_no=ems_no, xml=xml.decode("utf-8")))
+        self.repo.declare(p.order_no, now, ems_no, xml.decode("utf-8"))
 
     def _decide(
         self,
@@ -1173,17 +1171,7 @@ class Controller(StockMoves):
         sampled: bool = False,
     ) -> None:
         now = self.clock.now()
-        self.repo.inspection(
-            InspectionRow(
-                order_no=p.order_no,
-                ts=now,
-                decision=decision,
-                reasons=reason,
-                xray=xray,
-                lane=lane,
-                sampled=sampled,
-            )
-        )
+        self.repo.inspection(p.order_no, now, decision, reason, xray, lane, sampled)
         p.reason = reason
         if decision == "release":
             self.history.record_release(bundle_of(p).order, now)

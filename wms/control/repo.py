@@ -634,15 +634,35 @@ class Repo:
         with self.unit() as s:
             s.add(row)
 
-    def declare(self, row: DeclarationRow) -> None:
-        """Store an inventory list."""
+    def declare(self, order_no: str, ts: float, ems_no: str, xml: str) -> None:
+        """Store an inventory list (by its values: no row object is built, one per parcel)."""
         with self.unit() as s:
-            self._insert(s, row)
+            self._insert_values(
+                s, DeclarationRow, order_no=order_no, ts=ts, ems_no=ems_no, xml=xml, signed=False
+            )
 
-    def inspection(self, row: InspectionRow) -> None:
-        """Record a gate decision."""
-        with self.unit() as s:
-            self._insert(s, row)
+    def inspection(
+        self,
+        order_no: str,
+        ts: float,
+        decision: str,
+        reasons: str = "",
+        xray: str = "",
+        lane: int | None = None,
+        sampled: bool = False,
+    ) -> None:
+        """Record a gate decision (appended with the unit's other rows)."""
+        with self.unit():
+            self._append(
+                InspectionRow,
+                order_no=order_no,
+                ts=ts,
+                decision=decision,
+                reasons=reasons,
+                xray=xray,
+                lane=lane,
+                sampled=sampled,
+            )
 
     # robots, tasks, alarms -------------------------------------------------------------------------
 
