@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -25,6 +26,7 @@ from wms.inspection.ceb import (
     parse_ceb411,
     parse_ceb511,
     route_of_address,
+    timestamp,
     validate,
     yuan,
 )
@@ -238,3 +240,15 @@ def test_damaged_messages_parse_or_raise_ceb_error(start: int, length: int, pars
     damaged = src[:start] + src[start + length :]
     with contextlib.suppress(CebError):
         parse(damaged)
+
+
+@given(st.floats(min_value=-1e9, max_value=4e9, allow_nan=False), st.sampled_from([8.0, 0.0, -5.5, 14.0]))
+def test_timestamp_is_the_local_second_datetime_gives(now: float, offset: float) -> None:
+    tz = timezone(timedelta(hours=offset))
+    assert timestamp(now, offset) == datetime.fromtimestamp(now, tz).strftime("%Y%m%d%H%M%S")
+
+
+def test_timestamp_rounds_to_microseconds_as_datetime_does() -> None:
+    tz = timezone(timedelta(hours=8))
+    for now in (1_710_050_000.9999996, 1_710_050_000.9999994, -0.0000004, -0.0000006, 59.9999995, 0.0):
+        assert timestamp(now) == datetime.fromtimestamp(now, tz).strftime("%Y%m%d%H%M%S"), now

@@ -18,6 +18,7 @@ Element order follows ``ceb-import-202205.xsd``; amounts are CNY with 2 decimals
 from __future__ import annotations
 
 import functools
+import math
 import re
 import uuid
 from collections.abc import Callable, Mapping
@@ -75,9 +76,16 @@ def route_of_address(address: str) -> str:
 
 
 def timestamp(now: float, utc_offset_h: float = 8.0) -> str:
-    """``YYYYMMDDhhmmss`` in local time at ``utc_offset_h``."""
+    """``YYYYMMDDhhmmss`` in local time at ``utc_offset_h`` (each second formatted once: every order and
+    every inventory list asks for a few)."""
+    frac, whole = math.modf(now)  # rounded to microseconds as datetime.fromtimestamp does
+    return _timestamp(int(whole) + round(frac * 1_000_000) // 1_000_000, utc_offset_h)
+
+
+@functools.lru_cache(maxsize=4096)
+def _timestamp(second: int, utc_offset_h: float) -> str:
     tz = UTC if utc_offset_h == 0 else timezone(timedelta(hours=utc_offset_h))
-    return datetime.fromtimestamp(now, tz).strftime("%Y%m%d%H%M%S")
+    return datetime.fromtimestamp(second, tz).strftime("%Y%m%d%H%M%S")
 
 
 def yuan(fen: int) -> str:
