@@ -48,7 +48,7 @@ def connect(url: str | None = None, *, fresh: bool = False) -> Engine:
 
         path = engine.url.database
         if path and path != ":memory:" and not path.startswith("file:"):
-            # checkpoints off the committing thread; the automatic one is what is left for it to do
+            # checkpoints on a thread of their own (wms.store.checkpoint); the automatic one is the fallback
             checkpointer = Checkpointer(path)
             engine.checkpointer = checkpointer  # type: ignore[attr-defined]
             weakref.finalize(engine, checkpointer.stop)
