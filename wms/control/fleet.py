@@ -95,7 +95,7 @@ class ActiveTask:
             stored is None
             or stored[0] is not self.path
             or stored[1] is not self.actions
-            or (self.base_end > self.bound)
+            or self.base_end > self.bound
         )
 
     def storing(self, ahead: int) -> None:

@@ -1,12 +1,14 @@
-"""SQLite's WAL checkpoints in a thread of their own, so that no unit of work waits for one.
+"""SQLite's WAL checkpoints in a thread of their own, so that a unit of work seldom waits for one.
 
 In WAL mode a commit appends the pages it changed to the write-ahead log, and a checkpoint copies them
 back into the database file (with ``synchronous=NORMAL`` it also syncs both files to disk). Left to
 SQLite, the commit that takes the log past ``wal_autocheckpoint`` pages runs the checkpoint and waits
 for it: tens of milliseconds every few seconds when the controller is busy. `Checkpointer` runs passive
 checkpoints from a connection of its own on a thread (the sqlite3 module lets go of the GIL while SQLite
-works, so on a second core they run beside the controller). A passive checkpoint never blocks a writer;
-the automatic one stays, as the fallback should this thread fall behind or fail.
+works, so on a second core they run beside the controller). A passive checkpoint never blocks a writer.
+The log starts over only when a commit finds all of it copied, which a busy writer often does not: the
+automatic checkpoint then still runs in the commit, with little left to copy, and stays the fallback
+should this thread fall behind or fail.
 """
 
 from __future__ import annotations
