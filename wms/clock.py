@@ -58,16 +58,23 @@ class Clock(Protocol):
         ...
 
 
+def split_seconds(ts: float) -> tuple[int, int]:
+    """The whole second and the microseconds of ``ts``, rounded as `datetime.fromtimestamp` rounds them
+    (so that a timestamp formatted once per second agrees with datetime's)."""
+    frac, whole = math.modf(ts)
+    second, rest = int(whole), round(frac * 1_000_000)
+    if rest >= 1_000_000 or rest < 0:
+        second, rest = second + rest // 1_000_000, rest % 1_000_000
+    return second, rest
+
+
 def iso(ts: float) -> str:
     """ISO 8601 UTC timestamp with milliseconds, as VDA 5050 wants it.
 
     The date and time of day are formatted once per second (every message carries a timestamp).
     """
     global _iso_second, _iso_prefix
-    frac, whole = math.modf(ts)  # rounded to microseconds as datetime.fromtimestamp does
-    second, rest = int(whole), round(frac * 1_000_000)
-    if rest >= 1_000_000 or rest < 0:
-        second, rest = second + rest // 1_000_000, rest % 1_000_000
+    second, rest = split_seconds(ts)
     if second != _iso_second:
         _iso_prefix = datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%S.")
         _iso_second = second

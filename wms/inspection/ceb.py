@@ -18,7 +18,6 @@ Element order follows ``ceb-import-202205.xsd``; amounts are CNY with 2 decimals
 from __future__ import annotations
 
 import functools
-import math
 import re
 import uuid
 from collections.abc import Callable, Mapping
@@ -30,6 +29,7 @@ from typing import TypeVar
 from lxml import etree
 from pydantic import ValidationError
 
+from wms.clock import split_seconds
 from wms.domain import CustomsOrder, OrderLine, Payment, Sku, Waybill
 from wms.inspection.safexml import parse_xml
 from wms.inspection.safexml import parser as safe_parser
@@ -78,8 +78,7 @@ def route_of_address(address: str) -> str:
 def timestamp(now: float, utc_offset_h: float = 8.0) -> str:
     """``YYYYMMDDhhmmss`` in local time at ``utc_offset_h`` (each second formatted once: every order and
     every inventory list asks for a few)."""
-    frac, whole = math.modf(now)  # rounded to microseconds as datetime.fromtimestamp does
-    return _timestamp(int(whole) + round(frac * 1_000_000) // 1_000_000, utc_offset_h)
+    return _timestamp(split_seconds(now)[0], utc_offset_h)
 
 
 @functools.lru_cache(maxsize=4096)
