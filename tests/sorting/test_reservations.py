@@ -29,6 +29,18 @@ def test_cells_are_freed_as_the_robot_passes_them_and_the_robot_waiting_for_one_
     assert cells.holds("B") == ["b0", "x"] and "B" not in cells.waiting
 
 
+def test_holding_the_same_cells_again_changes_nothing_and_a_changed_order_is_a_new_hold() -> None:
+    cells = Reservations()
+    cells.hold("A", ["a0", "x"])
+    cells.hold("B", ["b0"])
+    cells.grant("B", ["x"], now=0.0)
+    assert cells.hold("A", ["a0", "x"]) == [] and cells.holds("A") == ["a0", "x"]
+    assert cells.holders("x") == {"A"} and cells.waiters([]) == [] and cells.waiters(["x"]) == ["B"]
+    assert cells.hold("A", ["x", "a0"]) == [] and cells.holds("A") == ["x", "a0"]  # stands on x now
+    assert cells.hold("A", ["x"]) == ["a0"] and not cells.held_by_any("a0")
+    assert not cells.check()
+
+
 def test_a_robot_that_got_some_cells_waits_afresh_where_it_will_stop() -> None:
     cells = Reservations()
     cells.hold("A", ["y"])

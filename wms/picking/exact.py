@@ -188,17 +188,13 @@ def _meets(cls: int, need: int) -> bool:
     return cls == 2 if need == EVEN else cls == 1 if need == ODD else cls != 1
 
 
-def _relax(value: np.ndarray, step: _Step, add: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """One min-plus step: best value per destination state and the transition that gives it."""
-    total = value[step.src] + add[step.key]
-    best = np.minimum.reduceat(total, step.starts)
-    hit = np.where(total == np.repeat(best, step.counts), np.arange(len(total)), len(total))
-    arg = np.minimum.reduceat(hit, step.starts)
-    out = np.full(n, np.inf)
-    out[step.dst] = best
-    choice = np.full(n, -1, dtype=np.int64)
-    choice[step.dst] = arg
-    return out, choice
+def _chosen(step: _Step, before: np.ndarray, add: np.ndarray, state: int) -> int:
+    """The transition of ``step`` that gives ``state`` its best value from ``before`` (the first of equals,
+    as `_relax_value`'s minimum saw them): only that state's transitions are looked at."""
+    group = int(np.searchsorted(step.dst, state))
+    lo = int(step.starts[group])
+    hi = lo + int(step.counts[group])
+    return lo + int(np.argmin(before[step.src[lo:hi]] + add[step.key[lo:hi]]))
 
 
 @dataclass(frozen=True, slots=True)
@@ -300,23 +296,24 @@ def _trivial(inst: _Instance) -> bool:
     return inst.source == inst.sink and set(inst.at) <= {("X", *inst.source)}
 
 
-def _programme(inst: _Instance) -> tuple[float, list[tuple[_Step, np.ndarray, int]]]:
-    """Run the programme over the span's aisles: optimum and the choices to trace the route back."""
+def _programme(inst: _Instance) -> tuple[float, list[tuple[_Step, np.ndarray, np.ndarray, int]]]:
+    """Run the programme over the span's aisles: the optimum, and each step with the values before it and
+    its costs, to trace the route back (`_chosen`) from the one state the optimum ends in."""
     k = inst.block.cross_aisles
     tab = _tables(k)
-    nstates = len(tab.states)
     combos, rows = _combo_matrix(k), _columns(k)
     hcost = _cross_costs(inst.block)
-    value = np.full(nstates, np.inf)
+    value = np.full(len(tab.states), np.inf)
     value[tab.start] = 0.0
-    trail: list[tuple[_Step, np.ndarray, int]] = []
+    trail: list[tuple[_Step, np.ndarray, np.ndarray, int]] = []
     for a in inst.span:
         per = np.array([sub.costs() for sub in inst.subs[a]])  # (k-1) × 6
-        value, choice = _relax(value, tab.vertical, per[rows, combos].sum(axis=1), nstates)
-        trail.append((tab.vertical, choice, a))
+        add = per[rows, combos].sum(axis=1)
+        trail.append((tab.vertical, value, add, a))
+        value = _relax_value(value, tab.vertical, add)
         step = _closing(k, tuple(inst.need[a]), a == inst.span[-1])
-        value, choice = _relax(value, step, hcost, nstates)
-        trail.append((step, choice, a))
+        trail.append((step, value, hcost, a))
+        value = _relax_value(value, step, hcost)
     best = float(value[tab.done])
     if not math.isfinite(best):
         raise PickError("no route exists for these picks")  # cannot happen on a valid block
@@ -363,7 +360,7 @@ def _optimum(inst: _Instance) -> float:
 
 
 def _relax_value(value: np.ndarray, step: _Step, add: np.ndarray) -> np.ndarray:
-    """`_relax` without the choices: the best value per destination state."""
+    """One min-plus step: the best value per destination state."""
     out = np.full(len(value), np.inf)
     out[step.dst] = np.minimum.reduceat(value[step.src] + add[step.key], step.starts)
     return out
@@ -423,8 +420,8 @@ def exact_route(
     tab = _tables(block.cross_aisles)
     edges: list[tuple[tuple, tuple]] = []
     state = tab.done
-    for step, choice, a in reversed(trail):
-        tr = int(choice[state])
+    for step, before, add, a in reversed(trail):
+        tr = _chosen(step, before, add, state)
         key = int(step.key[tr])
         if step is tab.vertical:
             for c, opt in enumerate(tab.combos[key]):

@@ -56,7 +56,10 @@ class Reservations:
 
     def hold(self, robot: str, cells: Sequence[str]) -> list[str]:
         """Set what ``robot`` holds (as its progress or a restart shows); return the cells this freed."""
-        old = set(self._holds.get(robot, ()))
+        held = self._holds.get(robot)
+        if held is not None and held == cells:  # most states of a robot: it holds what it held
+            return []
+        old = set(held or ())
         new = set(cells)
         freed = []
         for cell in old - new:
@@ -103,6 +106,8 @@ class Reservations:
     def waiters(self, cells: Iterable[str]) -> list[str]:
         """Robots waiting for one of ``cells``, longest waiting first."""
         wanted = set(cells)
+        if not wanted:
+            return []
         found = [(w.since, r) for r, w in self.waiting.items() if w.cell in wanted]
         return [r for _, r in sorted(found)]
 
