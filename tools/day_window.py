@@ -12,6 +12,11 @@ planner's worker. Two commits compare by running this in a checkout of each::
 controller's (the product), the simulators' (robots, conveyors, X-ray lanes, the order feed: the
 stand-in for the world), or the bench's; what is left of the loop's time is the loop itself.
 
+``--handlers`` also times every callback by the function it runs (`wms.day.split.HandlerTimes`: a bus
+message by its subscriber's handler, through the controller's unit of work) and prints the costliest:
+seconds, calls and microseconds per call, e.g. a sorting robot's state in the fleet manager against an
+order at the intake. Naming every callback costs a little, so compare wall times without it.
+
 ``--sizes`` also prints each kind's mean payload in bytes (encoding every payload once more, so leave it
 out when timing).
 
@@ -42,8 +47,10 @@ from wms.clock import quiet_gc_while
 from wms.config import load_customs, load_warehouse
 from wms.control.planner import WavePlanner
 from wms.day.bench import DayOptions, day_config, quiet_logs
-from wms.day.split import LoopSplit
+from wms.day.split import HandlerTimes, LoopSplit
 from wms.shift import ShiftOptions, virtual_shift
+
+HANDLER_ROWS = 25  # handlers printed by --handlers, costliest first
 
 
 def _kind(topic: str) -> str:
@@ -99,6 +106,9 @@ def main() -> None:
     ap.add_argument("--sizes", action="store_true", help="also each message kind's mean payload in bytes")
     ap.add_argument("--gc", action="store_true", help="also the collector's passes and seconds by generation")
     ap.add_argument(
+        "--handlers", action="store_true", help="also the costliest handlers: seconds, calls, µs per call"
+    )
+    ap.add_argument(
         "--save-waves", type=Path, metavar="DIR", help="pickle each wave the worker gets into DIR"
     )
     args = ap.parse_args()
@@ -119,6 +129,7 @@ def main() -> None:
         else patch.object(WavePlanner, "submit", _wave_saver(args.save_waves))
     )
     split = LoopSplit()
+    handlers = HandlerTimes(then=split if args.split else None)
     quiet_logs()
     customs = load_customs(None)
     cfg, _ = day_config(load_warehouse(args.config), customs, DayOptions(orders=args.orders))
@@ -136,7 +147,9 @@ def main() -> None:
         shift, _ = virtual_shift(cfg, customs, opts)
         counts.clear()  # the window's messages, not the set-up's (stock received, robots connecting)
         sizes.clear()
-        if args.split:
+        if args.handlers:
+            shift.clock.meter = handlers
+        elif args.split:
             shift.clock.meter = split
         collector = _CollectorTimes()
         with quiet_gc_while():  # as `wms bench day` runs its day (its first full pass left out of the timing)
@@ -171,6 +184,11 @@ def main() -> None:
         print(f"{'wall s':>10} {'share':>10}  whose callbacks")
         for owner, t in sorted(seconds.items(), key=lambda kv: -kv[1]):
             print(f"{t:>10.1f} {100 * t / wall:>9.1f}%  {owner}")
+    if args.handlers:
+        print(f"{'wall s':>10} {'share':>10} {'calls':>10} {'µs/call':>10}  handler")
+        for name, t in sorted(handlers.seconds.items(), key=lambda kv: -kv[1])[:HANDLER_ROWS]:
+            n = handlers.calls[name]
+            print(f"{t:>10.2f} {100 * t / wall:>9.1f}% {n:>10,} {1e6 * t / n:>10,.0f}  {name}")
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import time
 
@@ -9,7 +10,8 @@ import pytest
 
 from wms.bus.inproc import InProcBroker
 from wms.clock import VirtualClock
-from wms.day.split import LoopSplit, owner_of
+from wms.control.outbox import Outbox
+from wms.day.split import HandlerTimes, LoopSplit, handler_name, owner_of
 
 
 def test_owners_by_module() -> None:
@@ -70,3 +72,27 @@ def test_a_bus_delivery_is_booked_to_its_handler() -> None:
     clock.run()
     assert got == [b"1", b"2", b"3"]
     assert split.events == {"controller": 2, "simulators": 1, "bench": 0, "other": 0}
+
+
+class _Fleet:
+    def on_state(self, topic: str, data: bytes) -> None:
+        time.sleep(0.002)
+
+
+def test_handler_times_name_the_code_under_the_controllers_wrappers() -> None:
+    """A delivery is named by its subscriber's handler, through partials and the unit-of-work wrapper."""
+    clock = VirtualClock(start=0.0)
+    broker = InProcBroker(clock)
+    split = LoopSplit()
+    times = HandlerTimes(then=split)
+    clock.meter = times
+    outbox = Outbox(broker.client("controller"), unit=contextlib.nullcontext)
+    outbox.subscribe("a/state", _Fleet().on_state)
+    clock.call_later(1, functools.partial(_sleeper, 0.001))
+    for _ in range(3):
+        broker.client("robot").publish("a/state", b"{}")
+    clock.run()
+    assert times.calls == {"_Fleet.on_state": 3, "_sleeper": 1}
+    assert times.seconds["_Fleet.on_state"] >= 0.006 and times.seconds["_sleeper"] >= 0.001
+    assert split.events["controller"] == 3 and split.events["simulators"] == 1  # passed on, as booked alone
+    assert handler_name(lambda: None).endswith("_wrappers.<locals>.<lambda>")  # a closure by where it is

@@ -105,3 +105,17 @@ def test_split_gives_the_loop_time_to_controller_simulators_and_the_loop(  # typ
     assert set(spent) == {"controller", "simulators", "bench", "other", "loop"}
     assert spent["controller"] > 0 and spent["simulators"] > 0 and spent["other"] == 0
     assert sum(spent.values()) == pytest.approx(wall, abs=0.3)
+
+
+def test_handlers_name_the_costliest_callbacks(monkeypatch: pytest.MonkeyPatch, capsys) -> None:  # type: ignore[no-untyped-def]
+    """``--handlers``: rows of seconds, calls and µs per call by handler, the robots' states among them."""
+    monkeypatch.setattr(sys, "argv", [*WINDOW, "--handlers"])
+    main()
+    out = capsys.readouterr().out
+    wall = float(out.split("wall ")[1].split(" s;")[0])
+    rows = [line.split() for line in out.split("  handler\n")[1].splitlines() if line.strip()]
+    by_name = {r[4]: (float(r[0]), int(r[2].replace(",", ""))) for r in rows}
+    assert by_name["FleetManager._on_state"][1] > 0 and by_name["Controller._on_order"][1] > 0
+    assert by_name["RobotSim._activity_done"][1] > 0  # the simulators' own callbacks, by name too
+    assert not any(name.startswith(("Outbox.", "Controller._guard")) for name in by_name)  # unwrapped
+    assert sum(t for t, _ in by_name.values()) <= wall + 0.05

@@ -286,6 +286,7 @@ class Controller(StockMoves):
             work()
             self.clock.call_later(period, tick)
 
+        tick.inner = fn  # type: ignore[attr-defined]  # what it runs, for meters (`wms.day.split.handler_name`)
         self.clock.call_later(period, tick)
 
     def _later(self, delay: float, fn) -> None:  # type: ignore[no-untyped-def]
@@ -504,6 +505,7 @@ class Controller(StockMoves):
                 log.exception("handler for %s failed", topic)
                 self.alarm("error", source, f"internal error on {topic}: {type(exc).__name__}: {exc}")
 
+        handler.inner = fn  # type: ignore[attr-defined]  # what it wraps, for meters (`wms.day.split.handler_name`)
         return handler
 
     def _count(self, key: str) -> None:

@@ -57,6 +57,7 @@ class Outbox:
                 self.bus.publish(topic, payload, qos=qos, retain=retain)
             self.published += len(held)
 
+        run.inner = fn  # type: ignore[attr-defined]  # what it wraps, for meters (`wms.day.split.handler_name`)
         return run
 
     def subscribe(self, pattern: str, handler: Handler, qos: int = 0) -> None:

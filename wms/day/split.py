@@ -66,3 +66,34 @@ class LoopSplit:
             for o in ("controller", "simulators")
         }
         return {"seconds": seconds, "events": {o: self.events[o] for o in OWNERS}, **per_order}
+
+
+def handler_name(fn: Callable[[], None]) -> str:
+    """The qualified name of the code a callback runs: a bus delivery's handler, through partials and the
+    wrappers that say what they wrap in ``inner`` (the controller's unit of work and input guard)."""
+    target: Any = fn.handler if type(fn) is Delivery else fn
+    while True:
+        if isinstance(target, functools.partial):
+            target = target.func
+        elif hasattr(target, "inner"):
+            target = target.inner
+        else:
+            return getattr(target, "__qualname__", type(target).__qualname__)
+
+
+class HandlerTimes:
+    """Wall seconds and calls by handler (`handler_name`), as a clock meter; for finding which kind of
+    event costs what (`tools/day_window.py --handlers`), not for a whole day: it names every callback."""
+
+    def __init__(self, then: Callable[[Callable[[], None], float], None] | None = None) -> None:
+        self.seconds: dict[str, float] = {}
+        self.calls: dict[str, int] = {}
+        self._then = then  # another meter to pass each callback on to (e.g. a `LoopSplit`)
+
+    def __call__(self, fn: Callable[[], None], seconds: float) -> None:
+        """Book one callback."""
+        name = handler_name(fn)
+        self.seconds[name] = self.seconds.get(name, 0.0) + seconds
+        self.calls[name] = self.calls.get(name, 0) + 1
+        if self._then is not None:
+            self._then(fn, seconds)
