@@ -28,11 +28,21 @@ def owner_of(module: str) -> str:
     return "controller" if module.startswith("wms") else "other"
 
 
+def _innermost(fn: Any) -> Any:
+    """The code a callback runs: a partial's function, and what a wrapper wraps when it says so in
+    ``inner`` (the controller's unit of work, input guard and periodic ticks)."""
+    while True:
+        if isinstance(fn, functools.partial):
+            fn = fn.func
+        elif hasattr(fn, "inner"):
+            fn = fn.inner
+        else:
+            return fn
+
+
 def _module(fn: Any) -> str:
-    """The module of the code a callback runs (a partial's function's)."""
-    while isinstance(fn, functools.partial):
-        fn = fn.func
-    return getattr(fn, "__module__", None) or ""
+    """The module of the code a callback runs."""
+    return getattr(_innermost(fn), "__module__", None) or ""
 
 
 class LoopSplit:
@@ -69,16 +79,9 @@ class LoopSplit:
 
 
 def handler_name(fn: Callable[[], None]) -> str:
-    """The qualified name of the code a callback runs: a bus delivery's handler, through partials and the
-    wrappers that say what they wrap in ``inner`` (the controller's unit of work and input guard)."""
-    target: Any = fn.handler if type(fn) is Delivery else fn
-    while True:
-        if isinstance(target, functools.partial):
-            target = target.func
-        elif hasattr(target, "inner"):
-            target = target.inner
-        else:
-            return getattr(target, "__qualname__", type(target).__qualname__)
+    """The qualified name of the code a callback runs (`_innermost`; a bus delivery's: its handler's)."""
+    target = _innermost(fn.handler if type(fn) is Delivery else fn)
+    return getattr(target, "__qualname__", type(target).__qualname__)
 
 
 class HandlerTimes:
