@@ -108,10 +108,10 @@ def test_chute_plan_deals_rows_to_every_destination_and_sends_a_parcel_to_the_ne
         for dest, ids in ((("SF", "north"), sf), (("EMS", "south"), ems)):
             best = min(distance(induct, f"E{c[1:]}") for c in ids)
             got = plan.chute_for(*dest, induct)
-            assert got in ids and distance(induct, f"E{got[1:]}") == best
+            assert got in ids and distance(induct, f"E{got[1:]}") == best == plan.eject_m(*dest, induct)
     # a destination outside the plan takes the spare chute, and keeps it; then there is none left
     assert plan.chute_for("YTO", "east", "I0") == "C210" == plan.chute_for("YTO", "east", "I10")
-    assert plan.chute_for("JD", "west", "I0") is None
+    assert plan.chute_for("JD", "west", "I0") is None and plan.eject_m("JD", "west", "I0") is None
     again = SpreadChutePlan(chutes, [(("SF", "north"), 3.0), (("EMS", "south"), 2.0)], distance, spare=1)
     again.restore({("YTO", "east"): "C210", ("SF", "north"): "C10"})  # planned destinations keep the plan
     assert again.assigned == {("YTO", "east"): "C210"}

@@ -155,9 +155,6 @@ class Controller(StockMoves):
         self.bags: dict[str, list[str]] = {}
         self.conveyor_jobs: dict[str, tuple[str, str, str]] = {}  # cmd_id → (parcel or bag, kind, to)
         self._coming: Counter[str] = Counter()  # parcels on a conveyor to each induct (``move`` jobs)
-        # metres from an induct to the nearest eject cell of a destination's chute for it, by (carrier,
-        # route, induct): the chute plan keeps that chute for good once it has one (`chute_for`)
-        self._eject_m: dict[tuple[str, str, str], float] = {}
         self.lane_queue = [0] * cfg.gate.xray_lanes
         self.hold_lane = 0  # held parcels sent to the officers and not yet answered
         self.pending = PendingCommands()
@@ -944,13 +941,7 @@ class Controller(StockMoves):
         turn = inducts[self._induct_turn :] + inducts[: self._induct_turn]
 
         def cost(i: str) -> float:
-            near = self._eject_m.get((p.carrier, p.route, i))
-            if near is None:
-                chute_id = self.chute_plan.chute_for(p.carrier, p.route, i)
-                ejects = self._chute_by_id[chute_id].eject if chute_id else []
-                near = min((self.grid.distance(i, e) for e in ejects), default=0.0)
-                if chute_id:
-                    self._eject_m[(p.carrier, p.route, i)] = near
+            near = self.chute_plan.eject_m(p.carrier, p.route, i) or 0.0  # 0 without a chute
             return near + INDUCT_QUEUE_M * (len(self.induct_queues[i]) + coming[i])
 
         return min(turn, key=cost)

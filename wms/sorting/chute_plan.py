@@ -61,7 +61,7 @@ class SpreadChutePlan:
         self.assigned: dict[Dest, str] = {}  # spare chutes taken by destinations outside the plan
         self._distance = distance
         self._by_id = {c.chute: c for c in chutes}
-        self._nearest: dict[tuple[Dest, str], str] = {}
+        self._nearest: dict[tuple[Dest, str], tuple[float, str]] = {}  # metres to it, the chute
 
     def chute_ids(self, carrier: str, route: str) -> list[str]:
         """The destination's chutes (a spare one, taken now, for a destination outside the plan)."""
@@ -74,15 +74,26 @@ class SpreadChutePlan:
 
     def chute_for(self, carrier: str, route: str, near: str) -> str | None:
         """The destination's chute whose eject cells are nearest ``near``; None when it has none."""
+        found = self._nearest_chute(carrier, route, near)
+        return None if found is None else found[1]
+
+    def eject_m(self, carrier: str, route: str, near: str) -> float | None:
+        """Metres from ``near`` to the nearest eject cell of that chute; None when there is no chute."""
+        found = self._nearest_chute(carrier, route, near)
+        return None if found is None else found[0]
+
+    def _nearest_chute(self, carrier: str, route: str, near: str) -> tuple[float, str] | None:
+        """(metres, chute) of `chute_for`, found once: a destination keeps its chutes once it has some."""
         key = (carrier, route)
-        if (key, near) not in self._nearest:
+        found = self._nearest.get((key, near))
+        if found is None:
             ids = self.chute_ids(carrier, route)
             if not ids:
                 return None
-            self._nearest[(key, near)] = min(
-                ids, key=lambda c: (min(self._distance(near, e) for e in self._by_id[c].eject), c)
+            found = self._nearest[(key, near)] = min(
+                (min(self._distance(near, e) for e in self._by_id[c].eject), c) for c in ids
             )
-        return self._nearest[(key, near)]
+        return found
 
     def restore(self, used: dict[Dest, str]) -> None:
         """After a restart: spare chutes that destinations outside the plan had taken stay theirs."""
