@@ -48,6 +48,7 @@ from wms.config import load_customs, load_warehouse
 from wms.control.planner import WavePlanner
 from wms.day.bench import DayOptions, day_config, quiet_logs
 from wms.day.split import HandlerTimes, LoopSplit
+from wms.day.world import linked_shift
 from wms.shift import ShiftOptions, virtual_shift
 
 HANDLER_ROWS = 25  # handlers printed by --handlers, costliest first
@@ -109,6 +110,13 @@ def main() -> None:
         "--handlers", action="store_true", help="also the costliest handlers: seconds, calls, µs per call"
     )
     ap.add_argument(
+        "--world-process",
+        action="store_true",
+        help="the simulators in a process of their own, in lockstep (`wms.day.world`); messages, --split "
+        "and --handlers then count this process only",
+    )
+    ap.add_argument("--link-latency", type=float, default=0.1, help="with --world-process: seconds")
+    ap.add_argument(
         "--save-waves", type=Path, metavar="DIR", help="pickle each wave the worker gets into DIR"
     )
     args = ap.parse_args()
@@ -144,7 +152,11 @@ def main() -> None:
             db_url=args.db or f"sqlite:///{Path(tmp) / 'window.db'}",
             start_local=f"2026-11-11T{args.start}:00",
         )
-        shift, _ = virtual_shift(cfg, customs, opts)
+        world = None
+        if args.world_process:
+            shift, _, world = linked_shift(cfg, customs, opts, args.link_latency)
+        else:
+            shift, _ = virtual_shift(cfg, customs, opts)
         counts.clear()  # the window's messages, not the set-up's (stock received, robots connecting)
         sizes.clear()
         if args.handlers:
@@ -156,7 +168,11 @@ def main() -> None:
             if args.gc:
                 gc.callbacks.append(collector)
             cpu0, wall0 = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
-            shift.clock.run(until=shift.clock.now() + args.hours * 3600.0)
+            until = shift.clock.now() + args.hours * 3600.0
+            if world is not None:
+                world.advance(until)
+            else:
+                shift.clock.run(until=until)
             wall = time.perf_counter() - wall0
             if args.gc:
                 gc.callbacks.remove(collector)
@@ -164,12 +180,21 @@ def main() -> None:
         cpu1 = resource.getrusage(resource.RUSAGE_SELF)
         ctl = shift.controller
         worker_cpu, _ = ctl.planner.usage() if ctl.planner is not None else (0.0, 0.0)
+        if world is not None:
+            world.close()
         ctl.stop()
         placed, states = shift.feed.sent, ctl.repo.parcel_states()
     cpu = cpu1.ru_utime + cpu1.ru_stime - cpu0.ru_utime - cpu0.ru_stime
     print(f"{args.config}: {args.hours:g} h from {args.start}, {placed:,} orders placed")
     print(f"parcel states at the end: {dict(sorted(states.items()))}")
     print(f"wall {wall:.1f} s; CPU s: this process {cpu:.1f}, the planner worker {worker_cpu:.1f} (its life)")
+    if world is not None:
+        u = world.usage
+        print(
+            f"world process: CPU {u['cpu_s']} s (its life), {u['windows']:,} windows "
+            f"({u['exchanges']:,} exchanges), this process waited {u['controller_waited_s']} s for it; "
+            f"messages to it {u['messages_to_world']:,}, from it {u['messages_from_world']:,}"
+        )
     print(f"{'messages':>10} {'per order':>10}{'  mean B' if args.sizes else ''}  kind")
     for kind, n in [*counts.most_common(), ("all", sum(counts.values()))]:
         size = sum(sizes.values()) if kind == "all" else sizes[kind]

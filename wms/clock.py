@@ -197,6 +197,20 @@ class VirtualClock(_Loop):
         if until is not None and (not self._heap or self._heap[0][0] > until):
             self._now = max(self._now, until)
 
+    def run_before(self, end: float) -> None:
+        """Process every event due before ``end`` (not at it), then stand at ``end``: one window of a
+        lockstep run (`wms.bus.lockstep`), where what arrives from elsewhere is due at ``end`` or later."""
+        heap, pop, run_one = self._heap, heapq.heappop, self._run_one
+        while heap and heap[0][0] < end:
+            at, _, timer = pop(heap)
+            self._now = at
+            run_one(timer)
+        self._now = max(self._now, end)
+
+    def next_at(self) -> float:
+        """When the earliest queued timer is due (cancelled ones included); infinity if none is."""
+        return self._heap[0][0] if self._heap else math.inf
+
 
 class WallClock(_Loop):
     """Real time, optionally sped up: ``speed`` simulated seconds pass per real second.

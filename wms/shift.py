@@ -71,16 +71,17 @@ class Shift:
     """Everything of one running shift, for tests and the console."""
 
     controller: Controller
-    robots: list[RobotSim]
-    feed: OrderFeed
-    conveyor: ConveyorSim
-    xray: XrayGateSim
+    robots: list[Any]  # RobotSims, or views of those in another process (`wms.day.world`)
+    feed: Any  # the OrderFeed, or a view of it
+    conveyor: ConveyorSim | None
+    xray: XrayGateSim | None
     clock: Any
     start: float
     feed_until: float
     buses: list[Bus] = field(default_factory=list)
     url_for: Callable[[str], str] | None = None  # MQTT URL (with credentials) of a client by name
     hold_lane: HoldLaneSim | None = None
+    advance: Callable[[float], None] | None = None  # runs a virtual shift to a time (default: its clock)
 
 
 def start_time(cfg: WarehouseConfig, local: str) -> float:
@@ -103,10 +104,7 @@ def build_shift(
     deployment where it is another process), else on ``clock`` too.
     """
     ctl_clock = ctl_clock or clock
-    seed = cfg.feed.seed if opts.seed is None else opts.seed
-    feed_cfg = cfg.feed.model_copy(update={"seed": seed})
-    catalog = generate_catalog(feed_cfg, customs)
-    engine = connect(opts.db_url, fresh=opts.fresh_db)
+    seed, catalog = seed_and_catalog(cfg, customs, opts)
     buses: list[Bus] = []
 
     def bus(name: str, will: Will | None = None, on: Any = clock) -> Bus:
@@ -114,10 +112,34 @@ def build_shift(
         buses.append(b)
         return b
 
+    ctl = start_controller(cfg, customs, opts, ctl_clock, bus("controller", None, ctl_clock), catalog, seed)
+    robots, conveyor, xray, hold, feed = start_simulators(cfg, customs, opts, clock, bus, catalog, seed)
+    now = clock.now()
+    return Shift(ctl, robots, feed, conveyor, xray, clock, now, now + opts.duration_s, buses, hold_lane=hold)
+
+
+def seed_and_catalog(
+    cfg: WarehouseConfig, customs: CustomsConfig, opts: ShiftOptions
+) -> tuple[int, list[Any]]:
+    """The shift's seed and its catalogue (the same for the controller and the simulators)."""
+    seed = cfg.feed.seed if opts.seed is None else opts.seed
+    return seed, generate_catalog(cfg.feed.model_copy(update={"seed": seed}), customs)
+
+
+def start_controller(
+    cfg: WarehouseConfig,
+    customs: CustomsConfig,
+    opts: ShiftOptions,
+    clock: Any,
+    bus: Bus,
+    catalog: list[Any],
+    seed: int,
+) -> Controller:
+    """The controller of a shift on its database, started on ``clock``."""
     ctl = Controller(
-        bus("controller", None, ctl_clock),
-        ctl_clock,
-        engine,
+        bus,
+        clock,
+        connect(opts.db_url, fresh=opts.fresh_db),
         cfg,
         customs,
         catalog,
@@ -125,9 +147,7 @@ def build_shift(
         seed=seed,
     )
     ctl.start()
-    robots, conveyor, xray, hold, feed = start_simulators(cfg, customs, opts, clock, bus, catalog, seed)
-    now = clock.now()
-    return Shift(ctl, robots, feed, conveyor, xray, clock, now, now + opts.duration_s, buses, hold_lane=hold)
+    return ctl
 
 
 def start_simulators(
@@ -290,7 +310,11 @@ def run_until_drained(
     """
     limit = shift.feed_until + drain_limit_s
     while shift.clock.now() < limit and not _drained(shift):
-        shift.clock.run(until=shift.clock.now() + step_s)
+        until = shift.clock.now() + step_s
+        if shift.advance is not None:
+            shift.advance(until)
+        else:
+            shift.clock.run(until=until)
         if on_step is not None and on_step(shift):
             break
     return _drained(shift)

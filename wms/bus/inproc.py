@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from pydantic import BaseModel
@@ -26,12 +27,19 @@ class InProcBroker:
         # disconnect clears it.
         self._targets: dict[str, list[tuple[Handler, InProcBus]]] = {}
         self.delivered = 0
+        # told (topic, payload, retain) of every message a client of this broker publishes: a lockstep
+        # link (`wms.bus.lockstep`) carries them to the clients of a broker in another process
+        self.outbound: Callable[[str, bytes, bool], None] | None = None
 
     def client(self, client_id: str, will: Will | None = None) -> InProcBus:
         """Connect a new client."""
         return InProcBus(self, client_id, will)
 
-    def _route(self, topic: str, data: bytes, retain: bool) -> None:
+    def inject(self, topic: str, data: bytes, retain: bool = False) -> None:
+        """Deliver a message that a client of another broker published (not sent on to `outbound`)."""
+        self._route(topic, data, retain, local=False)
+
+    def _route(self, topic: str, data: bytes, retain: bool, local: bool = True) -> None:
         if retain:
             if data:
                 self._retained[topic] = data
@@ -46,6 +54,8 @@ class InProcBroker:
             self._targets[topic] = targets
         for handler, client in targets:
             self.clock.call_later(self.latency, Delivery(client, handler, topic, data))
+        if local and self.outbound is not None:
+            self.outbound(topic, data, retain)
 
     def _subscribe(self, pattern: str, handler: Handler, client: InProcBus) -> None:
         self._targets.clear()

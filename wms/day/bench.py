@@ -36,6 +36,7 @@ from wms.clock import quiet_gc_while
 from wms.config import CustomsConfig, Promotion, WarehouseConfig
 from wms.day import report
 from wms.day.split import LoopSplit
+from wms.day.world import linked_shift
 from wms.domain import SLA_S
 from wms.lifeline import exit_with_parent
 from wms.loadtest import rss_mb
@@ -67,6 +68,8 @@ class DayOptions:
     target_pct: float = 99.9
     stop_when_missed: bool = False  # sweeps: stop draining once the 24-hour target is certainly missed
     label: str = ""
+    world_process: bool = False  # the simulated world in a process of its own, in lockstep (`wms.day.world`)
+    link_latency_s: float = 0.1  # with it: virtual seconds a message takes between controller and world
 
 
 # ---------------------------------------------------------------------------------------------- config
@@ -355,21 +358,18 @@ def run_day(
             start_local=opts.start_local,
             seed=opts.seed,
         )
-        shift, broker = virtual_shift(cfg, customs, sopts)
-        build_s = time.perf_counter() - wall0
-        split = LoopSplit()
-        probe = Probe(
-            shift, opts.sample_s, opts.target_pct, opts.stop_when_missed, progress, wall0, split=split
-        )
-        probe.attach(broker)
-        shift.clock.meter = split
-        with quiet_gc_while():  # as the controller's own loop runs (`wms run`)
-            drained = run_until_drained(shift, sopts.drain_limit_s, step_s=opts.sample_s, on_step=probe.step)
-        shift.clock.meter = None
-        shift.controller.publish_status()
-        run_s = time.perf_counter() - wall0
-        end = summary(shift, run_s, "virtual", "in-process")
-        result = measure(shift, probe, cfg, opts, drained)
+        world = None
+        if opts.world_process:
+            shift, broker, world = linked_shift(cfg, customs, sopts, opts.link_latency_s)
+        else:
+            shift, broker = virtual_shift(cfg, customs, sopts)
+        try:
+            result, split, build_s, run_s, end = _simulate(
+                shift, broker, world, cfg, opts, sopts, progress, wall0
+            )
+        finally:
+            if world is not None:
+                world.close()
         planner = shift.controller.planner
         planner_cpu_s, planner_rss_mb = planner.usage() if planner is not None else (0.0, 0.0)
         shift.controller.stop()
@@ -377,7 +377,10 @@ def run_day(
         shift.controller.repo.engine.dispose()
     wall_s = time.perf_counter() - wall0
     own = resource.getrusage(resource.RUSAGE_SELF)
-    peak = own.ru_maxrss / 1024.0 + planner_rss_mb  # ru_maxrss in KB (Linux); the worker ran beside it
+    world_usage = world.usage if world is not None else {}
+    placed = result["orders"]["placed"]
+    world_rss_mb = world_usage.get("peak_rss_mb", 0.0)
+    peak = own.ru_maxrss / 1024.0 + planner_rss_mb + world_rss_mb  # ru_maxrss in KB (Linux); all ran at once
     result.update(
         {
             "label": opts.label,
@@ -392,24 +395,55 @@ def run_day(
                 "build_s": round(build_s, 2),
                 "simulate_s": round(run_s - build_s, 2),
                 "report_s": round(wall_s - run_s, 2),
-                "orders_per_s": round(probe.generated / (run_s - build_s), 1) if run_s > build_s else None,
+                "orders_per_s": round(placed / (run_s - build_s), 1) if run_s > build_s else None,
                 "sim_s_per_wall_s": round(result["sim_s"] / (run_s - build_s), 1)
                 if run_s > build_s
                 else None,
             },
             "peak_rss_mb": round(peak, 1),
             "planner_peak_rss_mb": round(planner_rss_mb, 1),
+            "world_peak_rss_mb": round(world_rss_mb, 1) if world is not None else None,
             "cpu_s": {
                 "controller": round(own.ru_utime + own.ru_stime, 1),
                 "planner": round(planner_cpu_s, 1),
+                "world": world_usage.get("cpu_s"),
             },
-            "split": split.report(run_s - build_s, probe.generated),
+            "split": split.report(run_s - build_s, placed),
+            "world": {"process": world is not None, "link_latency_s": opts.link_latency_s if world else 0.0}
+            | world_usage,
         }
     )
     result["checks"] = checks(result)
     result["targets"] = targets(result)
     result["ok"] = all(result["targets"].values())
     return result
+
+
+def _simulate(
+    shift: Shift,
+    broker: Any,
+    world: Any,
+    cfg: WarehouseConfig,
+    opts: DayOptions,
+    sopts: ShiftOptions,
+    progress: Progress | None,
+    wall0: float,
+) -> tuple[dict[str, Any], LoopSplit, float, float, dict[str, Any]]:
+    """Run a built day to its end, sampling it; its measures, the loop's split, build and run seconds (from
+    ``wall0``) and the shift's summary."""
+    build_s = time.perf_counter() - wall0
+    split = LoopSplit()
+    probe = Probe(shift, opts.sample_s, opts.target_pct, opts.stop_when_missed, progress, wall0, split=split)
+    probe.attach(broker)
+    shift.clock.meter = split
+    with quiet_gc_while():  # as the controller's own loop runs (`wms run`)
+        drained = run_until_drained(shift, sopts.drain_limit_s, step_s=opts.sample_s, on_step=probe.step)
+    shift.clock.meter = None
+    shift.controller.publish_status()
+    run_s = time.perf_counter() - wall0
+    mode = "virtual, world in its own process" if world is not None else "virtual"
+    end = summary(shift, run_s, mode, "in-process" if world is None else "in-process, lockstep link")
+    return measure(shift, probe, cfg, opts, drained), split, build_s, run_s, end
 
 
 def _options(opts: DayOptions) -> dict[str, Any]:

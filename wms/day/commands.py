@@ -85,6 +85,20 @@ def bench_day(
         bool,
         typer.Option("--in-process", help="run in this process (for profilers; memory shared with the CLI)"),
     ] = False,
+    world_process: Annotated[
+        bool | None,
+        typer.Option(
+            "--world-process/--one-process",
+            help="the simulated world in a process of its own, in lockstep with the controller over a link "
+            "with --link-latency (uses the second core); --one-process: world and controller on one clock "
+            "(default: a process of its own above 50,000 orders, where it saves time)",
+            show_default=False,
+        ),
+    ] = None,
+    link_latency: Annotated[
+        float,
+        typer.Option(min=0.001, help="virtual seconds a message takes between controller and world process"),
+    ] = 0.1,
     progress: Annotated[bool, typer.Option(help="progress bar while running")] = True,
     hourly: Annotated[bool, typer.Option(help="print the orders per hour by stage")] = True,
     config: Annotated[
@@ -137,6 +151,8 @@ def bench_day(
         picking=picking,
         sorting=sorting,
         target_pct=target,
+        world_process=orders > CITY_ABOVE if world_process is None else world_process,
+        link_latency_s=link_latency,
     )
     out = Console() if sys.stdout.isatty() else Console(width=140)
     out.print(f"config: {cfg_path}", highlight=False, markup=False)
