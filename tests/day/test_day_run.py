@@ -70,6 +70,35 @@ def test_every_order_is_accounted_for_and_the_ledger_balances(day: dict[str, Any
     assert day["ledger"]["balanced"] and day["ledger"]["lots"] > 0
 
 
+def test_the_same_day_with_the_world_in_a_process_of_its_own(day: dict[str, Any]) -> None:
+    """Only the link's latency differs from the one-process day: the same orders arrive, and the views of
+    the world (feed, robots) and its costs reach the report."""
+    opts = DayOptions(**{**day["options"], "promotions": [Promotion(start="20:00", hours=2, factor=2)]})
+    opts.world_process = True
+    cfg = CFG.model_copy(update={"fleet": CFG.fleet.model_copy(update={"task_alarm_s": ALARM_S})})
+    linked = run_day(cfg, CUSTOMS, opts)
+    assert linked["checks"] == day["checks"] and all(linked["checks"].values())
+    o, one = linked["orders"], day["orders"]
+    assert o["placed"] == one["placed"] and o["sent"] == o["in_db"] == o["placed"] and o["open"] == 0
+    assert linked["per_hour"]["placed"] == day["per_hour"]["placed"]  # the feed's arrivals, hour by hour
+    assert abs(o["dispatched"] - one["dispatched"]) <= 0.02 * one["dispatched"]
+    w = linked["world"]
+    assert (
+        w["process"] and w["link_latency_s"] == 0.1 and w["cpu_s"] > 0 and w["callbacks_s"]["simulators"] > 0
+    )
+    assert w["windows"] >= w["exchanges"] > 0 and w["messages_from_world"] > w["messages_to_world"] > 0
+    assert linked["cpu_s"]["world"] == w["cpu_s"] and 0 < linked["world_peak_rss_mb"] < linked["peak_rss_mb"]
+    assert linked["split"]["seconds"]["simulators"] == 0  # none of the world's callbacks ran here
+    for kind in ("picking", "sorting"):  # read off the robots in the other process
+        robots = linked["robots"][kind]
+        assert robots["orders_driven"] > 0 and robots["on_charger_robot_h"] >= 0
+        assert robots["utilisation_pct"] > 0
+    console = Console(record=True, width=160)
+    console.print(summary_table([linked]))
+    text = console.export_text()
+    assert "(own process)" in text and "0.1 s; " in text and "world " in text
+
+
 def test_stage_counts_per_hour_add_up_to_the_totals(day: dict[str, Any]) -> None:
     ph, o, g = day["per_hour"], day["orders"], day["gate"]
     assert len(ph["placed"]) == len(ph["dispatched"]) >= 24

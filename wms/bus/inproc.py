@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -39,12 +40,17 @@ class InProcBroker:
         """Deliver a message that a client of another broker published (not sent on to `outbound`)."""
         self._route(topic, data, retain, local=False)
 
-    def _route(self, topic: str, data: bytes, retain: bool, local: bool = True) -> None:
+    def inject_at(self, at: float, topic: str, data: bytes, retain: bool = False) -> None:
+        """`inject` at instant ``at``; a message that is not retained goes to the subscribers of now, as a
+        broker routes a message when it is published, not when it arrives."""
         if retain:
-            if data:
-                self._retained[topic] = data
-            else:
-                self._retained.pop(topic, None)
+            self.clock.call_at(at, functools.partial(self.inject, topic, data, retain))
+            return
+        call_at = self.clock.call_at
+        for handler, client in self._targets_of(topic):
+            call_at(at, Delivery(client, handler, topic, data))
+
+    def _targets_of(self, topic: str) -> list[tuple[Handler, InProcBus]]:
         targets = self._targets.get(topic)
         if targets is None:
             targets = list(self._exact.get(topic, ()))
@@ -52,7 +58,15 @@ class InProcBroker:
             if len(self._targets) >= MAX_CACHED_TOPICS:
                 self._targets.clear()
             self._targets[topic] = targets
-        for handler, client in targets:
+        return targets
+
+    def _route(self, topic: str, data: bytes, retain: bool, local: bool = True) -> None:
+        if retain:
+            if data:
+                self._retained[topic] = data
+            else:
+                self._retained.pop(topic, None)
+        for handler, client in self._targets_of(topic):
             self.clock.call_later(self.latency, Delivery(client, handler, topic, data))
         if local and self.outbound is not None:
             self.outbound(topic, data, retain)

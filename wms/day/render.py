@@ -74,7 +74,10 @@ def _wall(r: dict[str, Any]) -> str:
 
 def _cpu(r: dict[str, Any]) -> str:
     cpu = r.get("cpu_s")
-    return "-" if cpu is None else f"{cpu['controller']:,.0f} / {cpu['planner']:,.0f}"
+    if cpu is None:
+        return "-"
+    world = cpu.get("world")
+    return f"{cpu['controller']:,.0f} / {cpu['planner']:,.0f}" + ("" if world is None else f" / {world:,.0f}")
 
 
 def _split(r: dict[str, Any]) -> str:
@@ -84,12 +87,27 @@ def _split(r: dict[str, Any]) -> str:
     s = split["seconds"]
     per_order = split["controller_ms_per_order"]
     ms = "" if per_order is None else f" ({per_order:.1f} ms per order)"
-    return f"{s['controller']:,.0f}{ms} / {s['simulators']:,.0f} / {s['bench'] + s['other'] + s['loop']:,.0f}"
+    world = (r.get("world") or {}).get("callbacks_s")
+    simulators = f"{s['simulators']:,.0f}" if world is None else f"{world['simulators']:,.0f} (own process)"
+    return f"{s['controller']:,.0f}{ms} / {simulators} / {s['bench'] + s['other'] + s['loop']:,.0f}"
+
+
+def _link(r: dict[str, Any]) -> str:
+    w = r.get("world") or {}
+    if not w.get("process"):
+        return "-"
+    return (
+        f"{w['link_latency_s']:g} s; {w['windows']:,} windows, {w['exchanges']:,} exchanged; "
+        f"waited {w['controller_waited_s']:,.0f} s"
+    )
 
 
 def _memory(r: dict[str, Any]) -> str:
     worker = r.get("planner_peak_rss_mb") or 0.0
-    return f"{r['peak_rss_mb']:,.0f}" + (f" (planner worker {worker:,.0f})" if worker else "")
+    world = r.get("world_peak_rss_mb") or 0.0
+    parts = [f"planner worker {worker:,.0f}"] if worker else []
+    parts += [f"world {world:,.0f}"] if world else []
+    return f"{r['peak_rss_mb']:,.0f}" + (f" ({', '.join(parts)})" if parts else "")
 
 
 ROWS: tuple[Row, ...] = (
@@ -151,8 +169,9 @@ ROWS: tuple[Row, ...] = (
     ("internal errors", lambda r: r["internal_errors"]),
     ("wall time s", _wall),
     ("orders / wall s", lambda r: r["wall"]["orders_per_s"]),
-    ("CPU s: day's process / planner worker", _cpu),
+    ("CPU s: day's process / planner worker / world", _cpu),
     ("run s: controller / simulated world / rest", _split),
+    ("world process link: latency, windows, wait", _link),
     ("peak memory MB", _memory),
 )
 
