@@ -230,11 +230,13 @@ def _wms(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
 def test_cli_day_and_sweep_in_worker_processes(tmp_path: Path) -> None:
     cfg = str(CONFIG_DIR / "warehouse.toml")
     common = ["--orders", "120", "--config", cfg, "--drain-limit", "4", "--no-progress", "--seed", "5"]
-    out = _wms(*common, "--json", str(tmp_path / "day.json"), "--plot", str(tmp_path / "day.png"), cwd=ROOT)
+    day = ["--json", str(tmp_path / "day.json"), "--plot", str(tmp_path / "day.png"), "--world-process"]
+    out = _wms(*common, *day, cwd=ROOT)
     assert out.returncode == 0, out.stdout + out.stderr
     result = json.loads((tmp_path / "day.json").read_text())
     (run,) = result["runs"]
     assert run["checks"]["accounted_for"] and run["database_kind"] == "sqlite"
+    assert run["options"]["world_process"] and run["world"]["exchanges"] > 0
     assert "Orders per hour by stage" in out.stdout and "pass  every parcel accounted for" in out.stdout
     assert (tmp_path / "day.png").stat().st_size > 20_000
     sweep = _wms(*common, "--sweep", "robots=2,3", "--json", str(tmp_path / "sweep.json"), cwd=ROOT)

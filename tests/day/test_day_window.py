@@ -119,3 +119,19 @@ def test_handlers_name_the_costliest_callbacks(monkeypatch: pytest.MonkeyPatch, 
     assert by_name["RobotSim._activity_done"][1] > 0  # the simulators' own callbacks, by name too
     assert not any(name.startswith(("Outbox.", "Controller._guard")) for name in by_name)  # unwrapped
     assert sum(t for t, _ in by_name.values()) <= wall + 0.05
+
+
+def test_a_window_with_the_world_in_its_own_process(monkeypatch: pytest.MonkeyPatch, capsys) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setattr(sys, "argv", [*WINDOW, "--world-process"])
+    main()
+    out = capsys.readouterr().out
+    placed = int(out.split(" orders placed")[0].split()[-1].replace(",", ""))
+    assert placed > 50  # the feed's counters, read off the other process
+    rows = {
+        " ".join(r[2:]): int(r[0].replace(",", ""))
+        for r in (line.split() for line in out.splitlines())
+        if r and r[0][0].isdigit()
+    }
+    assert "orders" not in rows and rows["order (sort)"] > 0  # only this process's messages are counted
+    world = next(line for line in out.splitlines() if line.startswith("world process:"))
+    assert " windows (" in world and "exchanges), this process waited" in world

@@ -367,9 +367,12 @@ def run_day(
             result, split, build_s, run_s, end = _simulate(
                 shift, broker, world, cfg, opts, sopts, progress, wall0
             )
-        finally:
+        except BaseException:
             if world is not None:
-                world.close()
+                world.kill()  # the failure (its own, if it was the world's) says what went wrong
+            raise
+        if world is not None:
+            world.close()
         planner = shift.controller.planner
         planner_cpu_s, planner_rss_mb = planner.usage() if planner is not None else (0.0, 0.0)
         shift.controller.stop()

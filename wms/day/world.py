@@ -92,13 +92,17 @@ class World:
     def close(self) -> None:
         """Stop the world process (its last snapshot taken in) and wait for it to end."""
         try:
-            if self.process.is_alive():
-                self.update(self.link.close("snapshot"))
+            self.update(self.link.close("snapshot"))
         finally:
             self.process.join(10.0)
-            if self.process.is_alive():
-                self.process.terminate()
-            self.link.conn.close()
+            self.kill()
+
+    def kill(self) -> None:
+        """End the world process now, whatever it was doing (after a failure on either side)."""
+        if self.process.is_alive():
+            self.process.terminate()
+            self.process.join(10.0)
+        self.link.conn.close()
 
 
 def linked_shift(
