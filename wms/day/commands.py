@@ -91,7 +91,8 @@ def bench_day(
             "--world-process/--one-process",
             help="the simulated world in a process of its own, in lockstep with the controller over a link "
             "with --link-latency (uses the second core); --one-process: world and controller on one clock "
-            "(default: a process of its own above 50,000 orders, where it saves time)",
+            "(default: a process of its own above 50,000 orders, where it saves time, unless a sweep runs "
+            "more than one day at a time: those days already use both cores)",
             show_default=False,
         ),
     ] = None,
@@ -151,7 +152,9 @@ def bench_day(
         picking=picking,
         sorting=sorting,
         target_pct=target,
-        world_process=orders > CITY_ABOVE if world_process is None else world_process,
+        world_process=(orders > CITY_ABOVE and not (sweeps and jobs > 1))
+        if world_process is None
+        else world_process,
         link_latency_s=link_latency,
     )
     out = Console() if sys.stdout.isatty() else Console(width=140)
