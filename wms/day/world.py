@@ -64,6 +64,7 @@ class World:
     feed: FeedView = field(default_factory=FeedView)
     robots: list[RobotView] = field(default_factory=list)
     usage: dict[str, Any] = field(default_factory=dict)  # its CPU, peak memory and loop split so far
+    _generated: list[tuple[str, float, bool]] = field(default_factory=list)  # not yet told to the feed's hook
 
     def advance(self, until: float) -> None:
         """Run controller and world to ``until``, then refresh the views."""
@@ -74,9 +75,11 @@ class World:
         """Take in a snapshot of the world (`snapshot`)."""
         for name in FEED_COUNTERS:
             setattr(self.feed, name, snap["feed"][name])
-        if self.feed.on_generated is not None:
-            for order_no, ts, held in snap["generated"]:
+        self._generated += snap["generated"]
+        if self.feed.on_generated is not None:  # else kept until someone listens
+            for order_no, ts, held in self._generated:
                 self.feed.on_generated(order_no, ts, held)
+            self._generated.clear()
         if len(self.robots) != len(snap["robots"]):
             self.robots[:] = [RobotView(kind, serial) for kind, serial, _, _ in snap["robots"]]
         for view, (_, _, charging, done) in zip(self.robots, snap["robots"], strict=True):
