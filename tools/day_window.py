@@ -43,6 +43,7 @@ from unittest.mock import patch
 
 from wms.bus import inproc
 from wms.bus.base import encode
+from wms.bus.lockstep import DEFAULT_LATENCY_S
 from wms.clock import quiet_gc_while
 from wms.config import load_customs, load_warehouse
 from wms.control.planner import WavePlanner
@@ -115,7 +116,9 @@ def main() -> None:
         help="the simulators in a process of their own, in lockstep (`wms.day.world`); messages, --split "
         "and --handlers then count this process only",
     )
-    ap.add_argument("--link-latency", type=float, default=0.1, help="with --world-process: seconds")
+    ap.add_argument(
+        "--link-latency", type=float, default=DEFAULT_LATENCY_S, help="with --world-process: seconds"
+    )
     ap.add_argument(
         "--save-waves", type=Path, metavar="DIR", help="pickle each wave the worker gets into DIR"
     )

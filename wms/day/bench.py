@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from wms import topics
+from wms.bus.lockstep import DEFAULT_LATENCY_S
 from wms.catalog import generate_catalog
 from wms.clock import quiet_gc_while
 from wms.config import CustomsConfig, Promotion, WarehouseConfig
@@ -69,7 +70,7 @@ class DayOptions:
     stop_when_missed: bool = False  # sweeps: stop draining once the 24-hour target is certainly missed
     label: str = ""
     world_process: bool = False  # the simulated world in a process of its own, in lockstep (`wms.day.world`)
-    link_latency_s: float = 0.1  # with it: virtual seconds a message takes between controller and world
+    link_latency_s: float = DEFAULT_LATENCY_S  # with it: seconds a message takes between controller and world
 
 
 # ---------------------------------------------------------------------------------------------- config

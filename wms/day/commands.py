@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
+from wms.bus.lockstep import DEFAULT_LATENCY_S
 from wms.config import CONFIG_DIR, ConfigError, CustomsConfig, WarehouseConfig, load_customs, load_warehouse
 from wms.console.stderr import fail, problem
 
@@ -99,7 +100,7 @@ def bench_day(
     link_latency: Annotated[
         float,
         typer.Option(min=0.001, help="virtual seconds a message takes between controller and world process"),
-    ] = 0.1,
+    ] = DEFAULT_LATENCY_S,
     progress: Annotated[bool, typer.Option(help="progress bar while running")] = True,
     hourly: Annotated[bool, typer.Option(help="print the orders per hour by stage")] = True,
     config: Annotated[

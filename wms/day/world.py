@@ -21,7 +21,7 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 from wms.bus.inproc import InProcBroker
-from wms.bus.lockstep import Leader, Side, follow
+from wms.bus.lockstep import DEFAULT_LATENCY_S, Leader, Side, follow
 from wms.clock import VirtualClock, quiet_gc_while
 from wms.config import CustomsConfig, WarehouseConfig
 from wms.day.split import LoopSplit
@@ -29,7 +29,6 @@ from wms.lifeline import exit_with_parent
 from wms.loadtest import rss_mb
 from wms.shift import Shift, ShiftOptions, seed_and_catalog, start_controller, start_simulators, start_time
 
-LATENCY_S = 0.1  # virtual seconds a message takes between controller and world (MQTT on a LAN: 1-100 ms)
 FEED_COUNTERS = ("sent", "holding", "held_back", "unacked", "resent")
 
 
@@ -109,7 +108,7 @@ class World:
 
 
 def linked_shift(
-    cfg: WarehouseConfig, customs: CustomsConfig, opts: ShiftOptions, latency: float = LATENCY_S
+    cfg: WarehouseConfig, customs: CustomsConfig, opts: ShiftOptions, latency: float = DEFAULT_LATENCY_S
 ) -> tuple[Shift, InProcBroker, World]:
     """A virtual shift with the controller here and the simulated world in a process of its own (started;
     not yet run). Close the world when done."""
