@@ -171,11 +171,7 @@ def main() -> None:
             if args.gc:
                 gc.callbacks.append(collector)
             cpu0, wall0 = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
-            until = shift.clock.now() + args.hours * 3600.0
-            if world is not None:
-                world.advance(until)
-            else:
-                shift.clock.run(until=until)
+            shift.run_to(shift.clock.now() + args.hours * 3600.0)
             wall = time.perf_counter() - wall0
             if args.gc:
                 gc.callbacks.remove(collector)

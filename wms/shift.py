@@ -83,6 +83,14 @@ class Shift:
     hold_lane: HoldLaneSim | None = None
     advance: Callable[[float], None] | None = None  # runs a virtual shift to a time (default: its clock)
 
+    def run_to(self, until: float) -> None:
+        """Run a virtual shift to ``until``: its ``advance`` if it has one (a world in another process),
+        else its clock."""
+        if self.advance is not None:
+            self.advance(until)
+        else:
+            self.clock.run(until=until)
+
 
 def start_time(cfg: WarehouseConfig, local: str) -> float:
     """Epoch seconds of a local wall time at the site."""
@@ -310,11 +318,7 @@ def run_until_drained(
     """
     limit = shift.feed_until + drain_limit_s
     while shift.clock.now() < limit and not _drained(shift):
-        until = shift.clock.now() + step_s
-        if shift.advance is not None:
-            shift.advance(until)
-        else:
-            shift.clock.run(until=until)
+        shift.run_to(shift.clock.now() + step_s)
         if on_step is not None and on_step(shift):
             break
     return _drained(shift)
