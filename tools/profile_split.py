@@ -5,7 +5,8 @@ Record a day with ``py-spy record --subprocesses -r RATE -f raw -o day.txt -- py
 ``python tools/profile_split.py day.txt --rate RATE``. For each process it prints the seconds its samples
 stand for, split by the callback its virtual clock was running (a bus message's handler, a timer), the
 commit that ends a controller's unit of work, the lockstep link between the controller's and the world's
-processes, and its other threads. py-spy counts a thread blocked in a wait as busy at times, so the
+processes, and its other threads; ``--within FUNCTION`` shows what the samples under one function ran
+(self and inclusive). py-spy counts a thread blocked in a wait as busy at times, so the
 "other threads" row is an upper bound.
 """
 
@@ -89,15 +90,51 @@ def report(samples: dict[str, Counter[str]], rate: float, top: int = 15) -> str:
     return "\n".join(lines)
 
 
+def within(lines: Iterable[str], name: str) -> tuple[int, Counter[str], Counter[str]]:
+    """Samples with ``name`` on the stack: how many, and each function's self and inclusive count."""
+    total, own, incl = 0, Counter[str](), Counter[str]()
+    for line in lines:
+        stack, _, count = line.rstrip("\n").rpartition(" ")
+        if not stack or not count.isdigit():
+            continue
+        names = [function(f) for f in stack.split(";") if not f.startswith("process ")]
+        if name not in names:
+            continue
+        n = int(count)
+        total += n
+        own[names[-1]] += n
+        for f in set(names[names.index(name) :]):
+            incl[f] += n
+    return total, own, incl
+
+
+def within_report(total: int, own: Counter[str], incl: Counter[str], rate: float, top: int) -> str:
+    """The table of `within`: seconds and share of the samples, self and inclusive."""
+    lines = [f"{total / rate:,.1f} s in {total:,} samples"]
+    for title, counts in (("self", own), ("inclusive", incl)):
+        lines.append(f"  {title}:")
+        for f, n in counts.most_common(top):
+            lines.append(f"  {n / rate:9,.1f} s  {100 * n / max(total, 1):5.1f}%  {f}")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Print the split of a py-spy raw profile."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("profile", help="py-spy raw output (-f raw)")
     ap.add_argument("--rate", type=float, required=True, help="the sampling rate py-spy ran at (-r)")
-    ap.add_argument("--top", type=int, default=15, help="categories shown per process")
+    ap.add_argument("--top", type=int, default=15, help="rows shown per table")
+    ap.add_argument(
+        "--within",
+        metavar="FUNCTION",
+        help="instead: the samples under FUNCTION (e.g. FleetManager._on_state)",
+    )
     args = ap.parse_args(argv)
     with open(args.profile, encoding="utf-8") as f:
-        print(report(split(f), args.rate, args.top))
+        if args.within:
+            print(within_report(*within(f, args.within), args.rate, args.top))
+        else:
+            print(report(split(f), args.rate, args.top))
 
 
 if __name__ == "__main__":

@@ -2,7 +2,18 @@
 
 from __future__ import annotations
 
-from tools.profile_split import COMMIT, LINK, LOOP, OTHER, THREADS, category, report, split
+from tools.profile_split import (
+    COMMIT,
+    LINK,
+    LOOP,
+    OTHER,
+    THREADS,
+    category,
+    report,
+    split,
+    within,
+    within_report,
+)
 
 CTL = 'process 10:"python -m wms bench day"'
 LOOP_TO = [
@@ -57,3 +68,14 @@ def test_samples_are_split_by_process_and_shown_in_seconds() -> None:
     assert lines[1].split() == ["3.0", "s", "42.9%", "FleetManager._on_state"]
     assert lines[3].split() == ["2.0", "s", "28.6%", "(the", "rest)"]  # the 20 samples beyond the top two
     assert lines[4] == "process 11: python -B -c spawn_main: 2 s in 25 samples"
+
+
+def test_within_a_function_counts_its_samples_self_and_inclusive() -> None:
+    total, own, incl = within(PROFILE, "Outbox.atomic.<locals>.run")
+    assert total == 50
+    assert own == {"read_state": 30, "Repo._end": 20}
+    assert incl["Outbox.atomic.<locals>.run"] == 50 and incl["FleetManager._on_state"] == 30
+    assert "run_day" not in incl  # only what runs under the function
+    text = within_report(total, own, incl, rate=10.0, top=3)
+    assert text.splitlines()[0] == "5.0 s in 50 samples"
+    assert text.splitlines()[2].split() == ["3.0", "s", "60.0%", "read_state"]
