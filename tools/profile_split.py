@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import argparse
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 # frames between the clock's loop and the code a callback runs
 WRAPPERS = frozenset(
@@ -23,7 +23,6 @@ WRAPPERS = frozenset(
         "Controller._guard.<locals>.handler",
         "Outbox.atomic.<locals>.run",
         "Controller._every.<locals>.tick",
-        "LoopSplit.__call__",
     }
 )
 COMMIT = "unit commit (Repo._end)"
@@ -50,23 +49,29 @@ def category(frames: list[str]) -> str:
             if f not in WRAPPERS:
                 return COMMIT if f == "_Outer.__exit__" else f
         return LOOP
+    if "VirtualClock.run_before" in frames:  # the clock between callbacks: its queue, its meter
+        return LOOP
     if any(f in ("Leader.run_before", "follow") for f in frames):
         return LINK
     return OTHER
 
 
-def split(lines: Iterable[str]) -> dict[str, Counter[str]]:
-    """Samples by process (its py-spy label) and category, from py-spy's raw (collapsed) output."""
-    out: dict[str, Counter[str]] = defaultdict(Counter)
+def _samples(lines: Iterable[str]) -> Iterator[tuple[list[str], int]]:
+    """The stacks (frames outermost first) and their sample counts of py-spy's raw (collapsed) output."""
     for line in lines:
         stack, _, count = line.rstrip("\n").rpartition(" ")
-        if not stack or not count.isdigit():
-            continue
-        frames = stack.split(";")
+        if stack and count.isdigit():
+            yield stack.split(";"), int(count)
+
+
+def split(lines: Iterable[str]) -> dict[str, Counter[str]]:
+    """Samples by process (its py-spy label) and category."""
+    out: dict[str, Counter[str]] = defaultdict(Counter)
+    for frames, count in _samples(lines):
         procs = [i for i, f in enumerate(frames) if f.startswith("process ")]
         proc = frames[procs[-1]] if procs else "process ?"
         rest = [function(f) for f in frames[(procs[-1] + 1 if procs else 0) :]]
-        out[_label(proc)][category(rest)] += int(count)
+        out[_label(proc)][category(rest)] += count
     return out
 
 
@@ -93,14 +98,10 @@ def report(samples: dict[str, Counter[str]], rate: float, top: int = 15) -> str:
 def within(lines: Iterable[str], name: str) -> tuple[int, Counter[str], Counter[str]]:
     """Samples with ``name`` on the stack: how many, and each function's self and inclusive count."""
     total, own, incl = 0, Counter[str](), Counter[str]()
-    for line in lines:
-        stack, _, count = line.rstrip("\n").rpartition(" ")
-        if not stack or not count.isdigit():
-            continue
-        names = [function(f) for f in stack.split(";") if not f.startswith("process ")]
+    for frames, n in _samples(lines):
+        names = [function(f) for f in frames if not f.startswith("process ")]
         if name not in names:
             continue
-        n = int(count)
         total += n
         own[names[-1]] += n
         for f in set(names[names.index(name) :]):

@@ -49,6 +49,10 @@ def test_a_sample_goes_to_the_callback_its_loop_ran() -> None:
     assert ran == "Controller._on_order"
     assert category(["_Loop._guard", "Outbox.atomic.<locals>.run", "_Outer.__exit__", "Repo._end"]) == COMMIT
     assert category(["_Loop._guard", "Delivery.__call__"]) == LOOP
+    assert (
+        category(["Leader.run_before", "VirtualClock.run_before", "_Loop._run_one", "LoopSplit.__call__"])
+        == LOOP
+    )
     assert category(["follow", "_Receiver.__call__"]) == LINK
     assert category(["Thread._bootstrap", "_Loop._guard", "x"]) == THREADS
     assert category(["main", "build_shift"]) == OTHER
