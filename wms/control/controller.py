@@ -739,10 +739,12 @@ class Controller(StockMoves):
         if not robots:
             return
         tasks = {tid: nos for tid, nos in list(self.pick_queue)[: len(robots)]}
+        faces = {tid: {node for o in nos for *_, node in self.parcels[o].picks} for tid, nos in tasks.items()}
+        distance = self.layout.distance
 
         def cost(tid: str, serial: str) -> float:
-            nodes = [node for o in tasks[tid] for *_, node in self.parcels[o].picks]
-            return min(self.layout.distance(robots[serial].node, n) for n in nodes)
+            here = robots[serial].node
+            return min(distance(here, n) for n in faces[tid])
 
         for tid, serial in min_cost_assignment(list(tasks), list(robots), cost):
             self.pick_queue.remove((tid, tasks[tid]))
@@ -977,9 +979,9 @@ class Controller(StockMoves):
         bound: Counter[str] = Counter()
         for r in self.fleet.of_kind("sorting"):
             task = r.task
-            if task is not None and task.kind == "sort" and task.actions:
-                pick = min(task.actions)
-                if task.reached <= pick:
+            if task is not None and task.kind == "sort":
+                pick = task.first_stop()
+                if pick is not None and task.reached <= pick:
                     bound[task.path[pick]] += 1
         return {i: max(0, INDUCT_ROBOTS - bound[i]) for i in self.induct_queues}
 

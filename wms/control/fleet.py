@@ -75,6 +75,16 @@ class ActiveTask:
     _fixed: tuple[object, str] | None = field(default=None, repr=False, compare=False)
     # the path and actions (by identity: a splice makes new ones) the stored plan has
     _stored: tuple[object, object] | None = field(default=None, repr=False, compare=False)
+    # `first_stop` of the actions dict it was computed for
+    _first: tuple[object, int | None] | None = field(default=None, repr=False, compare=False)
+
+    def first_stop(self) -> int | None:
+        """Path index of the first node with actions (None if none): asked of every sorting robot's task
+        whenever parcels wait at the inducts, so kept until a splice gives the task new actions."""
+        first = self._first
+        if first is None or first[0] is not self.actions:
+            first = self._first = (self.actions, min(self.actions, default=None))
+        return first[1]
 
     def next_stop(self, after: int) -> int:
         """Path index of the first node after ``after`` with actions, else of the last node."""
