@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import uuid
 from datetime import datetime, timedelta, timezone
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -14,10 +16,13 @@ from lxml import etree
 from simulators.order_feed import PLATFORM_CODE, OrderFeedModel
 from wms.catalog import generate_catalog
 from wms.config import CONFIG_DIR, load_customs, load_warehouse
-from wms.domain import OrderBundle
+from wms.domain import CustomsOrder, OrderBundle, Waybill
 from wms.inspection.ceb import (
+    _GUID_NS,
     NS,
     CebError,
+    _decimal_text,
+    _guid,
     ceb311,
     ceb411,
     ceb511,
@@ -128,6 +133,90 @@ def test_ceb621_refuses_mismatched_or_unknown_documents() -> None:
         ceb621(b.order, other.waybill, BY_ID, **kwargs)
     with pytest.raises(CebError, match="not in the catalog"):
         ceb621(b.order, b.waybill, {}, **kwargs)
+
+
+def _pretty(xml: bytes) -> bytes:
+    """lxml's own pretty form of a message: indentation rebuilt, text fields kept as text ("" included)."""
+    root = etree.fromstring(xml, etree.XMLParser(remove_blank_text=True))
+    for el in root.iter():
+        if len(el) == 0 and not el.attrib and el.text is None:  # <a></a> parses as no text at all
+            el.text = ""
+    return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
+
+
+def _ceb621(order: CustomsOrder, waybill: Waybill, **kwargs: object) -> bytes:
+    return ceb621(
+        order, waybill, BY_ID, ems_no="T4601W000001", customs_code="4601", port_code="4601", **kwargs
+    )
+
+
+def test_ceb621_is_written_as_lxml_pretty_prints_it() -> None:
+    for b in BUNDLES:
+        assert b.waybill is not None
+        for names in (None, MODEL.names):
+            xml = _ceb621(b.order, b.waybill, now=NOW + 3_600 * b.order.lines[0].qty, names=names)
+            assert _pretty(xml) == xml, b.order.order_no
+
+
+AWKWARD = st.text(
+    st.one_of(
+        st.sampled_from("&<>\"'\r\n\t ;#]中é😀\x7f\x85\u2028"),
+        st.characters(exclude_categories=("Cs", "Cc"), exclude_characters="\ufffe\uffff"),
+    ),
+    max_size=20,
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.sampled_from(BUNDLES), st.lists(AWKWARD, min_size=7, max_size=7))
+def test_ceb621_escapes_awkward_text_as_lxml_does(bundle: OrderBundle, texts: list[str]) -> None:
+    order_no, buyer, address, phone, item, platform, agent = texts
+    assert bundle.waybill is not None
+    order = bundle.order.model_copy(
+        update={
+            "order_no": order_no,
+            "buyer_name": buyer,
+            "consignee_address": address,
+            "buyer_phone": phone,
+            "lines": [line.model_copy(update={"name": item}) for line in bundle.order.lines],
+        }
+    )
+    waybill = bundle.waybill.model_copy(update={"order_no": order_no})
+    xml = _ceb621(order, waybill, now=NOW, names={order.ebp_code: platform}, agent_name=agent)
+    assert _pretty(xml) == xml
+    head = etree.fromstring(xml).find(f"{_q('Inventory')}/{_q('InventoryHead')}")
+    assert [head.findtext(_q(n)) for n in ("orderNo", "buyerName", "consigneeAddress", "buyerTelephone")] == [
+        order_no,
+        buyer,
+        address,
+        phone,
+    ]
+    assert head.findtext(_q("ebpName")) == (platform or order.ebp_code)
+    assert head.findtext(_q("agentName")) == (agent or order.ebc_code)
+    gnames = [el.text or "" for el in head.getparent().iter(_q("gname"))]
+    assert gnames == [item] * len(order.lines)
+
+
+@pytest.mark.parametrize("char", ["\x00", "\x01", "\x08", "\x0b", "\x1f", "\ud800", "\ufffe"])
+def test_ceb621_refuses_text_xml_cannot_carry(char: str) -> None:
+    b = BUNDLES[0]
+    assert b.waybill is not None
+    order = b.order.model_copy(update={"buyer_name": f"张{char}三"})
+    with pytest.raises(CebError, match="buyerName"):  # a ValueError, as lxml raises
+        _ceb621(order, b.waybill, now=NOW)
+    if char < " ":
+        with pytest.raises(ValueError):
+            etree.Element("a").text = order.buyer_name
+
+
+@given(st.lists(st.text(st.characters(exclude_categories=("Cs",))), min_size=1, max_size=4))
+def test_guids_are_uuid5(parts: list[str]) -> None:
+    assert _guid(*parts) == str(uuid.uuid5(_GUID_NS, "|".join(parts))).upper()
+
+
+@given(st.floats() | st.floats(0, 100).map(lambda x: round(x, 3)))
+def test_decimal_text_is_the_normalised_decimal(x: float) -> None:
+    assert _decimal_text(x) == format(Decimal(repr(round(x, 5))).normalize(), "f")
 
 
 def test_o2o_orders_round_trip_via_the_note() -> None:

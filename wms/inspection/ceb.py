@@ -18,6 +18,7 @@ Element order follows ``ceb-import-202205.xsd``; amounts are CNY with 2 decimals
 from __future__ import annotations
 
 import functools
+import hashlib
 import re
 import uuid
 from collections.abc import Callable, Mapping
@@ -42,6 +43,9 @@ VERSION = "1.0"
 MAX_DOCS = 100
 _Q = f"{{{NS}}}"
 _GUID_NS = uuid.uuid5(uuid.NAMESPACE_URL, NS)
+_GUID_NS_BYTES = _GUID_NS.bytes
+_UUID_CLEAR = ~(0xC000 << 48 | 0xF000 << 64)  # RFC 4122 variant and version bits, as `uuid.UUID` sets them
+_UUID5_SET = 0x8000 << 48 | 5 << 76
 _DECIMAL = re.compile(r"^\+?(\d+(\.\d*)?|\.\d+)$")
 _MAX_INT_DIGITS = 14  # xs:decimal totalDigits 19, fractionDigits 5
 _FEN = Decimal("0.01")
@@ -95,13 +99,17 @@ def yuan(fen: int) -> str:
 
 def _decimal_text(x: float) -> str:
     """A float as a plain decimal with at most 5 fraction digits (the XSD's fractionDigits)."""
-    d = Decimal(repr(round(x, 5))).normalize()
-    return format(d, "f")
+    text = repr(round(x, 5))
+    if "." in text and "e" not in text:  # plain notation: normalising only drops trailing zeros
+        return text.rstrip("0").rstrip(".")
+    return format(Decimal(text).normalize(), "f")
 
 
 def _guid(*parts: str) -> str:
-    """A deterministic 36-character upper-case GUID for a message or document."""
-    return str(uuid.uuid5(_GUID_NS, "|".join(parts))).upper()
+    """A deterministic 36-character upper-case GUID for a message or document: ``uuid5(_GUID_NS, ...)``."""
+    digest = hashlib.sha1(_GUID_NS_BYTES + "|".join(parts).encode()).digest()
+    x = f"{int.from_bytes(digest[:16]) & _UUID_CLEAR | _UUID5_SET:032X}"
+    return f"{x[:8]}-{x[8:12]}-{x[12:16]}-{x[16:20]}-{x[20:]}"
 
 
 # ---------------------------------------------------------------------------------------------- writing
@@ -305,24 +313,46 @@ def ceb511(
     return _serialize(root)
 
 
-def _unsigned_signature(root: etree._Element) -> None:
-    """Append the ds:Signature skeleton (SM2/SM3) that a signing service completes."""
-    sig = etree.SubElement(root, f"{{{DS}}}Signature", nsmap={"ds": DS})
-    info = etree.SubElement(sig, f"{{{DS}}}SignedInfo")
-    etree.SubElement(
-        info, f"{{{DS}}}CanonicalizationMethod", Algorithm="http://www.w3.org/TR/2001/REC-xml-c14n-20010315"
-    )
-    etree.SubElement(
-        info, f"{{{DS}}}SignatureMethod", Algorithm="http://www.chinaport.gov.cn/2022/04/xmldsig#sm2-sm3"
-    )
-    ref = etree.SubElement(info, f"{{{DS}}}Reference", URI="")
-    transforms = etree.SubElement(ref, f"{{{DS}}}Transforms")
-    etree.SubElement(transforms, f"{{{DS}}}Transform", Algorithm=f"{DS}enveloped-signature")
-    etree.SubElement(
-        ref, f"{{{DS}}}DigestMethod", Algorithm="http://www.chinaport.gov.cn/2022/04/xmldsig#sm3"
-    )
-    etree.SubElement(ref, f"{{{DS}}}DigestValue").text = ""
-    etree.SubElement(sig, f"{{{DS}}}SignatureValue").text = ""
+# The unsigned ds:Signature skeleton (SM2/SM3) that a signing service completes, as lxml pretty-prints it.
+_CEB621_SIGNATURE = f"""\
+  <ds:Signature xmlns:ds="{DS}">
+    <ds:SignedInfo>
+      <ds:CanonicalizationMethod Algorithm="http://www.w3.org/TR/2001/REC-xml-c14n-20010315"/>
+      <ds:SignatureMethod Algorithm="http://www.chinaport.gov.cn/2022/04/xmldsig#sm2-sm3"/>
+      <ds:Reference URI="">
+        <ds:Transforms>
+          <ds:Transform Algorithm="{DS}enveloped-signature"/>
+        </ds:Transforms>
+        <ds:DigestMethod Algorithm="http://www.chinaport.gov.cn/2022/04/xmldsig#sm3"/>
+        <ds:DigestValue></ds:DigestValue>
+      </ds:Reference>
+    </ds:SignedInfo>
+    <ds:SignatureValue></ds:SignatureValue>
+  </ds:Signature>
+"""
+_NOT_XML = "\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff"  # not XML 1.0 Chars: lxml refuses them
+_NOT_XML_CHAR = re.compile(f"[{_NOT_XML}]")
+_TEXT_SPECIAL = re.compile(f"[&<>\r{_NOT_XML}]")  # and those that element text escapes
+
+
+def _text_fields(kind: str, indent: str, fields: dict[str, str]) -> str:
+    """``<ceb:name>text</ceb:name>`` lines, text escaped as lxml escapes it; `CebError` if XML forbids it."""
+    if _TEXT_SPECIAL.search("".join(fields.values())) is not None:
+        fields = {name: _escape_text(kind, name, text) for name, text in fields.items()}
+    return _fields_template(indent, tuple(fields)) % tuple(fields.values())
+
+
+@functools.lru_cache(maxsize=16)
+def _fields_template(indent: str, names: tuple[str, ...]) -> str:
+    """A ``%`` template of ``<ceb:name>%s</ceb:name>`` lines (every CEB621 has the same few field lists)."""
+    return "".join(f"{indent}<ceb:{name}>%s</ceb:{name}>\n" for name in names)
+
+
+def _escape_text(kind: str, name: str, text: str) -> str:
+    """Element text escaped as lxml escapes it; `CebError` for a character XML 1.0 forbids."""
+    if _NOT_XML_CHAR.search(text):
+        raise CebError(f"{kind}: <{name}> {text!r} has a character that XML does not allow")
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("\r", "&#13;")
 
 
 def ceb621(
@@ -351,7 +381,8 @@ def ceb621(
     """CEB621 bonded (1210) import inventory list of one parcel, with an unsigned signature skeleton.
 
     ``agent_code`` (the declarant) defaults to the seller, ``area_code`` (the bonded warehouse) to the agent,
-    ``item_records`` maps SKU to the account-book item number (default: the SKU).
+    ``item_records`` maps SKU to the account-book item number (default: the SKU). Text with a character
+    that XML 1.0 does not allow (NUL, control characters) raises `CebError`.
     """
     if waybill.order_no != order.order_no:
         raise CebError(
@@ -364,75 +395,97 @@ def ceb621(
     area = area_code or agent
     net = sum(catalog[line.sku].weight_kg * line.qty for line in order.lines)
     stamp = timestamp(now, utc_offset_h)
-    root = _message("CEB621", _guid("621", stamp, order.order_no))
-    doc = _sub(root, "Inventory", None)
-    head = _sub(doc, "InventoryHead", None)
-    _app(head, _guid("621", stamp, order.order_no, waybill.logistics_no), now, utc_offset_h, app_status)
-    for name, value in (
-        ("orderNo", order.order_no),
-        ("ebpCode", order.ebp_code),
-        ("ebpName", _name(names, order.ebp_code)),
-        ("ebcCode", order.ebc_code),
-        ("ebcName", _name(names, order.ebc_code)),
-        ("logisticsNo", waybill.logistics_no),
-        ("logisticsCode", waybill.carrier),
-        ("logisticsName", _name(names, waybill.carrier)),
-        ("copNo", order.order_no[-20:]),
-        ("assureCode", assure_code or order.ebc_code),
-        ("emsNo", ems_no),
-        ("ieFlag", "I"),
-        ("declTime", stamp[:8]),
-        ("customsCode", customs_code),
-        ("portCode", port_code),
-        ("buyerIdType", str(order.buyer_id_type)),
-        ("buyerIdNumber", order.buyer_id_number),
-        ("buyerName", order.buyer_name),
-        ("buyerTelephone", order.buyer_phone),
-        ("consigneeAddress", order.consignee_address),
-        ("agentCode", agent),
-        ("agentName", agent_name or _name(names, agent)),
-        ("areaCode", area),
-        ("areaName", area_name or _name(names, area)),
-        ("tradeMode", "1210"),
-        ("trafMode", traf_mode),
-        ("country", "142"),
-        ("freight", yuan(waybill.freight_fen)),
-        ("insuredFee", yuan(waybill.insured_fee_fen)),
-        ("currency", CURRENCY),
-        ("packNo", "1"),
-        ("grossWeight", _decimal_text(max(waybill.weight_kg, net))),
-        ("netWeight", _decimal_text(net)),
-    ):
-        _sub(head, name, value)
+    head = {
+        "guid": _guid("621", stamp, order.order_no, waybill.logistics_no),
+        "appType": "1",
+        "appTime": stamp,
+        "appStatus": app_status,
+        "orderNo": order.order_no,
+        "ebpCode": order.ebp_code,
+        "ebpName": _name(names, order.ebp_code),
+        "ebcCode": order.ebc_code,
+        "ebcName": _name(names, order.ebc_code),
+        "logisticsNo": waybill.logistics_no,
+        "logisticsCode": waybill.carrier,
+        "logisticsName": _name(names, waybill.carrier),
+        "copNo": order.order_no[-20:],
+        "assureCode": assure_code or order.ebc_code,
+        "emsNo": ems_no,
+        "ieFlag": "I",
+        "declTime": stamp[:8],
+        "customsCode": customs_code,
+        "portCode": port_code,
+        "buyerIdType": str(order.buyer_id_type),
+        "buyerIdNumber": order.buyer_id_number,
+        "buyerName": order.buyer_name,
+        "buyerTelephone": order.buyer_phone,
+        "consigneeAddress": order.consignee_address,
+        "agentCode": agent,
+        "agentName": agent_name or _name(names, agent),
+        "areaCode": area,
+        "areaName": area_name or _name(names, area),
+        "tradeMode": "1210",
+        "trafMode": traf_mode,
+        "country": "142",
+        "freight": yuan(waybill.freight_fen),
+        "insuredFee": yuan(waybill.insured_fee_fen),
+        "currency": CURRENCY,
+        "packNo": "1",
+        "grossWeight": _decimal_text(max(waybill.weight_kg, net)),
+        "netWeight": _decimal_text(net),
+    }
+    message_guid = _guid("621", stamp, order.order_no)
+    # Text laid out exactly as lxml pretty-prints the tree (2-space indent, empty text as <a></a>).
+    xml = [
+        "<?xml version='1.0' encoding='UTF-8'?>\n",
+        f'<ceb:CEB621Message xmlns:ceb="{NS}" guid="{message_guid}" version="{VERSION}">\n',
+        "  <ceb:Inventory>\n    <ceb:InventoryHead>\n",
+        _text_fields("CEB621", "      ", head),
+        "    </ceb:InventoryHead>\n",
+    ]
     for line in order.lines:
         sku = catalog[line.sku]
-        item = _sub(doc, "InventoryList", None)
         legal_unit, legal_qty = (
             ("001", float(line.qty))
             if sku.hs_code.startswith("8509")
             else (UNIT_KG, max(sku.weight_kg * line.qty, 0.001))
         )
-        for name, value in (
-            ("gnum", str(line.gnum)),
-            ("itemRecordNo", (item_records or {}).get(line.sku, line.sku)),
-            ("itemNo", line.sku),
-            ("itemName", line.name),
-            ("gcode", sku.hs_code),
-            ("gname", line.name),
-            ("gmodel", sku.name),
-            ("country", (origin or {}).get(line.sku, default_origin)),
-            ("currency", CURRENCY),
-            ("qty", str(line.qty)),
-            ("unit", UNIT_BY_CATEGORY.get(sku.category, "011")),
-            ("qty1", _decimal_text(legal_qty)),
-            ("unit1", legal_unit),
-            ("price", yuan(line.price_fen)),
-            ("totalPrice", yuan(line.total_fen)),
-        ):
-            _sub(item, name, value)
-    _base_transfer(root, agent, agent_name or _name(names, agent), dxp_id)
-    _unsigned_signature(root)
-    return _serialize(root)
+        item = {
+            "gnum": str(line.gnum),
+            "itemRecordNo": (item_records or {}).get(line.sku, line.sku),
+            "itemNo": line.sku,
+            "itemName": line.name,
+            "gcode": sku.hs_code,
+            "gname": line.name,
+            "gmodel": sku.name,
+            "country": (origin or {}).get(line.sku, default_origin),
+            "currency": CURRENCY,
+            "qty": str(line.qty),
+            "unit": UNIT_BY_CATEGORY.get(sku.category, "011"),
+            "qty1": _decimal_text(legal_qty),
+            "unit1": legal_unit,
+            "price": yuan(line.price_fen),
+            "totalPrice": yuan(line.total_fen),
+        }
+        xml += (
+            "    <ceb:InventoryList>\n",
+            _text_fields("CEB621", "      ", item),
+            "    </ceb:InventoryList>\n",
+        )
+    sender = {
+        "copCode": agent,
+        "copName": agent_name or _name(names, agent),
+        "dxpMode": "DXP",
+        "dxpId": dxp_id or f"DXPENT{agent}"[:30],
+    }
+    xml += (
+        "  </ceb:Inventory>\n  <ceb:BaseTransfer>\n",
+        _text_fields("CEB621", "    ", sender),
+        "  </ceb:BaseTransfer>\n",
+        _CEB621_SIGNATURE,
+        "</ceb:CEB621Message>\n",
+    )
+    return "".join(xml).encode()
 
 
 # ---------------------------------------------------------------------------------------------- parsing
