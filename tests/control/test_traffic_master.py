@@ -437,6 +437,16 @@ def test_a_plan_stored_again_after_a_splice_has_the_new_path_and_the_moved_actio
     assert (back.base_end, back.update_id, back.action_ids, back.payload) == (2, 1, {"D"}, ["P1"])
 
 
+def test_a_tasks_first_stop_moves_with_a_splice() -> None:
+    task = ActiveTask("T", "sort", "O", "G3_0", {"P", "D"}, path=[f"G{i}_0" for i in range(4)])
+    assert task.first_stop() is None  # no actions yet
+    task.actions = {1: [make_action("pick", "P")], 3: [make_action("drop", "D")]}
+    assert task.first_stop() == 1 and task.first_stop() == 1  # the second answer is the kept one
+    task.splice(0, ["G0_0", "G0_1", "G1_1", "G1_0"])  # round a robot on the way to the pick
+    assert list(task.actions) == [3, 5] and task.first_stop() == 3
+    assert task.path[task.first_stop()] == "G1_0"
+
+
 def test_a_task_driven_too_long_raises_one_alarm_naming_what_it_waits_for() -> None:
     fleet, _, events, _ = master(*grid(4, 1))  # one lane: robots that never move block it for good
     fleet.task_alarm_s = 900.0
