@@ -97,6 +97,23 @@ def test_malformed_and_invalid_orders_are_alarms_not_crashes(shift) -> None:  # 
     assert ctl.tally.by_state[ParcelState.REJECTED.value] == 2
 
 
+def test_an_order_whose_text_xml_cannot_carry_is_refused_at_intake(shift) -> None:  # type: ignore[no-untyped-def]
+    """Its CEB621 could not be written at release (`CebError`), so it never gets that far."""
+    shift, broker = shift
+    ctl = shift.controller
+    bad = _valid_bundle(shift)
+    bad["order"]["buyer_name"] = bad["payment"]["payer_name"] = "张\x01三"  # the payer still matches
+    broker.client("shop").publish(topics.orders(CFG.site.partition), json.dumps(bad))
+    shift.clock.run(until=shift.clock.now() + 1.0)
+
+    with ctl.repo.session() as s:
+        row = s.get(ParcelRow, bad["order"]["order_no"])
+    assert row is not None and row.state == ParcelState.REJECTED
+    assert row.reason.startswith("DOC_TEXT: order buyer_name: '张\\x01三' has a character XML cannot carry")
+    assert "PAYER_MISMATCH" not in row.reason
+    assert ctl.repo.ledger_check()["balanced"]
+
+
 def test_bad_robot_messages_are_counted_and_ignored(shift) -> None:  # type: ignore[no-untyped-def]
     shift, broker = shift
     ctl = shift.controller

@@ -91,6 +91,10 @@ DEFECTS: list[tuple[str, str, Callable[[OrderBundle], Docs]]] = [
     (r.DOC_MISSING, "payment for another order", lambda b: _payment(b, order_no="OTHER")),
     (r.DOC_MISSING, "other transaction", lambda b: _payment(b, pay_transaction_id="TX-OTHER")),
     (r.DOC_MISSING, "waybill for another order", lambda b: _waybill(b, order_no="OTHER")),
+    (r.DOC_TEXT, "control character in the buyer's name", lambda b: _order(b, buyer_name="张\x01三")),
+    (r.DOC_TEXT, "unit separator in a line's name", lambda b: _line(b, name="面霜\x1f50ml")),
+    (r.DOC_TEXT, "NUL in the payment's transaction id", lambda b: _payment(b, pay_transaction_id="TX\x00")),
+    (r.DOC_TEXT, "form feed in the address", lambda b: _waybill(b, consignee_address="上海\x0c1号")),
     (r.UNKNOWN_SKU, "sku not in catalog", lambda b: _line(b, sku="NOPE-1")),
     (
         r.AMOUNT_MISMATCH,

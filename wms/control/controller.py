@@ -89,6 +89,7 @@ LEDGER_CHECK_S = 300.0  # how often the live status re-checks the ledger against
 INTAKE_CODES = frozenset(
     {
         "DOC_MISSING",
+        "DOC_TEXT",
         "UNKNOWN_SKU",
         "AMOUNT_MISMATCH",
         "PAYER_MISMATCH",

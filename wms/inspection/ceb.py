@@ -331,7 +331,7 @@ _CEB621_SIGNATURE = f"""\
   </ds:Signature>
 """
 _NOT_XML = "\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff"  # not XML 1.0 Chars: lxml refuses them
-_NOT_XML_CHAR = re.compile(f"[{_NOT_XML}]")
+NOT_XML_CHAR = re.compile(f"[{_NOT_XML}]")  # a character no CEB message can carry (the gate's DOC_TEXT)
 _TEXT_SPECIAL = re.compile(f"[&<>\r{_NOT_XML}]")  # and those that element text escapes
 
 
@@ -350,7 +350,7 @@ def _fields_template(indent: str, names: tuple[str, ...]) -> str:
 
 def _escape_text(kind: str, name: str, text: str) -> str:
     """Element text escaped as lxml escapes it; `CebError` for a character XML 1.0 forbids."""
-    if _NOT_XML_CHAR.search(text):
+    if NOT_XML_CHAR.search(text):
         raise CebError(f"{kind}: <{name}> {text!r} has a character that XML does not allow")
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("\r", "&#13;")
 

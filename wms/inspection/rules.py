@@ -18,9 +18,11 @@ from typing import Protocol
 
 from wms.config import CustomsConfig
 from wms.domain import CustomsOrder, Payment, Sku, Waybill
+from wms.inspection.ceb import NOT_XML_CHAR
 from wms.inspection.tax import TaxError, compute_tax
 
 DOC_MISSING = "DOC_MISSING"
+DOC_TEXT = "DOC_TEXT"
 DUPLICATE_ORDER = "DUPLICATE_ORDER"
 UNKNOWN_SKU = "UNKNOWN_SKU"
 AMOUNT_MISMATCH = "AMOUNT_MISMATCH"
@@ -38,6 +40,7 @@ RISK_CODES = (RISK_CATEGORY, RISK_BUYER_FREQUENCY, RISK_LOW_PRICE, RISK_SHARED_A
 
 ALL_CODES = (
     DOC_MISSING,
+    DOC_TEXT,
     DUPLICATE_ORDER,
     UNKNOWN_SKU,
     AMOUNT_MISMATCH,
@@ -247,6 +250,23 @@ def check_documents(order: CustomsOrder, payment: Payment | None, waybill: Waybi
     return out
 
 
+def check_text(order: CustomsOrder, payment: Payment | None, waybill: Waybill | None) -> list[Finding]:
+    """Every text of the documents can go into the CEB XML the gate declares (no control characters)."""
+    docs = [
+        ("order", order),
+        *(("line", line) for line in order.lines),
+        ("payment", payment),
+        ("waybill", waybill),
+    ]
+    return [
+        Finding(DOC_TEXT, f"{what} {name}: {value!r} has a character XML cannot carry")
+        for what, doc in docs
+        if doc is not None
+        for name, value in vars(doc).items()
+        if isinstance(value, str) and NOT_XML_CHAR.search(value)
+    ]
+
+
 def check_duplicate(order: CustomsOrder, history: GateHistory) -> list[Finding]:
     """The order number was not declared before."""
     if history.declared(order.order_no):
@@ -420,6 +440,7 @@ _Rule = Callable[
 # Every rule in order, with the finding codes it can give (built once: the gate checks every parcel).
 RULES: tuple[tuple[tuple[str, ...], _Rule], ...] = (
     ((DOC_MISSING,), lambda o, p, w, cat, cus, h, now: check_documents(o, p, w)),
+    ((DOC_TEXT,), lambda o, p, w, cat, cus, h, now: check_text(o, p, w)),
     ((DUPLICATE_ORDER,), lambda o, p, w, cat, cus, h, now: check_duplicate(o, h)),
     ((UNKNOWN_SKU,), lambda o, p, w, cat, cus, h, now: check_skus(o, cat)),
     ((AMOUNT_MISMATCH,), lambda o, p, w, cat, cus, h, now: check_amounts(o, p)),
