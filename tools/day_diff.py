@@ -23,6 +23,9 @@ TIMING_KEYS = frozenset(
         "seconds",
         "controller_ms_per_order",
         "simulators_ms_per_order",
+        "callbacks_s",  # the world process's loop seconds by owner
+        "controller_waited_s",  # wall seconds the controller waited for the world
+        "world_peak_rss_mb",
     }
 )
 

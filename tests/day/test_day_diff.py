@@ -18,6 +18,14 @@ def test_timing_fields_are_ignored_and_everything_else_is_named(tmp_path: Path) 
     new |= {"split": split | {"seconds": {"controller": 20.0}, "controller_ms_per_order": 10.1}}
     new["samples"] = [sample | {"controller_s": 0.5, "simulators_s": 0.2}]
     assert diff(old, new) == []  # the loop's seconds by owner are timing too
+    world = {"callbacks_s": {"simulators": 70.2}, "callbacks": {"simulators": 89}, "controller_waited_s": 2.7}
+    old |= {"world": world, "world_peak_rss_mb": 205.8}
+    new |= {"world": world | {"callbacks_s": {"simulators": 634.6}, "controller_waited_s": 223.2}}
+    new["world_peak_rss_mb"] = 205.0
+    assert diff(old, new) == []  # so are the world process's
+    new["world"] = world | {"callbacks": {"simulators": 90}}
+    assert diff(old, new) == ["world.callbacks.simulators: 89 != 90"]
+    new["world"] = world
     new["split"] = split | {"events": {"controller": 701}}
     assert diff(old, new) == ["split.events.controller: 700 != 701"]  # callbacks run are not
     new["split"] = split
