@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import uuid
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
@@ -18,11 +17,9 @@ from wms.catalog import generate_catalog
 from wms.config import CONFIG_DIR, load_customs, load_warehouse
 from wms.domain import CustomsOrder, OrderBundle, Waybill
 from wms.inspection.ceb import (
-    _GUID_NS,
     NS,
     CebError,
     _decimal_text,
-    _guid,
     ceb311,
     ceb411,
     ceb511,
@@ -207,11 +204,6 @@ def test_ceb621_refuses_text_xml_cannot_carry(char: str) -> None:
     if char < " ":
         with pytest.raises(ValueError):
             etree.Element("a").text = order.buyer_name
-
-
-@given(st.lists(st.text(st.characters(exclude_categories=("Cs",))), min_size=1, max_size=4))
-def test_guids_are_uuid5(parts: list[str]) -> None:
-    assert _guid(*parts) == str(uuid.uuid5(_GUID_NS, "|".join(parts))).upper()
 
 
 @given(st.floats() | st.floats(0, 100).map(lambda x: round(x, 3)))

@@ -18,7 +18,6 @@ Element order follows ``ceb-import-202205.xsd``; amounts are CNY with 2 decimals
 from __future__ import annotations
 
 import functools
-import hashlib
 import re
 import uuid
 from collections.abc import Callable, Mapping
@@ -43,9 +42,6 @@ VERSION = "1.0"
 MAX_DOCS = 100
 _Q = f"{{{NS}}}"
 _GUID_NS = uuid.uuid5(uuid.NAMESPACE_URL, NS)
-_GUID_NS_BYTES = _GUID_NS.bytes
-_UUID_CLEAR = ~(0xC000 << 48 | 0xF000 << 64)  # RFC 4122 variant and version bits, as `uuid.UUID` sets them
-_UUID5_SET = 0x8000 << 48 | 5 << 76
 _DECIMAL = re.compile(r"^\+?(\d+(\.\d*)?|\.\d+)$")
 _MAX_INT_DIGITS = 14  # xs:decimal totalDigits 19, fractionDigits 5
 _FEN = Decimal("0.01")
@@ -106,10 +102,8 @@ def _decimal_text(x: float) -> str:
 
 
 def _guid(*parts: str) -> str:
-    """A deterministic 36-character upper-case GUID for a message or document: ``uuid5(_GUID_NS, ...)``."""
-    digest = hashlib.sha1(_GUID_NS_BYTES + "|".join(parts).encode()).digest()
-    x = f"{int.from_bytes(digest[:16]) & _UUID_CLEAR | _UUID5_SET:032X}"
-    return f"{x[:8]}-{x[8:12]}-{x[12:16]}-{x[16:20]}-{x[20:]}"
+    """A deterministic 36-character upper-case GUID for a message or document."""
+    return str(uuid.uuid5(_GUID_NS, "|".join(parts))).upper()
 
 
 # ---------------------------------------------------------------------------------------------- writing
