@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import delete, update
 from sqlmodel import select
 
 from wms.control.repo import Repo
@@ -136,6 +136,43 @@ def test_sqlite_uses_wal_a_large_page_cache_and_rare_checkpoints(tmp_path: Path)
 @pytest.mark.integration
 def test_repo_on_postgresql(pg_url: str) -> None:
     _exercise(pg_url)
+
+
+def _book_elsewhere(repo: Repo, entry_id: int, qty: int) -> None:
+    """A stock correction by another writer in one transaction: ledger entry ``entry_id``, LOT1's stock."""
+    with repo.session() as s:
+        s.add(LedgerEntry(id=entry_id, ts=9.0, lot="LOT1", sku="SKU1", kind=LedgerKind.ADJUSTED, qty=qty))
+        s.exec(update(LotRow).where(LotRow.lot == "LOT1").values(qty_on_hand=LotRow.qty_on_hand + qty))
+        s.commit()
+
+
+def _ledger_summed_as_it_grows(url: str) -> None:
+    repo = _stocked(url)
+    assert repo.ledger_check()["balanced"]
+    _book_elsewhere(repo, 1000, 2)
+    assert repo.ledger_check()["adjusted"] == 2  # added to the sums the first check kept
+    # committed after entry 1000 was summed, under a lower number (concurrent writers on PostgreSQL):
+    # the entries after 1000 miss it, so the check sums the whole ledger before it says anything is wrong
+    _book_elsewhere(repo, 500, 3)
+    check = repo.ledger_check()
+    assert (check["adjusted"], check["in_stock"], check["balanced"]) == (5, 15, True)
+    # a check reads only what was added since the last one: an entry deleted behind its back (the
+    # ledger is append-only) is found by a whole count, as a restarted controller's first check makes
+    with repo.session() as s:
+        s.exec(delete(LedgerEntry).where(LedgerEntry.id == 500))  # type: ignore[arg-type]
+        s.commit()
+    assert repo.ledger_check()["balanced"]
+    assert Repo(repo.engine).ledger_check()["balanced"] is False
+    assert [u["lot"] for u in ledger_report(repo.engine)["unbalanced_lots"]] == ["LOT1"]
+
+
+def test_the_ledger_check_adds_new_entries_and_counts_again_before_it_says_unbalanced(tmp_path: Path) -> None:
+    _ledger_summed_as_it_grows(f"sqlite:///{tmp_path / 'wms.db'}")
+
+
+@pytest.mark.integration
+def test_the_ledger_check_adds_new_entries_on_postgresql(pg_url: str) -> None:
+    _ledger_summed_as_it_grows(pg_url)
 
 
 def test_report_ledger_command_prints_the_account_books_and_names_a_lot_that_does_not_balance(
