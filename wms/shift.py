@@ -244,7 +244,7 @@ def summary(shift: Shift, wall_s: float, mode: str, broker: str) -> dict[str, An
     with ctl.repo.session() as s:
         in_db = s.exec(select(func.count()).select_from(ParcelRow)).one()
     states = ctl.repo.parcel_states()
-    ledger = ctl.repo.ledger_check()
+    ledger = ctl.repo.ledger_check(whole=True)  # the day's verdict: every entry, not the running sums
     sim_s = ctl.clock.now() - shift.start
     dispatched = states.get(ParcelState.DISPATCHED.value, 0)
     terminal = sum(

@@ -746,15 +746,18 @@ class Repo:
 
     # checks ----------------------------------------------------------------------------------------
 
-    def ledger_check(self) -> dict[str, int | bool]:
+    def ledger_check(self, whole: bool = False) -> dict[str, int | bool]:
         """Received (+ adjusted) = in stock + released + returned + held, from the ledger against the lots.
 
         The ledger only grows, and a check runs every few minutes all day: it adds the entries written since
         the last check to the sums it kept, instead of summing the whole ledger each time. Before it says
         the ledger does not balance, it sums the whole ledger again (on PostgreSQL a writer may commit an
-        entry numbered below one already summed).
+        entry numbered below one already summed); ``whole`` sums it all at once (an end-of-day report).
         """
-        summed_before = self._ledger_upto > 0
+        summed_before = self._ledger_upto > 0 and not whole
+        if whole:
+            self._ledger_sums.clear()
+            self._ledger_upto = 0
         result = self._ledger_check()
         if summed_before and not result["balanced"]:
             self._ledger_sums.clear()

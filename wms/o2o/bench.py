@@ -223,7 +223,7 @@ def run_one(cfg: WarehouseConfig, customs: CustomsConfig, opts: BenchOptions, ra
             throughput_window_s=[round(lag, 1), round(opts.hours * 3600.0 + lag, 1)],
             orders_sent=shift.feed.sent,
             o2o_sent=shift.feed.o2o_sent,
-            ledger_balanced=bool(ctl.repo.ledger_check()["balanced"]),
+            ledger_balanced=bool(ctl.repo.ledger_check(whole=True)["balanced"]),
             internal_errors=len(ctl.clock.errors),
             sim_s=round(ctl.clock.now() - shift.start, 1),
             wall_s=round(time.perf_counter() - t0, 1),
