@@ -128,21 +128,30 @@ def _message(kind: str, guid: str) -> etree._Element:
     return etree.Element(_Q + f"{kind}Message", {"guid": guid, "version": VERSION}, nsmap={"ceb": NS})
 
 
-def _app(head: etree._Element, guid: str, now: float, utc_offset_h: float, app_status: str) -> None:
+def _app_fields(guid: str, stamp: str, app_status: str) -> dict[str, str]:
     """The four leading fields every document head has."""
-    _sub(head, "guid", guid)
-    _sub(head, "appType", "1")
-    _sub(head, "appTime", timestamp(now, utc_offset_h))
-    _sub(head, "appStatus", app_status)
+    return {"guid": guid, "appType": "1", "appTime": stamp, "appStatus": app_status}
+
+
+def _app(head: etree._Element, guid: str, now: float, utc_offset_h: float, app_status: str) -> None:
+    for name, value in _app_fields(guid, timestamp(now, utc_offset_h), app_status).items():
+        _sub(head, name, value)
+
+
+def _sender_fields(cop_code: str, cop_name: str, dxp_id: str | None) -> dict[str, str]:
+    """The fields of the sender block (BaseTransfer) required after the documents."""
+    return {
+        "copCode": cop_code,
+        "copName": cop_name,
+        "dxpMode": "DXP",
+        "dxpId": dxp_id or f"DXPENT{cop_code}"[:30],
+    }
 
 
 def _base_transfer(root: etree._Element, cop_code: str, cop_name: str, dxp_id: str | None) -> None:
-    """The sender block required after the documents."""
     bt = _sub(root, "BaseTransfer", None)
-    _sub(bt, "copCode", cop_code)
-    _sub(bt, "copName", cop_name)
-    _sub(bt, "dxpMode", "DXP")
-    _sub(bt, "dxpId", dxp_id or f"DXPENT{cop_code}"[:30])
+    for name, value in _sender_fields(cop_code, cop_name, dxp_id).items():
+        _sub(bt, name, value)
 
 
 def _serialize(root: etree._Element) -> bytes:
@@ -390,10 +399,7 @@ def ceb621(
     net = sum(catalog[line.sku].weight_kg * line.qty for line in order.lines)
     stamp = timestamp(now, utc_offset_h)
     head = {
-        "guid": _guid("621", stamp, order.order_no, waybill.logistics_no),
-        "appType": "1",
-        "appTime": stamp,
-        "appStatus": app_status,
+        **_app_fields(_guid("621", stamp, order.order_no, waybill.logistics_no), stamp, app_status),
         "orderNo": order.order_no,
         "ebpCode": order.ebp_code,
         "ebpName": _name(names, order.ebp_code),
@@ -466,12 +472,7 @@ def ceb621(
             _text_fields("CEB621", "      ", item),
             "    </ceb:InventoryList>\n",
         )
-    sender = {
-        "copCode": agent,
-        "copName": agent_name or _name(names, agent),
-        "dxpMode": "DXP",
-        "dxpId": dxp_id or f"DXPENT{agent}"[:30],
-    }
+    sender = _sender_fields(agent, agent_name or _name(names, agent), dxp_id)
     xml += (
         "  </ceb:Inventory>\n  <ceb:BaseTransfer>\n",
         _text_fields("CEB621", "    ", sender),
